@@ -1,0 +1,1 @@
+//! Pebble-compatible expressions.

@@ -1,0 +1,1 @@
+//! Kite flow language.
