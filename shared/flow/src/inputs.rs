@@ -1,0 +1,1 @@
+//! Resolving supplied input values against a flow's declarations (filled in below).

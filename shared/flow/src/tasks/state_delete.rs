@@ -1,0 +1,30 @@
+//! `io.kestra.plugin.core.state.Delete`: delete a named state.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::PluginType;
+
+/// delete a named state.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StateDelete {
+    /// State name (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Share the state across the namespace.
+    #[serde(default)]
+    pub namespace: bool,
+    /// Key the state by the task run value.
+    #[serde(default)]
+    pub taskrun_value: bool,
+    /// Fail when missing (default false).
+    #[serde(default)]
+    pub error_on_missing: bool,
+}
+
+impl PluginType for StateDelete {
+    const TYPE: &'static str = "io.kestra.plugin.core.state.Delete";
+    const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.states.Delete"];
+
+}

@@ -1,0 +1,18 @@
+//! Core trigger types, one file per type, registered in [`register`].
+
+pub mod flow;
+pub mod http;
+pub mod schedule;
+pub mod schedule_on_dates;
+pub mod webhook;
+
+use crate::plugin::Registry;
+
+/// Registers every core trigger type.
+pub fn register(r: &mut Registry) {
+    r.register::<schedule::Schedule>()
+        .register::<schedule_on_dates::ScheduleOnDates>()
+        .register::<flow::FlowTrigger>()
+        .register::<webhook::Webhook>()
+        .register::<http::HttpTrigger>();
+}

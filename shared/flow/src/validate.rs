@@ -1,0 +1,378 @@
+//! Flow-level validation rules, as Kestra's validators apply them after parsing.
+//!
+//! Rules that concern one plugin type live with that type (its `validate`); this module
+//! runs them and checks what spans the whole flow: id and namespace patterns, unique ids
+//! across tasks, errors, finally and triggers, inputs, labels, retry policies, worker
+//! groups. Every diagnostic carries the location of the node at fault.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::diagnostic::{Diagnostic, Location};
+use crate::model::flow::Flow;
+use crate::plugin::{Registry, Task};
+use crate::yaml::Node;
+
+/// Collects diagnostics while walking a flow; handed to each plugin's `validate`.
+#[derive(Debug)]
+pub struct Validator<'a> {
+    /// The flow being validated.
+    pub flow: &'a Flow,
+    /// The registry the flow was parsed with.
+    pub registry: &'a Registry,
+    task: Option<&'a Task>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Validator<'a> {
+    /// The task whose rules are running.
+    pub fn task(&self) -> Option<&'a Task> {
+        self.task
+    }
+
+    /// Reports an error about the current task (prefixed with its id, as Kestra does).
+    pub fn task_error(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        match self.task {
+            Some(t) => self
+                .diagnostics
+                .push(Diagnostic::error(t.loc, t.path.clone(), format!("{}: {message}", t.id))),
+            None => self.error(Location::UNKNOWN, "", message),
+        }
+    }
+
+    /// Reports an error at `loc`.
+    pub fn error(&mut self, loc: Location, path: impl Into<String>, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::error(loc, path, message));
+    }
+}
+
+/// Runs every rule on a parsed flow; `doc` is its source tree (for locations).
+pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic> {
+    let mut v = Validator {
+        flow,
+        registry,
+        task: None,
+        diagnostics: Vec::new(),
+    };
+    let loc_of = |key: &str| {
+        doc.get_entry(key)
+            .map(|(k, _)| k.loc)
+            .unwrap_or(doc.loc)
+    };
+    check_id(&mut v, "id", &flow.id, loc_of("id"), ID_RULE);
+    check_id(&mut v, "namespace", &flow.namespace, loc_of("namespace"), NAMESPACE_RULE);
+    if flow.tasks.is_empty() {
+        v.error(
+            loc_of("tasks"),
+            "tasks",
+            "`tasks` must not be empty: a flow needs at least one task",
+        );
+    }
+    for (i, l) in flow.listeners.iter().enumerate() {
+        if l.tasks.is_empty() {
+            let loc = doc
+                .get("listeners")
+                .and_then(|n| n.as_seq())
+                .and_then(|s| s.get(i))
+                .map(|n| n.loc)
+                .unwrap_or(doc.loc);
+            v.error(
+                loc,
+                format!("listeners[{i}].tasks"),
+                format!("`listeners[{i}].tasks` must not be empty"),
+            );
+        }
+    }
+    check_unique_ids(&mut v, doc);
+    check_inputs(&mut v, doc);
+    check_outputs(&mut v, doc);
+    check_labels(&mut v, doc);
+    if let Some(r) = &flow.retry {
+        for p in r.problems() {
+            v.error(loc_of("retry"), "retry", format!("retry: {p}"));
+        }
+    }
+    for t in flow.all_tasks() {
+        check_task(&mut v, t);
+    }
+    for trig in &flow.triggers {
+        trig.spec.validate(&mut v);
+        if trig.common.worker_group.is_some() {
+            v.error(
+                trig.loc,
+                format!("{}.workerGroup", trig.path),
+                format!("{}.workerGroup: Worker Group is an Enterprise Edition functionality", trig.path),
+            );
+        }
+    }
+    v.diagnostics
+}
+
+struct IdRule {
+    pattern: &'static str,
+    max: usize,
+    first: fn(char) -> bool,
+    rest: fn(char) -> bool,
+}
+
+const ID_RULE: IdRule = IdRule {
+    pattern: "^[a-zA-Z0-9][a-zA-Z0-9._-]*",
+    max: 100,
+    first: |c| c.is_ascii_alphanumeric(),
+    rest: |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
+};
+
+const NAMESPACE_RULE: IdRule = IdRule {
+    pattern: "^[a-z0-9][a-z0-9._-]*",
+    max: 150,
+    first: |c| c.is_ascii_lowercase() || c.is_ascii_digit(),
+    rest: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'),
+};
+
+const TASK_ID_RULE: IdRule = IdRule {
+    pattern: "^[a-zA-Z0-9][a-zA-Z0-9_-]*",
+    max: 100,
+    first: |c| c.is_ascii_alphanumeric(),
+    rest: |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'),
+};
+
+fn id_problem(value: &str, rule: &IdRule) -> Option<String> {
+    let mut chars = value.chars();
+    let Some(first) = chars.next() else {
+        return Some("must not be empty".into());
+    };
+    if value.chars().count() > rule.max {
+        return Some(format!("must be at most {} characters", rule.max));
+    }
+    if !(rule.first)(first) || !chars.all(rule.rest) {
+        return Some(format!("must match the pattern `{}`", rule.pattern));
+    }
+    None
+}
+
+fn check_id(v: &mut Validator<'_>, field: &str, value: &str, loc: Location, rule: IdRule) {
+    if let Some(p) = id_problem(value, &rule) {
+        let hint = if field == "namespace" && value.chars().any(|c| c.is_ascii_uppercase()) {
+            " (namespaces are lower-case)"
+        } else {
+            ""
+        };
+        v.error(loc, field, format!("`{field}` {p}: `{value}` is not a valid {field}{hint}"));
+    }
+}
+
+fn check_unique_ids(v: &mut Validator<'_>, doc: &Node) {
+    let flow = v.flow;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut dups = BTreeSet::new();
+    let mut first_dup: Option<&Task> = None;
+    for t in flow.all_tasks() {
+        if t.id.is_empty() {
+            continue;
+        }
+        let n = seen.entry(&t.id).or_insert(0);
+        *n += 1;
+        if *n == 2 {
+            dups.insert(t.id.as_str());
+            first_dup.get_or_insert(t);
+        }
+    }
+    let mut trig_seen: HashMap<&str, usize> = HashMap::new();
+    let mut trig_dups = BTreeSet::new();
+    for t in &flow.triggers {
+        let n = trig_seen.entry(&t.id).or_insert(0);
+        *n += 1;
+        if *n == 2 {
+            trig_dups.insert(t.id.as_str());
+        }
+    }
+    let mut parts = Vec::new();
+    if !dups.is_empty() {
+        parts.push(format!(
+            "Duplicate task id with name [{}]",
+            dups.iter().copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !trig_dups.is_empty() {
+        parts.push(format!(
+            "Duplicate trigger id with name [{}]",
+            trig_dups.iter().copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if !parts.is_empty() {
+        let loc = first_dup.map(|t| t.loc).unwrap_or_else(|| {
+            doc.get("triggers").map(|n| n.loc).unwrap_or(doc.loc)
+        });
+        v.error(
+            loc,
+            "",
+            format!("{}: ids must be unique across tasks, errors, finally and triggers", parts.join(", ")),
+        );
+    }
+}
+
+fn seq_item<'n>(doc: &'n Node, key: &str, i: usize) -> Option<&'n Node> {
+    doc.get(key)?.as_seq()?.get(i)
+}
+
+fn check_inputs(v: &mut Validator<'_>, doc: &Node) {
+    let flow = v.flow;
+    let mut seen = HashMap::new();
+    let mut dups = BTreeSet::new();
+    for input in &flow.inputs {
+        if *seen.entry(input.key()).and_modify(|n| *n += 1).or_insert(1) == 2 {
+            dups.insert(input.key());
+        }
+    }
+    if !dups.is_empty() {
+        let loc = doc.get("inputs").map(|n| n.loc).unwrap_or(doc.loc);
+        v.error(
+            loc,
+            "inputs",
+            format!(
+                "Duplicate input with name [{}]: input ids must be unique",
+                dups.iter().copied().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    for (i, input) in flow.inputs.iter().enumerate() {
+        let node = seq_item(doc, "inputs", i);
+        let base = format!("inputs[{i}]");
+        if input.key().is_empty() {
+            // reported by `problems`
+        } else if let Some(p) = id_problem(input.key(), &IdRule {
+            pattern: "^[a-zA-Z0-9][.a-zA-Z0-9_-]*",
+            max: 100,
+            first: |c| c.is_ascii_alphanumeric(),
+            rest: |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
+        }) {
+            let loc = node.map(|n| n.loc).unwrap_or(doc.loc);
+            v.error(loc, format!("{base}.id"), format!("{base}.id `{}` {p}", input.key()));
+        }
+        for (field, problem) in input.problems() {
+            let loc = node
+                .and_then(|n| n.get_entry(field).map(|(k, _)| k.loc).or(Some(n.loc)))
+                .unwrap_or(doc.loc);
+            v.error(loc, format!("{base}.{field}"), format!("{}: {problem}", input.key()));
+        }
+        if let Some(dep) = &input.depends_on {
+            for d in &dep.inputs {
+                if !flow.inputs.iter().any(|other| other.key() == d) {
+                    let loc = node.map(|n| n.loc).unwrap_or(doc.loc);
+                    v.error(
+                        loc,
+                        format!("{base}.dependsOn"),
+                        format!("{}: depends on a non-existent input `{d}`", input.key()),
+                    );
+                }
+            }
+        }
+    }
+    // Dependency cycles between inputs.
+    let deps: HashMap<&str, Vec<&str>> = flow
+        .inputs
+        .iter()
+        .map(|i| {
+            (
+                i.key(),
+                i.depends_on
+                    .iter()
+                    .flat_map(|d| d.inputs.iter().map(String::as_str))
+                    .collect(),
+            )
+        })
+        .collect();
+    if let Some(cycle) = crate::graph::find_cycle(&deps) {
+        let loc = doc.get("inputs").map(|n| n.loc).unwrap_or(doc.loc);
+        v.error(
+            loc,
+            "inputs",
+            format!("Cycle dependency detected between inputs: {}", cycle.join(", ")),
+        );
+    }
+}
+
+fn check_outputs(v: &mut Validator<'_>, doc: &Node) {
+    let mut seen = HashMap::new();
+    let mut dups = BTreeSet::new();
+    for o in &v.flow.outputs {
+        if *seen.entry(o.id.as_str()).and_modify(|n| *n += 1).or_insert(1) == 2 {
+            dups.insert(o.id.as_str());
+        }
+    }
+    if !dups.is_empty() {
+        let loc = doc.get("outputs").map(|n| n.loc).unwrap_or(doc.loc);
+        v.error(
+            loc,
+            "outputs",
+            format!(
+                "Duplicate output with name [{}]",
+                dups.iter().copied().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+}
+
+/// System labels users may set themselves.
+const ALLOWED_SYSTEM_LABELS: &[&str] = &["system.readOnly"];
+
+fn check_labels(v: &mut Validator<'_>, doc: &Node) {
+    let offending: Vec<String> = v
+        .flow
+        .labels
+        .iter()
+        .filter(|l| l.key.starts_with("system.") && !ALLOWED_SYSTEM_LABELS.contains(&l.key.as_str()))
+        .map(|l| format!("{}={}", l.key, l.value))
+        .collect();
+    if !offending.is_empty() {
+        let loc = doc.get_entry("labels").map(|(k, _)| k.loc).unwrap_or(doc.loc);
+        v.error(
+            loc,
+            "labels",
+            format!(
+                "System labels can only be set by Kestra itself, offending label: {}; rename them (the `system.` prefix is reserved)",
+                offending.join(", ")
+            ),
+        );
+    }
+}
+
+fn check_task<'a>(v: &mut Validator<'a>, t: &'a Task) {
+    if !t.id.is_empty()
+        && let Some(p) = id_problem(&t.id, &TASK_ID_RULE)
+    {
+        v.error(t.loc, format!("{}.id", t.path), format!("{}.id `{}` {p}", t.path, t.id));
+    }
+    if t.common.worker_group.is_some() {
+        v.error(
+            t.loc,
+            format!("{}.workerGroup", t.path),
+            format!("{}.workerGroup: Worker Group is an Enterprise Edition functionality", t.path),
+        );
+    }
+    if let Some(r) = &t.common.retry {
+        for p in r.problems() {
+            v.error(t.loc, format!("{}.retry", t.path), format!("{}.retry: {p}", t.path));
+        }
+    }
+    let saved = v.task.replace(t);
+    t.spec.validate(v);
+    v.task = saved;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_patterns() {
+        assert!(id_problem("my-flow_1.x", &ID_RULE).is_none());
+        assert!(id_problem("my#flow", &ID_RULE).is_some());
+        assert!(id_problem("", &ID_RULE).unwrap().contains("must not be empty"));
+        assert!(id_problem("MY$NAMESPACE", &NAMESPACE_RULE).is_some());
+        assert!(id_problem("Company", &NAMESPACE_RULE).is_some());
+        assert!(id_problem("company.team", &NAMESPACE_RULE).is_none());
+        assert!(id_problem("a.b", &TASK_ID_RULE).is_some());
+        assert!(id_problem(&"a".repeat(101), &ID_RULE).is_some());
+    }
+}
