@@ -139,7 +139,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 5).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

@@ -374,7 +374,7 @@ fn header<'a>(
     };
     Some(Header {
         info,
-        own: Node::new(node.loc, Value::Map(strip(own))),
+        own: Node::new(node.loc, Value::Map(own)),
         common: Node::new(node.loc, Value::Map(strip(common))),
         type_node,
     })

@@ -17,7 +17,7 @@ use crate::diagnostic::{Diagnostic, Location};
 /// Largest flow source accepted, in bytes.
 pub const MAX_SOURCE_BYTES: usize = 8 * 1024 * 1024;
 /// Deepest nesting of mappings and sequences accepted.
-pub const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 64;
 /// Most YAML events (scalars, collection starts, ...) one source may produce.
 pub const MAX_EVENTS: usize = 500_000;
 /// Most aliases (`*ref`) one source may use.
@@ -257,14 +257,31 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawNode, D::Error> {
         RawNode::deserialize(d)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawNode, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawNode, A::Error> {
+        // Each nesting level costs several deserializer frames: grow the stack on demand so
+        // the depth budget, not the thread's stack size, is what limits nesting.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || read_seq(seq))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawNode, A::Error> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || read_map(map))
+    }
+}
+
+const STACK_RED_ZONE: usize = 256 * 1024;
+const STACK_GROWTH: usize = 4 * 1024 * 1024;
+
+fn read_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<RawNode, A::Error> {
+    {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element::<Spanned<RawNode>>()? {
             items.push(into_node(item));
         }
         Ok(RawNode(Value::Seq(items)))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawNode, A::Error> {
+}
+
+fn read_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<RawNode, A::Error> {
+    {
         let mut entries: Vec<(Node, Node)> = Vec::new();
         while let Some(key) = map.next_key::<Spanned<RawNode>>()? {
             let key = into_node(key);
@@ -310,7 +327,13 @@ fn options() -> serde_saphyr::Options {
     budget.max_depth = MAX_DEPTH;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // Duplicates reach our visitor (the last one is not silently kept: `check_tree`
+    // rejects them with the dotted path of the key and both positions).
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    // YAML 1.2 core booleans only (`y`, `on`, `NO` stay strings), like Jackson's YAML reader.
+    options.strict_booleans = true;
+    options.leading_zero_numbers_as_strings = true;
+    options.underscored_numbers_as_strings = true;
     options
 }
 
@@ -326,6 +349,14 @@ fn yaml_error(e: serde_saphyr::Error) -> Diagnostic {
         .strip_prefix("error: ")
         .unwrap_or(first)
         .trim_end_matches(|c: char| c == ':' || c.is_whitespace());
+    if let Some(rest) = first.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return Diagnostic::error(
+            loc,
+            key,
+            format!("Duplicate field '{key}': this key is already defined above in the same map; remove one of them"),
+        );
+    }
     Diagnostic::error(loc, "", format!("invalid YAML: {first}"))
 }
 
@@ -440,6 +471,10 @@ mod tests {
     fn deep_nesting_is_rejected() {
         let src = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(load_documents(&src).is_err());
+    }
+
+    #[test]
+    fn deep_block_nesting_is_rejected() {
         let mut block = String::new();
         for i in 0..500 {
             block.push_str(&" ".repeat(i * 2));
