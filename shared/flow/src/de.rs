@@ -42,7 +42,7 @@ impl<'a> NodeDe<'a> {
     }
 
     fn stamp(&self, e: Diagnostic) -> Diagnostic {
-        e.or_at(self.node.loc).or_path(&self.path)
+        stamp(e, self.node.loc, &self.path)
     }
 
     fn mismatch(&self, expected: &str) -> Diagnostic {
@@ -61,6 +61,18 @@ impl<'a> NodeDe<'a> {
             format!("{what} must be {expected}, found {found}"),
         )
     }
+}
+
+/// Gives a diagnostic raised deep inside serde the location and path of the node it
+/// concerns, naming the property in the message when it does not say it yet.
+fn stamp(mut e: Diagnostic, loc: Location, path: &str) -> Diagnostic {
+    if e.path.is_empty() && !path.is_empty() {
+        e.path = path.to_owned();
+        if !e.message.contains(path) {
+            e.message = format!("`{path}`: {}", e.message);
+        }
+    }
+    e.or_at(loc)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -179,7 +191,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
             let path = self.path.clone();
             visitor
                 .visit_some(self)
-                .map_err(|e| e.or_at(stamp_loc).or_path(&path))
+                .map_err(|e| stamp(e, stamp_loc, &path))
         }
     }
 
@@ -215,7 +227,7 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
         let path = self.path.clone();
         visitor
             .visit_newtype_struct(self)
-            .map_err(|e| e.or_at(loc).or_path(&path))
+            .map_err(|e| stamp(e, loc, &path))
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Diagnostic> {
@@ -453,14 +465,21 @@ impl<'de> VariantAccess<'de> for VariantDe<'_> {
         Ok(())
     }
 
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Diagnostic> {
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, Diagnostic> {
         match self.content {
             Some(n) => seed.deserialize(NodeDe::new(n, &self.path)),
             None => Err(de::Error::custom("expected a value for this variant")),
         }
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Diagnostic> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Diagnostic> {
         match self.content {
             Some(n) => NodeDe::new(n, &self.path).deserialize_seq(visitor),
             None => Err(de::Error::custom("expected a list for this variant")),
@@ -514,7 +533,11 @@ impl de::Error for Diagnostic {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        Diagnostic::error(Location::UNKNOWN, "", unknown_field_message(field, expected))
+        Diagnostic::error(
+            Location::UNKNOWN,
+            "",
+            unknown_field_message(field, expected),
+        )
     }
 
     fn missing_field(field: &'static str) -> Self {

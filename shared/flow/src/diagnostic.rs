@@ -138,7 +138,12 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 5).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -160,7 +165,10 @@ mod tests {
         assert_eq!(closest("mesage", ["message", "level"]), Some("message"));
         assert_eq!(closest("zzzzzz", ["message", "level"]), None);
         assert_eq!(
-            did_you_mean("io.kestra.plugin.core.log.Logg", ["io.kestra.plugin.core.log.Log"]),
+            did_you_mean(
+                "io.kestra.plugin.core.log.Logg",
+                ["io.kestra.plugin.core.log.Log"]
+            ),
             " Did you mean `io.kestra.plugin.core.log.Log`?"
         );
     }

@@ -99,10 +99,7 @@ impl FromStr for IsoDuration {
             if t.is_empty() {
                 return Err(err());
             }
-            parse_part(
-                t,
-                &[('H', 3_600_000.0), ('M', 60_000.0), ('S', 1_000.0)],
-            )?;
+            parse_part(t, &[('H', 3_600_000.0), ('M', 60_000.0), ('S', 1_000.0)])?;
         }
         if !any || !millis.is_finite() || millis.abs() > 9.0e15 {
             return Err(err());
@@ -195,7 +192,9 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "P", "PT", "15M", "PT1X", "PT1S2H", "P1H", "1 minute", "PTS"] {
+        for bad in [
+            "", "P", "PT", "15M", "PT1X", "PT1S2H", "P1H", "1 minute", "PTS",
+        ] {
             assert!(bad.parse::<IsoDuration>().is_err(), "{bad}");
         }
     }

@@ -35,7 +35,8 @@ pub fn find_cycle<'a>(deps: &HashMap<&'a str, Vec<&'a str>>) -> Option<Vec<&'a s
                         }
                         Some(Mark::Active) => {
                             let pos = stack.iter().position(|(s, _)| *s == n).unwrap_or(0);
-                            let mut cycle: Vec<&str> = stack[pos..].iter().map(|(s, _)| *s).collect();
+                            let mut cycle: Vec<&str> =
+                                stack[pos..].iter().map(|(s, _)| *s).collect();
                             cycle.sort_unstable();
                             return Some(cycle);
                         }

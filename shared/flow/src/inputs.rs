@@ -30,7 +30,9 @@ pub struct NoRenderer;
 
 impl InputRenderer for NoRenderer {
     fn render_typed(&self, expression: &str, _: &Map<String, Value>) -> Result<Value, String> {
-        Err(format!("expressions are not available here: `{expression}`"))
+        Err(format!(
+            "expressions are not available here: `{expression}`"
+        ))
     }
 }
 
@@ -227,12 +229,18 @@ impl Resolver<'_> {
             Ok(Value::String(s)) => match serde_json::from_str::<Vec<Value>>(&s) {
                 Ok(items) => Some(items.iter().map(text).collect()),
                 Err(_) => {
-                    self.fail(input.key(), format!("`expression` must produce a list, got `{s}`"));
+                    self.fail(
+                        input.key(),
+                        format!("`expression` must produce a list, got `{s}`"),
+                    );
                     None
                 }
             },
             Ok(other) => {
-                self.fail(input.key(), format!("`expression` must produce a list, got {other}"));
+                self.fail(
+                    input.key(),
+                    format!("`expression` must produce a list, got {other}"),
+                );
                 None
             }
             Err(e) => {
@@ -260,7 +268,12 @@ fn describe(v: &Value) -> String {
 }
 
 /// Coerces `v` to `kind`, checking the declaration's validators.
-fn coerce(input: &Input, kind: InputType, v: Value, allowed: Option<&[String]>) -> Result<Value, String> {
+fn coerce(
+    input: &Input,
+    kind: InputType,
+    v: Value,
+    allowed: Option<&[String]>,
+) -> Result<Value, String> {
     use InputType as T;
     match kind {
         T::String | T::Secret => {
@@ -298,7 +311,9 @@ fn coerce(input: &Input, kind: InputType, v: Value, allowed: Option<&[String]>) 
             .filter(|f| f.is_finite())
             .ok_or_else(|| format!("expected a number, got {}", describe(&v)))?;
             check_bounds(f, input)?;
-            Ok(serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null))
+            Ok(serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null))
         }
         T::Boolean | T::Bool => match &v {
             Value::Bool(b) => Ok(Value::Bool(*b)),
@@ -308,16 +323,30 @@ fn coerce(input: &Input, kind: InputType, v: Value, allowed: Option<&[String]>) 
         },
         T::Datetime => {
             let s = text(&v);
-            let d = DateTime::parse_from_rfc3339(s.trim())
-                .map_err(|_| format!("expected an ISO-8601 date-time like 2024-01-31T10:00:00Z, got {}", describe(&v)))?;
+            let d = DateTime::parse_from_rfc3339(s.trim()).map_err(|_| {
+                format!(
+                    "expected an ISO-8601 date-time like 2024-01-31T10:00:00Z, got {}",
+                    describe(&v)
+                )
+            })?;
             let d = d.with_timezone(&chrono::Utc);
-            check_order(&d, input, |b| DateTime::parse_from_rfc3339(b).ok().map(|x| x.with_timezone(&chrono::Utc)))?;
-            Ok(Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+            check_order(&d, input, |b| {
+                DateTime::parse_from_rfc3339(b)
+                    .ok()
+                    .map(|x| x.with_timezone(&chrono::Utc))
+            })?;
+            Ok(Value::String(
+                d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            ))
         }
         T::Date => {
             let s = text(&v);
-            let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map_err(|_| format!("expected an ISO-8601 date like 2024-01-31, got {}", describe(&v)))?;
+            let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                format!(
+                    "expected an ISO-8601 date like 2024-01-31, got {}",
+                    describe(&v)
+                )
+            })?;
             check_order(&d, input, |b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())?;
             Ok(Value::String(d.to_string()))
         }
@@ -325,14 +354,24 @@ fn coerce(input: &Input, kind: InputType, v: Value, allowed: Option<&[String]>) 
             let s = text(&v);
             let t = NaiveTime::parse_from_str(s.trim(), "%H:%M:%S%.f")
                 .or_else(|_| NaiveTime::parse_from_str(s.trim(), "%H:%M"))
-                .map_err(|_| format!("expected an ISO-8601 time like 10:30:00, got {}", describe(&v)))?;
-            check_order(&t, input, |b| NaiveTime::parse_from_str(b, "%H:%M:%S%.f").ok())?;
+                .map_err(|_| {
+                    format!(
+                        "expected an ISO-8601 time like 10:30:00, got {}",
+                        describe(&v)
+                    )
+                })?;
+            check_order(&t, input, |b| {
+                NaiveTime::parse_from_str(b, "%H:%M:%S%.f").ok()
+            })?;
             Ok(Value::String(t.to_string()))
         }
         T::Duration => {
             let s = text(&v);
-            let d: IsoDuration = s.parse().map_err(|e: crate::duration::DurationError| e.to_string())?;
-            let bound = |b: &Option<Value>| b.as_ref().and_then(|b| text(b).parse::<IsoDuration>().ok());
+            let d: IsoDuration = s
+                .parse()
+                .map_err(|e: crate::duration::DurationError| e.to_string())?;
+            let bound =
+                |b: &Option<Value>| b.as_ref().and_then(|b| text(b).parse::<IsoDuration>().ok());
             if let Some(min) = bound(&input.min)
                 && d < min
             {
@@ -355,31 +394,43 @@ fn coerce(input: &Input, kind: InputType, v: Value, allowed: Option<&[String]>) 
         },
         T::Yaml => match v {
             Value::String(s) => {
-                let docs = crate::yaml::load_documents(&s).map_err(|e| format!("invalid YAML: {}", e.message))?;
-                Ok(docs.first().map(crate::yaml::Node::to_json).unwrap_or(Value::Null))
+                let docs = crate::yaml::load_documents(&s)
+                    .map_err(|e| format!("invalid YAML: {}", e.message))?;
+                Ok(docs
+                    .first()
+                    .map(crate::yaml::Node::to_json)
+                    .unwrap_or(Value::Null))
             }
             other => Ok(other),
         },
         T::Uri => {
             let s = text(&v);
-            let ok = s
-                .split_once(':')
-                .is_some_and(|(scheme, rest)| {
-                    !rest.is_empty()
-                        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-                })
-                && !s.contains(char::is_whitespace);
+            let ok = s.split_once(':').is_some_and(|(scheme, rest)| {
+                !rest.is_empty()
+                    && scheme
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic())
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            }) && !s.contains(char::is_whitespace);
             if ok {
                 Ok(Value::String(s))
             } else {
-                Err(format!("expected a URI like https://example.com/path, got {}", describe(&v)))
+                Err(format!(
+                    "expected a URI like https://example.com/path, got {}",
+                    describe(&v)
+                ))
             }
         }
         T::Email => {
             let s = text(&v);
             let ok = s.split_once('@').is_some_and(|(user, domain)| {
-                !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+                !user.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
             }) && !s.contains(char::is_whitespace);
             if ok {
                 Ok(Value::String(s))
@@ -397,8 +448,16 @@ fn coerce(input: &Input, kind: InputType, v: Value, allowed: Option<&[String]>) 
                 Value::Array(a) => a,
                 Value::String(s) => match serde_json::from_str::<Value>(&s) {
                     Ok(Value::Array(a)) => a,
-                    _ if kind == T::Multiselect => s.split(',').map(|x| Value::String(x.trim().to_owned())).collect(),
-                    _ => return Err(format!("expected a list (JSON array), got {}", describe(&Value::String(s)))),
+                    _ if kind == T::Multiselect => s
+                        .split(',')
+                        .map(|x| Value::String(x.trim().to_owned()))
+                        .collect(),
+                    _ => {
+                        return Err(format!(
+                            "expected a list (JSON array), got {}",
+                            describe(&Value::String(s))
+                        ));
+                    }
                 },
                 other => return Err(format!("expected a list, got {}", describe(&other))),
             };
@@ -440,20 +499,28 @@ fn check_allowed(s: &str, input: &Input, allowed: Option<&[String]>) -> Result<(
 }
 
 fn check_bounds(n: f64, input: &Input) -> Result<(), String> {
-    let num = |b: &Option<Value>| b.as_ref().and_then(|b| match b {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    });
+    let num = |b: &Option<Value>| {
+        b.as_ref().and_then(|b| match b {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        })
+    };
     if let Some(min) = num(&input.min)
         && n < min
     {
-        return Err(format!("it must be at least {}", text(input.min.as_ref().unwrap_or(&Value::Null))));
+        return Err(format!(
+            "it must be at least {}",
+            text(input.min.as_ref().unwrap_or(&Value::Null))
+        ));
     }
     if let Some(max) = num(&input.max)
         && n > max
     {
-        return Err(format!("it must be at most {}", text(input.max.as_ref().unwrap_or(&Value::Null))));
+        return Err(format!(
+            "it must be at most {}",
+            text(input.max.as_ref().unwrap_or(&Value::Null))
+        ));
     }
     Ok(())
 }
@@ -482,9 +549,14 @@ mod tests {
     use serde_json::json;
 
     fn inputs(yaml: &str) -> Vec<Input> {
-        let src = format!("id: f\nnamespace: n\ninputs:\n{yaml}\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n");
+        let src = format!(
+            "id: f\nnamespace: n\ninputs:\n{yaml}\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
+        );
         let parsed = crate::parse_flow(&src);
-        parsed.flow.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics)).inputs
+        parsed
+            .flow
+            .unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+            .inputs
     }
 
     fn supplied(v: Value) -> Map<String, Value> {
@@ -521,8 +593,15 @@ mod tests {
 
     #[test]
     fn reports_every_error_with_the_input_name() {
-        let decl = inputs("  - {id: i, type: INT, min: 1, max: 5}\n  - {id: s, type: STRING, validator: '^[a-z]+$'}\n  - {id: r, type: STRING}\n  - {id: e, type: EMAIL}");
-        let errs = resolve(&decl, &supplied(json!({"i": 9, "s": "ABC", "e": "nope"})), &NoRenderer).unwrap_err();
+        let decl = inputs(
+            "  - {id: i, type: INT, min: 1, max: 5}\n  - {id: s, type: STRING, validator: '^[a-z]+$'}\n  - {id: r, type: STRING}\n  - {id: e, type: EMAIL}",
+        );
+        let errs = resolve(
+            &decl,
+            &supplied(json!({"i": 9, "s": "ABC", "e": "nope"})),
+            &NoRenderer,
+        )
+        .unwrap_err();
         let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(errs.len(), 4, "{text:?}");
         assert!(text[0].contains("`i`") && text[0].contains("at most 5"));
@@ -533,13 +612,24 @@ mod tests {
 
     #[test]
     fn defaults_optional_and_select() {
-        let decl = inputs("  - {id: a, type: STRING, defaults: hello}\n  - {id: b, type: INT, required: false}\n  - {id: c, type: SELECT, values: [X, Y]}\n  - {id: m, type: MULTISELECT, values: [X, Y, Z]}");
-        let out = resolve(&decl, &supplied(json!({"c": "Y", "m": ["X", "Z"]})), &NoRenderer).unwrap();
+        let decl = inputs(
+            "  - {id: a, type: STRING, defaults: hello}\n  - {id: b, type: INT, required: false}\n  - {id: c, type: SELECT, values: [X, Y]}\n  - {id: m, type: MULTISELECT, values: [X, Y, Z]}",
+        );
+        let out = resolve(
+            &decl,
+            &supplied(json!({"c": "Y", "m": ["X", "Z"]})),
+            &NoRenderer,
+        )
+        .unwrap();
         assert_eq!(out["a"], json!("hello"));
         assert_eq!(out["b"], Value::Null);
         assert_eq!(out["m"], json!(["X", "Z"]));
         let err = resolve(&decl, &supplied(json!({"c": "W", "m": []})), &NoRenderer).unwrap_err();
-        assert!(err[0].message.contains("not one of the allowed values [X, Y]"));
+        assert!(
+            err[0]
+                .message
+                .contains("not one of the allowed values [X, Y]")
+        );
     }
 
     struct Cond;
@@ -554,9 +644,14 @@ mod tests {
 
     #[test]
     fn depends_on_disables_inputs() {
-        let decl = inputs("  - {id: region, type: STRING, dependsOn: {inputs: [mode], condition: mode-is-delta}}\n  - {id: mode, type: SELECT, values: [FULL, DELTA]}");
+        let decl = inputs(
+            "  - {id: region, type: STRING, dependsOn: {inputs: [mode], condition: mode-is-delta}}\n  - {id: mode, type: SELECT, values: [FULL, DELTA]}",
+        );
         let out = resolve(&decl, &supplied(json!({"mode": "FULL"})), &Cond).unwrap();
-        assert!(!out.contains_key("region"), "disabled input has no value and no error");
+        assert!(
+            !out.contains_key("region"),
+            "disabled input has no value and no error"
+        );
         let err = resolve(&decl, &supplied(json!({"mode": "DELTA"})), &Cond).unwrap_err();
         assert_eq!(err[0].input, "region");
     }
@@ -564,6 +659,9 @@ mod tests {
     #[test]
     fn nests_dotted_ids() {
         let flat = supplied(json!({"a.b.c": 1, "a.d": 2, "e": 3}));
-        assert_eq!(Value::Object(nest(&flat)), json!({"a": {"b": {"c": 1}, "d": 2}, "e": 3}));
+        assert_eq!(
+            Value::Object(nest(&flat)),
+            json!({"a": {"b": {"c": 1}, "d": 2}, "e": 3})
+        );
     }
 }

@@ -305,7 +305,11 @@ fn header<'a>(
             path,
             format!(
                 "`{path}` must be a {what}: a map with {}`type`, found {}",
-                if category == Category::Condition { "" } else { "`id` and " },
+                if category == Category::Condition {
+                    ""
+                } else {
+                    "`id` and "
+                },
                 node.kind()
             ),
         ));
@@ -317,7 +321,9 @@ fn header<'a>(
             push(Diagnostic::error(
                 node.loc,
                 path,
-                format!("`{path}`: missing required property `type`: every {what} needs a `type` such as io.kestra.plugin.core.log.Log"),
+                format!(
+                    "`{path}`: missing required property `type`: every {what} needs a `type` such as io.kestra.plugin.core.log.Log"
+                ),
             ));
             None
         }
@@ -397,14 +403,21 @@ fn read_id(node: &Node, path: &str, what: &str) -> String {
             push(Diagnostic::error(
                 node.loc,
                 format!("{path}.id"),
-                format!("`{path}.id`: missing required property `id`: every {what} needs a unique id"),
+                format!(
+                    "`{path}.id`: missing required property `id`: every {what} needs a unique id"
+                ),
             ));
             String::new()
         }
     }
 }
 
-fn parse_own(info: &PluginInfo, own: &Node, path: &str, common_fields: &'static [&'static str]) -> Option<Arc<dyn Spec>> {
+fn parse_own(
+    info: &PluginInfo,
+    own: &Node,
+    path: &str,
+    common_fields: &'static [&'static str],
+) -> Option<Arc<dyn Spec>> {
     match with_extra_field_names(common_fields, || (info.parse)(own, path)) {
         Ok(spec) => Some(spec),
         Err(e) => {
@@ -434,10 +447,7 @@ pub(crate) fn parse_task(node: &Node, path: &str) -> Task {
     let Some(h) = header(node, path, Category::Task, TASK_COMMON_FIELDS) else {
         return task;
     };
-    task.written_type = h
-        .type_node
-        .and_then(Node::scalar_text)
-        .unwrap_or_default();
+    task.written_type = h.type_node.and_then(Node::scalar_text).unwrap_or_default();
     match from_node::<TaskCommon>(&h.common, path) {
         Ok(c) => task.common = c,
         Err(e) => push(e),

@@ -178,7 +178,9 @@ pub const TASK_COMMON_FIELDS: &[&str] = &[
 ];
 
 /// Log levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LogLevel {
     /// Finest.

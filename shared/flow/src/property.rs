@@ -52,12 +52,14 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Dyn<T> {
         T::deserialize(raw.clone())
             .or_else(|first| match &raw {
                 // Jackson coerces "5" into 5: do the same for numbers and booleans in strings.
-                serde_json::Value::String(s) => match serde_json::from_str::<serde_json::Value>(s) {
-                    Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
-                        T::deserialize(v).map_err(|_| first)
+                serde_json::Value::String(s) => {
+                    match serde_json::from_str::<serde_json::Value>(s) {
+                        Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                            T::deserialize(v).map_err(|_| first)
+                        }
+                        _ => Err(first),
                     }
-                    _ => Err(first),
-                },
+                }
                 _ => Err(first),
             })
             .map(Dyn::Value)

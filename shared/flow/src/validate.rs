@@ -33,9 +33,11 @@ impl<'a> Validator<'a> {
     pub fn task_error(&mut self, message: impl Into<String>) {
         let message = message.into();
         match self.task {
-            Some(t) => self
-                .diagnostics
-                .push(Diagnostic::error(t.loc, t.path.clone(), format!("{}: {message}", t.id))),
+            Some(t) => self.diagnostics.push(Diagnostic::error(
+                t.loc,
+                t.path.clone(),
+                format!("{}: {message}", t.id),
+            )),
             None => self.error(Location::UNKNOWN, "", message),
         }
     }
@@ -54,13 +56,15 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         task: None,
         diagnostics: Vec::new(),
     };
-    let loc_of = |key: &str| {
-        doc.get_entry(key)
-            .map(|(k, _)| k.loc)
-            .unwrap_or(doc.loc)
-    };
+    let loc_of = |key: &str| doc.get_entry(key).map(|(k, _)| k.loc).unwrap_or(doc.loc);
     check_id(&mut v, "id", &flow.id, loc_of("id"), ID_RULE);
-    check_id(&mut v, "namespace", &flow.namespace, loc_of("namespace"), NAMESPACE_RULE);
+    check_id(
+        &mut v,
+        "namespace",
+        &flow.namespace,
+        loc_of("namespace"),
+        NAMESPACE_RULE,
+    );
     if flow.tasks.is_empty() {
         v.error(
             loc_of("tasks"),
@@ -101,7 +105,10 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
             v.error(
                 trig.loc,
                 format!("{}.workerGroup", trig.path),
-                format!("{}.workerGroup: Worker Group is an Enterprise Edition functionality", trig.path),
+                format!(
+                    "{}.workerGroup: Worker Group is an Enterprise Edition functionality",
+                    trig.path
+                ),
             );
         }
     }
@@ -157,7 +164,11 @@ fn check_id(v: &mut Validator<'_>, field: &str, value: &str, loc: Location, rule
         } else {
             ""
         };
-        v.error(loc, field, format!("`{field}` {p}: `{value}` is not a valid {field}{hint}"));
+        v.error(
+            loc,
+            field,
+            format!("`{field}` {p}: `{value}` is not a valid {field}{hint}"),
+        );
     }
 }
 
@@ -200,13 +211,16 @@ fn check_unique_ids(v: &mut Validator<'_>, doc: &Node) {
         ));
     }
     if !parts.is_empty() {
-        let loc = first_dup.map(|t| t.loc).unwrap_or_else(|| {
-            doc.get("triggers").map(|n| n.loc).unwrap_or(doc.loc)
-        });
+        let loc = first_dup
+            .map(|t| t.loc)
+            .unwrap_or_else(|| doc.get("triggers").map(|n| n.loc).unwrap_or(doc.loc));
         v.error(
             loc,
             "",
-            format!("{}: ids must be unique across tasks, errors, finally and triggers", parts.join(", ")),
+            format!(
+                "{}: ids must be unique across tasks, errors, finally and triggers",
+                parts.join(", ")
+            ),
         );
     }
 }
@@ -240,20 +254,31 @@ fn check_inputs(v: &mut Validator<'_>, doc: &Node) {
         let base = format!("inputs[{i}]");
         if input.key().is_empty() {
             // reported by `problems`
-        } else if let Some(p) = id_problem(input.key(), &IdRule {
-            pattern: "^[a-zA-Z0-9][.a-zA-Z0-9_-]*",
-            max: 100,
-            first: |c| c.is_ascii_alphanumeric(),
-            rest: |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
-        }) {
+        } else if let Some(p) = id_problem(
+            input.key(),
+            &IdRule {
+                pattern: "^[a-zA-Z0-9][.a-zA-Z0-9_-]*",
+                max: 100,
+                first: |c| c.is_ascii_alphanumeric(),
+                rest: |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
+            },
+        ) {
             let loc = node.map(|n| n.loc).unwrap_or(doc.loc);
-            v.error(loc, format!("{base}.id"), format!("{base}.id `{}` {p}", input.key()));
+            v.error(
+                loc,
+                format!("{base}.id"),
+                format!("{base}.id `{}` {p}", input.key()),
+            );
         }
         for (field, problem) in input.problems() {
             let loc = node
                 .and_then(|n| n.get_entry(field).map(|(k, _)| k.loc).or(Some(n.loc)))
                 .unwrap_or(doc.loc);
-            v.error(loc, format!("{base}.{field}"), format!("{}: {problem}", input.key()));
+            v.error(
+                loc,
+                format!("{base}.{field}"),
+                format!("{}: {problem}", input.key()),
+            );
         }
         if let Some(dep) = &input.depends_on {
             for d in &dep.inputs {
@@ -287,7 +312,10 @@ fn check_inputs(v: &mut Validator<'_>, doc: &Node) {
         v.error(
             loc,
             "inputs",
-            format!("Cycle dependency detected between inputs: {}", cycle.join(", ")),
+            format!(
+                "Cycle dependency detected between inputs: {}",
+                cycle.join(", ")
+            ),
         );
     }
 }
@@ -296,7 +324,12 @@ fn check_outputs(v: &mut Validator<'_>, doc: &Node) {
     let mut seen = HashMap::new();
     let mut dups = BTreeSet::new();
     for o in &v.flow.outputs {
-        if *seen.entry(o.id.as_str()).and_modify(|n| *n += 1).or_insert(1) == 2 {
+        if *seen
+            .entry(o.id.as_str())
+            .and_modify(|n| *n += 1)
+            .or_insert(1)
+            == 2
+        {
             dups.insert(o.id.as_str());
         }
     }
@@ -321,11 +354,16 @@ fn check_labels(v: &mut Validator<'_>, doc: &Node) {
         .flow
         .labels
         .iter()
-        .filter(|l| l.key.starts_with("system.") && !ALLOWED_SYSTEM_LABELS.contains(&l.key.as_str()))
+        .filter(|l| {
+            l.key.starts_with("system.") && !ALLOWED_SYSTEM_LABELS.contains(&l.key.as_str())
+        })
         .map(|l| format!("{}={}", l.key, l.value))
         .collect();
     if !offending.is_empty() {
-        let loc = doc.get_entry("labels").map(|(k, _)| k.loc).unwrap_or(doc.loc);
+        let loc = doc
+            .get_entry("labels")
+            .map(|(k, _)| k.loc)
+            .unwrap_or(doc.loc);
         v.error(
             loc,
             "labels",
@@ -341,18 +379,29 @@ fn check_task<'a>(v: &mut Validator<'a>, t: &'a Task) {
     if !t.id.is_empty()
         && let Some(p) = id_problem(&t.id, &TASK_ID_RULE)
     {
-        v.error(t.loc, format!("{}.id", t.path), format!("{}.id `{}` {p}", t.path, t.id));
+        v.error(
+            t.loc,
+            format!("{}.id", t.path),
+            format!("{}.id `{}` {p}", t.path, t.id),
+        );
     }
     if t.common.worker_group.is_some() {
         v.error(
             t.loc,
             format!("{}.workerGroup", t.path),
-            format!("{}.workerGroup: Worker Group is an Enterprise Edition functionality", t.path),
+            format!(
+                "{}.workerGroup: Worker Group is an Enterprise Edition functionality",
+                t.path
+            ),
         );
     }
     if let Some(r) = &t.common.retry {
         for p in r.problems() {
-            v.error(t.loc, format!("{}.retry", t.path), format!("{}.retry: {p}", t.path));
+            v.error(
+                t.loc,
+                format!("{}.retry", t.path),
+                format!("{}.retry: {p}", t.path),
+            );
         }
     }
     let saved = v.task.replace(t);
@@ -368,7 +417,11 @@ mod tests {
     fn id_patterns() {
         assert!(id_problem("my-flow_1.x", &ID_RULE).is_none());
         assert!(id_problem("my#flow", &ID_RULE).is_some());
-        assert!(id_problem("", &ID_RULE).unwrap().contains("must not be empty"));
+        assert!(
+            id_problem("", &ID_RULE)
+                .unwrap()
+                .contains("must not be empty")
+        );
         assert!(id_problem("MY$NAMESPACE", &NAMESPACE_RULE).is_some());
         assert!(id_problem("Company", &NAMESPACE_RULE).is_some());
         assert!(id_problem("company.team", &NAMESPACE_RULE).is_none());

@@ -354,7 +354,9 @@ fn yaml_error(e: serde_saphyr::Error) -> Diagnostic {
         return Diagnostic::error(
             loc,
             key,
-            format!("Duplicate field '{key}': this key is already defined above in the same map; remove one of them"),
+            format!(
+                "Duplicate field '{key}': this key is already defined above in the same map; remove one of them"
+            ),
         );
     }
     Diagnostic::error(loc, "", format!("invalid YAML: {first}"))

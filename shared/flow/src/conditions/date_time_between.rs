@@ -22,6 +22,7 @@ pub struct DateTimeBetween {
 
 impl PluginType for DateTimeBetween {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.DateTimeBetween";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.DateTimeBetweenCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.DateTimeBetweenCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -18,6 +18,7 @@ pub struct DayWeek {
 
 impl PluginType for DayWeek {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.DayWeek";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.DayWeekCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.DayWeekCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -20,6 +20,7 @@ pub struct DayWeekInMonth {
 
 impl PluginType for DayWeekInMonth {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.DayWeekInMonth";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.DayWeekInMonthCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.DayWeekInMonthCondition"];
     const CATEGORY: Category = Category::Condition;
 }

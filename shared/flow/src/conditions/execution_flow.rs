@@ -17,6 +17,7 @@ pub struct ExecutionFlow {
 
 impl PluginType for ExecutionFlow {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.ExecutionFlow";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.ExecutionFlowCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.ExecutionFlowCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -15,6 +15,7 @@ pub struct ExecutionLabels {
 
 impl PluginType for ExecutionLabels {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.ExecutionLabels";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.ExecutionLabelsCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.ExecutionLabelsCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -21,6 +21,7 @@ pub struct ExecutionNamespace {
 
 impl PluginType for ExecutionNamespace {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.ExecutionNamespace";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.ExecutionNamespaceCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.ExecutionNamespaceCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -15,6 +15,7 @@ pub struct ExecutionOutputs {
 
 impl PluginType for ExecutionOutputs {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.ExecutionOutputs";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.ExecutionOutputsCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.ExecutionOutputsCondition"];
     const CATEGORY: Category = Category::Condition;
 }

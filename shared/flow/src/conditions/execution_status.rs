@@ -19,6 +19,7 @@ pub struct ExecutionStatus {
 
 impl PluginType for ExecutionStatus {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.ExecutionStatus";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.ExecutionStatusCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.ExecutionStatusCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -15,6 +15,10 @@ pub struct Expression {
 
 impl PluginType for Expression {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.Expression";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.VariableCondition", "io.kestra.core.models.conditions.types.ExpressionCondition", "io.kestra.plugin.core.condition.ExpressionCondition"];
+    const ALIASES: &'static [&'static str] = &[
+        "io.kestra.core.models.conditions.types.VariableCondition",
+        "io.kestra.core.models.conditions.types.ExpressionCondition",
+        "io.kestra.plugin.core.condition.ExpressionCondition",
+    ];
     const CATEGORY: Category = Category::Condition;
 }

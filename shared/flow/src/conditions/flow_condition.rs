@@ -17,6 +17,7 @@ pub struct FlowCondition {
 
 impl PluginType for FlowCondition {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.FlowCondition";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.FlowCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.FlowCondition"];
     const CATEGORY: Category = Category::Condition;
 }

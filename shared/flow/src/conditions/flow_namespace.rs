@@ -18,6 +18,7 @@ pub struct FlowNamespace {
 
 impl PluginType for FlowNamespace {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.FlowNamespace";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.FlowNamespaceCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.FlowNamespaceCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -19,6 +19,7 @@ pub struct HasRetryAttempt {
 
 impl PluginType for HasRetryAttempt {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.HasRetryAttempt";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.HasRetryAttemptCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.HasRetryAttemptCondition"];
     const CATEGORY: Category = Category::Condition;
 }

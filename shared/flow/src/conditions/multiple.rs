@@ -33,7 +33,8 @@ pub struct MultipleCondition {
 
 impl PluginType for MultipleCondition {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.MultipleCondition";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.MultipleCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.MultipleCondition"];
     const CATEGORY: Category = Category::Condition;
     const DEPRECATED: Option<&'static str> = Some("use the Flow trigger `preconditions`");
 }

@@ -15,6 +15,7 @@ pub struct Not {
 
 impl PluginType for Not {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.Not";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.NotCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.NotCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -15,6 +15,7 @@ pub struct Or {
 
 impl PluginType for Or {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.Or";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.OrCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.OrCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -22,6 +22,7 @@ pub struct PublicHoliday {
 
 impl PluginType for PublicHoliday {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.PublicHoliday";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.PublicHolidayCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.PublicHolidayCondition"];
     const CATEGORY: Category = Category::Condition;
 }

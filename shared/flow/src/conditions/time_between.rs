@@ -22,6 +22,7 @@ pub struct TimeBetween {
 
 impl PluginType for TimeBetween {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.TimeBetween";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.TimeBetweenCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.TimeBetweenCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -16,6 +16,7 @@ pub struct Weekend {
 
 impl PluginType for Weekend {
     const TYPE: &'static str = "io.kestra.plugin.core.condition.Weekend";
-    const ALIASES: &'static [&'static str] = &["io.kestra.core.models.conditions.types.WeekendCondition"];
+    const ALIASES: &'static [&'static str] =
+        &["io.kestra.core.models.conditions.types.WeekendCondition"];
     const CATEGORY: Category = Category::Condition;
 }

@@ -194,17 +194,45 @@ impl Input {
                 ));
             }
         };
-        only("validator", self.validator.is_some(), &[T::String, T::Secret]);
+        only(
+            "validator",
+            self.validator.is_some(),
+            &[T::String, T::Secret],
+        );
         only("min", self.min.is_some(), &[T::Int, T::Float, T::Duration]);
         only("max", self.max.is_some(), &[T::Int, T::Float, T::Duration]);
-        only("after", self.after.is_some(), &[T::Datetime, T::Date, T::Time]);
-        only("before", self.before.is_some(), &[T::Datetime, T::Date, T::Time]);
+        only(
+            "after",
+            self.after.is_some(),
+            &[T::Datetime, T::Date, T::Time],
+        );
+        only(
+            "before",
+            self.before.is_some(),
+            &[T::Datetime, T::Date, T::Time],
+        );
         only("extension", self.extension.is_some(), &[T::File]);
-        only("itemType", self.item_type.is_some(), &[T::Array, T::Multiselect]);
-        only("values", self.values.is_some(), &[T::Enum, T::Select, T::Multiselect]);
+        only(
+            "itemType",
+            self.item_type.is_some(),
+            &[T::Array, T::Multiselect],
+        );
+        only(
+            "values",
+            self.values.is_some(),
+            &[T::Enum, T::Select, T::Multiselect],
+        );
         only("options", self.options.is_some(), &[T::Multiselect]);
-        only("expression", self.expression.is_some(), &[T::Select, T::Multiselect]);
-        only("allowCustomValue", self.allow_custom_value, &[T::Select, T::Multiselect]);
+        only(
+            "expression",
+            self.expression.is_some(),
+            &[T::Select, T::Multiselect],
+        );
+        only(
+            "allowCustomValue",
+            self.allow_custom_value,
+            &[T::Select, T::Multiselect],
+        );
         only("isRadio", self.is_radio, &[T::Select]);
         if self.id.is_empty() && self.name.is_none() {
             out.push(("id", "missing required property `id`".to_owned()));
@@ -218,9 +246,7 @@ impl Input {
         if t == T::Array {
             match self.item_type {
                 None => out.push(("itemType", "an ARRAY input needs `itemType`".to_owned())),
-                Some(T::Array) => {
-                    out.push(("itemType", "`itemType` cannot be `ARRAY`".to_owned()))
-                }
+                Some(T::Array) => out.push(("itemType", "`itemType` cannot be `ARRAY`".to_owned())),
                 Some(_) => {}
             }
         }
@@ -237,15 +263,15 @@ impl Input {
         if let Some(d) = &self.display_name
             && d.chars().count() > 64
         {
-            out.push(("displayName", "`displayName` is limited to 64 characters".to_owned()));
+            out.push((
+                "displayName",
+                "`displayName` is limited to 64 characters".to_owned(),
+            ));
         }
         if let Some(v) = &self.validator
             && let Err(e) = fancy_regex::Regex::new(v)
         {
-            out.push((
-                "validator",
-                format!("invalid pattern [{v}]: {e}"),
-            ));
+            out.push(("validator", format!("invalid pattern [{v}]: {e}")));
         }
         out
     }

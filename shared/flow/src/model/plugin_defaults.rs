@@ -38,7 +38,11 @@ pub fn apply_plugin_defaults(
     out
 }
 
-fn matches(default: &PluginDefault, ty: &str, canonical: &dyn Fn(&str) -> Option<&'static str>) -> bool {
+fn matches(
+    default: &PluginDefault,
+    ty: &str,
+    canonical: &dyn Fn(&str) -> Option<&'static str>,
+) -> bool {
     let ty_canonical = canonical(ty).unwrap_or(ty);
     let def = canonical(&default.kind).unwrap_or(&default.kind);
     ty == default.kind

@@ -16,7 +16,11 @@ pub struct AllowFailure {
     #[serde(default, deserialize_with = "null_as_default")]
     pub tasks: Vec<Task>,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
 }
 
@@ -26,7 +30,10 @@ impl PluginType for AllowFailure {
     const KIND: TaskKind = TaskKind::Flowable;
 
     fn branches(&self) -> Vec<Branch<'_>> {
-        vec![Branch::new("tasks", &self.tasks), Branch::new("errors", &self.errors)]
+        vec![
+            Branch::new("tasks", &self.tasks),
+            Branch::new("errors", &self.errors),
+        ]
     }
 
     fn validate(&self, v: &mut Validator<'_>) {

@@ -18,7 +18,11 @@ pub struct DagNode {
     /// The task.
     pub task: Task,
     /// Ids of the nodes that must end first.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub depends_on: Vec<String>,
 }
 
@@ -33,10 +37,18 @@ pub struct Dag {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrent: Option<Dyn<u32>>,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
     /// Always run at the end.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub finally: Vec<Task>,
     /// Child tasks, for branch walking (derived from `tasks`).
     #[serde(skip)]

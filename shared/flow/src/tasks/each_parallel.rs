@@ -22,7 +22,11 @@ pub struct EachParallel {
     #[serde(default, deserialize_with = "null_as_default")]
     pub tasks: Vec<Task>,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
 }
 
@@ -33,7 +37,10 @@ impl PluginType for EachParallel {
     const DEPRECATED: Option<&'static str> = Some("use io.kestra.plugin.core.flow.ForEach");
 
     fn branches(&self) -> Vec<Branch<'_>> {
-        vec![Branch::new("tasks", &self.tasks), Branch::new("errors", &self.errors)]
+        vec![
+            Branch::new("tasks", &self.tasks),
+            Branch::new("errors", &self.errors),
+        ]
     }
 
     fn validate(&self, v: &mut Validator<'_>) {

@@ -17,7 +17,6 @@ pub struct Exit {
 impl PluginType for Exit {
     const TYPE: &'static str = "io.kestra.plugin.core.execution.Exit";
     const ALIASES: &'static [&'static str] = &[];
-
 }
 fn success() -> String {
     "SUCCESS".into()

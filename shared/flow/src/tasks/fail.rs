@@ -20,5 +20,4 @@ pub struct Fail {
 impl PluginType for Fail {
     const TYPE: &'static str = "io.kestra.plugin.core.execution.Fail";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.executions.Fail"];
-
 }

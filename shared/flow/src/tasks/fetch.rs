@@ -29,5 +29,4 @@ pub struct Fetch {
 impl PluginType for Fetch {
     const TYPE: &'static str = "io.kestra.plugin.core.log.Fetch";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.log.Fetch"];
-
 }

@@ -64,7 +64,11 @@ pub struct ForEachItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_date: Option<String>,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
 }
 

@@ -18,13 +18,26 @@ pub struct If {
     #[serde(default, deserialize_with = "null_as_default")]
     pub then: Vec<Task>,
     /// Tasks when false.
-    #[serde(default, deserialize_with = "null_as_default", rename = "else", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        rename = "else",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub otherwise: Vec<Task>,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
     /// Always run at the end.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub finally: Vec<Task>,
 }
 

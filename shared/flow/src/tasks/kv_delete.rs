@@ -22,5 +22,4 @@ pub struct KvDelete {
 impl PluginType for KvDelete {
     const TYPE: &'static str = "io.kestra.plugin.core.kv.Delete";
     const ALIASES: &'static [&'static str] = &[];
-
 }

@@ -22,5 +22,4 @@ pub struct KvGet {
 impl PluginType for KvGet {
     const TYPE: &'static str = "io.kestra.plugin.core.kv.Get";
     const ALIASES: &'static [&'static str] = &[];
-
 }

@@ -20,5 +20,4 @@ pub struct KvGetKeys {
 impl PluginType for KvGetKeys {
     const TYPE: &'static str = "io.kestra.plugin.core.kv.GetKeys";
     const ALIASES: &'static [&'static str] = &[];
-
 }

@@ -30,5 +30,4 @@ pub struct KvSet {
 impl PluginType for KvSet {
     const TYPE: &'static str = "io.kestra.plugin.core.kv.Set";
     const ALIASES: &'static [&'static str] = &[];
-
 }

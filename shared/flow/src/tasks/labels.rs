@@ -16,5 +16,4 @@ pub struct Labels {
 impl PluginType for Labels {
     const TYPE: &'static str = "io.kestra.plugin.core.execution.Labels";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.executions.Labels"];
-
 }

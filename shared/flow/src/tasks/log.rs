@@ -19,5 +19,4 @@ pub struct Log {
 impl PluginType for Log {
     const TYPE: &'static str = "io.kestra.plugin.core.log.Log";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.log.Log"];
-
 }

@@ -17,5 +17,4 @@ pub struct OutputValues {
 impl PluginType for OutputValues {
     const TYPE: &'static str = "io.kestra.plugin.core.output.OutputValues";
     const ALIASES: &'static [&'static str] = &[];
-
 }

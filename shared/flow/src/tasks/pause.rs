@@ -19,13 +19,25 @@ pub struct Pause {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<Dyn<IsoDuration>>,
     /// Inputs asked for on resume.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub on_resume: Vec<Input>,
     /// Deprecated: tasks run after the pause.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tasks: Vec<Task>,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
     /// What happens when the pause times out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +50,9 @@ impl PluginType for Pause {
     const KIND: TaskKind = TaskKind::Flowable;
 
     fn branches(&self) -> Vec<Branch<'_>> {
-        vec![Branch::new("tasks", &self.tasks), Branch::new("errors", &self.errors)]
+        vec![
+            Branch::new("tasks", &self.tasks),
+            Branch::new("errors", &self.errors),
+        ]
     }
 }

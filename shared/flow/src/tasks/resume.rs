@@ -26,5 +26,4 @@ pub struct Resume {
 impl PluginType for Resume {
     const TYPE: &'static str = "io.kestra.plugin.core.execution.Resume";
     const ALIASES: &'static [&'static str] = &[];
-
 }

@@ -17,5 +17,4 @@ pub struct Return {
 impl PluginType for Return {
     const TYPE: &'static str = "io.kestra.plugin.core.debug.Return";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.debugs.Return"];
-
 }

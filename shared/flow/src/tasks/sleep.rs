@@ -16,5 +16,4 @@ pub struct Sleep {
 impl PluginType for Sleep {
     const TYPE: &'static str = "io.kestra.plugin.core.flow.Sleep";
     const ALIASES: &'static [&'static str] = &[];
-
 }

@@ -26,5 +26,4 @@ pub struct StateDelete {
 impl PluginType for StateDelete {
     const TYPE: &'static str = "io.kestra.plugin.core.state.Delete";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.states.Delete"];
-
 }

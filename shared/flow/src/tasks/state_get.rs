@@ -26,5 +26,4 @@ pub struct StateGet {
 impl PluginType for StateGet {
     const TYPE: &'static str = "io.kestra.plugin.core.state.Get";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.states.Get"];
-
 }

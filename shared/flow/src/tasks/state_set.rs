@@ -26,5 +26,4 @@ pub struct StateSet {
 impl PluginType for StateSet {
     const TYPE: &'static str = "io.kestra.plugin.core.state.Set";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.states.Set"];
-
 }

@@ -22,5 +22,4 @@ pub struct StorageConcat {
 impl PluginType for StorageConcat {
     const TYPE: &'static str = "io.kestra.plugin.core.storage.Concat";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.storages.Concat"];
-
 }

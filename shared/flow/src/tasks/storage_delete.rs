@@ -19,5 +19,4 @@ pub struct StorageDelete {
 impl PluginType for StorageDelete {
     const TYPE: &'static str = "io.kestra.plugin.core.storage.Delete";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.storages.Delete"];
-
 }

@@ -16,5 +16,4 @@ pub struct StorageSize {
 impl PluginType for StorageSize {
     const TYPE: &'static str = "io.kestra.plugin.core.storage.Size";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.storages.Size"];
-
 }

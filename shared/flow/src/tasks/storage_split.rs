@@ -28,5 +28,4 @@ pub struct StorageSplit {
 impl PluginType for StorageSplit {
     const TYPE: &'static str = "io.kestra.plugin.core.storage.Split";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.storages.Split"];
-
 }

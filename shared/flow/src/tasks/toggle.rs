@@ -25,5 +25,4 @@ pub struct Toggle {
 impl PluginType for Toggle {
     const TYPE: &'static str = "io.kestra.plugin.core.trigger.Toggle";
     const ALIASES: &'static [&'static str] = &["io.kestra.core.tasks.trigger.Toggle"];
-
 }

@@ -41,7 +41,11 @@ pub struct WaitFor {
     #[serde(default)]
     pub fail_on_max_reached: bool,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
 }
 
@@ -51,7 +55,10 @@ impl PluginType for WaitFor {
     const KIND: TaskKind = TaskKind::Flowable;
 
     fn branches(&self) -> Vec<Branch<'_>> {
-        vec![Branch::new("tasks", &self.tasks), Branch::new("errors", &self.errors)]
+        vec![
+            Branch::new("tasks", &self.tasks),
+            Branch::new("errors", &self.errors),
+        ]
     }
 
     fn validate(&self, v: &mut Validator<'_>) {

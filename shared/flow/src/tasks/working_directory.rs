@@ -53,13 +53,25 @@ pub struct WorkingDirectory {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_files: Option<serde_json::Value>,
     /// Globs of files saved to internal storage after the tasks.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub output_files: Vec<String>,
     /// Run when a child fails.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<Task>,
     /// Always run at the end.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub finally: Vec<Task>,
     /// Unused map kept for compatibility.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -68,7 +80,8 @@ pub struct WorkingDirectory {
 
 impl PluginType for WorkingDirectory {
     const TYPE: &'static str = "io.kestra.plugin.core.flow.WorkingDirectory";
-    const ALIASES: &'static [&'static str] = &[legacy_flows!("WorkingDirectory"), legacy_flows!("Worker")];
+    const ALIASES: &'static [&'static str] =
+        &[legacy_flows!("WorkingDirectory"), legacy_flows!("Worker")];
     const KIND: TaskKind = TaskKind::Flowable;
 
     fn branches(&self) -> Vec<Branch<'_>> {
@@ -83,7 +96,11 @@ impl PluginType for WorkingDirectory {
         if self.tasks.is_empty() {
             v.task_error("The 'tasks' property cannot be empty");
         }
-        if self.tasks.iter().any(|t| !t.type_name.is_empty() && t.kind != TaskKind::Runnable) {
+        if self
+            .tasks
+            .iter()
+            .any(|t| !t.type_name.is_empty() && t.kind != TaskKind::Runnable)
+        {
             v.task_error("Only runnable tasks are allowed as children of a WorkingDirectory task");
         }
         if self.tasks.iter().any(|t| t.common.worker_group.is_some()) {

@@ -27,7 +27,11 @@ impl PluginType for Webhook {
 
     fn validate(&self, v: &mut Validator<'_>) {
         if self.key.chars().count() > 256 {
-            v.error(crate::Location::UNKNOWN, "key", "webhook `key` is limited to 256 characters");
+            v.error(
+                crate::Location::UNKNOWN,
+                "key",
+                "webhook `key` is limited to 256 characters",
+            );
         }
         let multiple = v.flow.triggers.iter().any(|t| {
             t.type_name == Self::TYPE
