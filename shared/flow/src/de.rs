@@ -68,7 +68,7 @@ impl<'a> NodeDe<'a> {
 fn stamp(mut e: Diagnostic, loc: Location, path: &str) -> Diagnostic {
     if e.path.is_empty() && !path.is_empty() {
         e.path = path.to_owned();
-        if !e.message.contains(path) {
+        if !e.message.contains(path) && !e.message.starts_with("Unrecognized field") {
             e.message = format!("`{path}`: {}", e.message);
         }
     }

@@ -108,7 +108,11 @@ fn unreadable(message: &str) -> FlowReport {
         valid: false,
         namespace: None,
         id: None,
-        diagnostics: vec![Diagnostic::error(kite_flow::Location::new(1, 1), "", message)],
+        diagnostics: vec![Diagnostic::error(
+            kite_flow::Location::new(1, 1),
+            "",
+            message,
+        )],
     }
 }
 
