@@ -20,7 +20,9 @@ pub struct Context {
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Context").field("vars", &self.vars).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("vars", &self.vars)
+            .finish_non_exhaustive()
     }
 }
 
@@ -36,7 +38,11 @@ impl Context {
 
     /// A context from a map of variables.
     pub fn from_map(vars: Map<String, Json>, host: Arc<dyn Host>) -> Self {
-        Self { vars: Arc::new(vars), host, root: Arc::new(OnceLock::new()) }
+        Self {
+            vars: Arc::new(vars),
+            host,
+            root: Arc::new(OnceLock::new()),
+        }
     }
 
     /// The variables.
@@ -63,6 +69,7 @@ impl Context {
 
     /// The variables as a template value (converted once).
     pub(crate) fn root(&self) -> &minijinja::Value {
-        self.root.get_or_init(|| crate::convert::from_json_map(&self.vars))
+        self.root
+            .get_or_init(|| crate::convert::from_json_map(&self.vars))
     }
 }

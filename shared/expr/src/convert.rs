@@ -30,7 +30,10 @@ pub(crate) fn from_json(j: &Json) -> Value {
 
 /// A JSON object as a template map.
 pub(crate) fn from_json_map(map: &Map<String, Json>) -> Value {
-    Value::from_pairs(map.iter().map(|(k, v)| (Value::from(k.as_str()), from_json(v))))
+    Value::from_pairs(
+        map.iter()
+            .map(|(k, v)| (Value::from(k.as_str()), from_json(v))),
+    )
 }
 
 fn number_to_value(n: &Number) -> Value {
@@ -57,7 +60,9 @@ pub(crate) fn to_json(v: &Value) -> Json {
             },
         },
         ValueKind::String => Json::String(v.as_str().unwrap_or_default().to_owned()),
-        ValueKind::Bytes => Json::String(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned()),
+        ValueKind::Bytes => {
+            Json::String(String::from_utf8_lossy(v.as_bytes().unwrap_or_default()).into_owned())
+        }
         ValueKind::Map => {
             if let Some(e) = v.downcast_object_ref::<MapEntry>() {
                 let mut m = Map::new();
@@ -70,7 +75,9 @@ pub(crate) fn to_json(v: &Value) -> Json {
             }
             Json::Object(m)
         }
-        ValueKind::Seq | ValueKind::Iterable => Json::Array(seq_items(v).iter().map(to_json).collect()),
+        ValueKind::Seq | ValueKind::Iterable => {
+            Json::Array(seq_items(v).iter().map(to_json).collect())
+        }
         _ => Json::String(v.to_string()),
     }
 }
@@ -130,10 +137,18 @@ pub(crate) fn java_double(d: f64) -> String {
         return "NaN".into();
     }
     if d.is_infinite() {
-        return if d > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if d > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if d.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let a = d.abs();
     if (1e-3..1e7).contains(&a) {
@@ -142,7 +157,11 @@ pub(crate) fn java_double(d: f64) -> String {
     } else {
         let s = format!("{d:e}");
         let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mant = if mant.contains('.') { mant.to_owned() } else { format!("{mant}.0") };
+        let mant = if mant.contains('.') {
+            mant.to_owned()
+        } else {
+            format!("{mant}.0")
+        };
         format!("{mant}E{exp}")
     }
 }
@@ -389,7 +408,10 @@ pub(crate) fn values_eq(a: &Value, b: &Value) -> bool {
         (ValueKind::Map, ValueKind::Map) => {
             let (x, y) = (map_pairs(a), map_pairs(b));
             x.len() == y.len()
-                && x.iter().all(|(k, v)| y.iter().any(|(k2, v2)| values_eq(k, k2) && values_eq(v, v2)))
+                && x.iter().all(|(k, v)| {
+                    y.iter()
+                        .any(|(k2, v2)| values_eq(k, k2) && values_eq(v, v2))
+                })
         }
         _ => false,
     }
@@ -440,7 +462,10 @@ pub(crate) fn lookup(container: &Value, key: &Value) -> Option<Value> {
             }
             if let Some(s) = key.as_str() {
                 if let Ok(i) = s.parse::<i64>() {
-                    return container.get_item(&Value::from(i)).ok().filter(|v| !v.is_undefined());
+                    return container
+                        .get_item(&Value::from(i))
+                        .ok()
+                        .filter(|v| !v.is_undefined());
                 }
                 None
             } else if key.kind() == ValueKind::Number || key.kind() == ValueKind::Bool {
@@ -459,7 +484,10 @@ pub(crate) fn lookup(container: &Value, key: &Value) -> Option<Value> {
                 None => key.as_str()?.trim().parse::<i64>().ok()?,
             };
             let idx = usize::try_from(idx).ok()?;
-            container.get_item_by_index(idx).ok().filter(|v| !v.is_undefined())
+            container
+                .get_item_by_index(idx)
+                .ok()
+                .filter(|v| !v.is_undefined())
         }
         ValueKind::Plain => {
             let name = key.as_str()?;
@@ -543,7 +571,10 @@ mod tests {
     fn java_strings() {
         let v = from_json(&serde_json::json!({"a": 1, "b": [1, "x", null, 2.0], "c": {"d": true}}));
         assert_eq!(java_string(&v), "{a=1, b=[1, x, null, 2.0], c={d=true}}");
-        assert_eq!(print_string(&v), r#"{"a":1,"b":[1,"x",null,2.0],"c":{"d":true}}"#);
+        assert_eq!(
+            print_string(&v),
+            r#"{"a":1,"b":[1,"x",null,2.0],"c":{"d":true}}"#
+        );
     }
 
     #[test]
@@ -556,7 +587,10 @@ mod tests {
     fn equality_and_order() {
         assert!(values_eq(&Value::from(1), &Value::from(1.0)));
         assert!(!values_eq(&Value::from("1"), &Value::from(1)));
-        assert_eq!(compare(&Value::from(2), &Value::from(1.5)), Some(Ordering::Greater));
+        assert_eq!(
+            compare(&Value::from(2), &Value::from(1.5)),
+            Some(Ordering::Greater)
+        );
         assert_eq!(compare(&Value::from("a"), &Value::from(1)), None);
     }
 

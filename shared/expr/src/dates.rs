@@ -8,8 +8,8 @@
 //! zone (no `timeZone` argument) is UTC, where Kestra would use the JVM default zone.
 
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
-    Timelike, Utc,
+    DateTime, Datelike, Duration, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Timelike, Utc,
 };
 use chrono_tz::{OffsetName, Tz};
 
@@ -30,7 +30,10 @@ impl Zone {
     pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
         if t == "Z" {
-            return Ok(Zone::Fixed(FixedOffset::east_opt(0).unwrap_or(Utc.fix()), "Z".into()));
+            return Ok(Zone::Fixed(
+                FixedOffset::east_opt(0).unwrap_or(Utc.fix()),
+                "Z".into(),
+            ));
         }
         if let Some(off) = parse_offset_id(t) {
             return Ok(Zone::Fixed(off, format_offset_id(off.local_minus_utc())));
@@ -40,10 +43,15 @@ impl Zone {
                 && (rest.starts_with('+') || rest.starts_with('-'))
                 && let Some(off) = parse_offset_id(rest)
             {
-                return Ok(Zone::Fixed(off, format!("{prefix}{}", format_offset_id(off.local_minus_utc()))));
+                return Ok(Zone::Fixed(
+                    off,
+                    format!("{prefix}{}", format_offset_id(off.local_minus_utc())),
+                ));
             }
         }
-        t.parse::<Tz>().map(Zone::Region).map_err(|_| format!("Unknown time-zone ID: {s}"))
+        t.parse::<Tz>()
+            .map(Zone::Region)
+            .map_err(|_| format!("Unknown time-zone ID: {s}"))
     }
 
     /// The zoned date-time of `instant` in this zone.
@@ -73,20 +81,25 @@ impl Zone {
 
     /// The zoned date-time of a local date-time in this zone (gaps shift forward,
     /// overlaps take the earlier offset, like `ZonedDateTime.of`).
-    pub(crate) fn from_local(&self, local: NaiveDateTime) -> Zdt {
+    pub(crate) fn at_local(&self, local: NaiveDateTime) -> Zdt {
         match self {
             Zone::Region(tz) => {
                 let instant = match tz.from_local_datetime(&local) {
                     chrono::LocalResult::Single(dt) => dt.with_timezone(&Utc),
                     chrono::LocalResult::Ambiguous(a, _) => a.with_timezone(&Utc),
                     chrono::LocalResult::None => {
-                        let before = tz.from_utc_datetime(&(local - Duration::hours(24))).offset().fix();
+                        let before = tz
+                            .from_utc_datetime(&(local - Duration::hours(24)))
+                            .offset()
+                            .fix();
                         (local - Duration::seconds(i64::from(before.local_minus_utc()))).and_utc()
                     }
                 };
                 self.at(instant)
             }
-            Zone::Fixed(off, _) => self.at((local - Duration::seconds(i64::from(off.local_minus_utc()))).and_utc()),
+            Zone::Fixed(off, _) => {
+                self.at((local - Duration::seconds(i64::from(off.local_minus_utc()))).and_utc())
+            }
         }
     }
 }
@@ -104,7 +117,11 @@ fn parse_offset_id(s: &str) -> Option<FixedOffset> {
     let (h, m, sec) = match digits.len() {
         1 | 2 => (digits.parse::<i32>().ok()?, 0, 0),
         4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?, 0),
-        6 => (digits[..2].parse().ok()?, digits[2..4].parse().ok()?, digits[4..].parse().ok()?),
+        6 => (
+            digits[..2].parse().ok()?,
+            digits[2..4].parse().ok()?,
+            digits[4..].parse().ok()?,
+        ),
         _ => return None,
     };
     if h > 18 || m > 59 || sec > 59 {
@@ -120,7 +137,11 @@ fn format_offset_id(secs: i32) -> String {
     let sign = if secs < 0 { '-' } else { '+' };
     let a = secs.unsigned_abs();
     let (h, m, s) = (a / 3600, a / 60 % 60, a % 60);
-    if s == 0 { format!("{sign}{h:02}:{m:02}") } else { format!("{sign}{h:02}:{m:02}:{s:02}") }
+    if s == 0 {
+        format!("{sign}{h:02}:{m:02}")
+    } else {
+        format!("{sign}{h:02}:{m:02}:{s:02}")
+    }
 }
 
 /// A zoned date-time.
@@ -160,7 +181,11 @@ pub(crate) enum DateInput<'a> {
 }
 
 /// Converts an input into a zoned date-time in `zone`.
-pub(crate) fn convert(input: DateInput<'_>, zone: &Zone, existing_format: Option<&str>) -> Result<Zdt, String> {
+pub(crate) fn convert(
+    input: DateInput<'_>,
+    zone: &Zone,
+    existing_format: Option<&str>,
+) -> Result<Zdt, String> {
     match input {
         DateInput::Epoch(secs) => {
             let whole = secs.floor();
@@ -172,9 +197,12 @@ pub(crate) fn convert(input: DateInput<'_>, zone: &Zone, existing_format: Option
         DateInput::Text(s) => {
             let parsed = match existing_format {
                 Some(fmt) => parse_with_pattern(s, fmt)?,
-                None => parse_iso(s).ok_or_else(|| format!("Text '{s}' could not be parsed as a date"))?,
+                None => parse_iso(s)
+                    .ok_or_else(|| format!("Text '{s}' could not be parsed as a date"))?,
             };
-            parsed.resolve(zone).ok_or_else(|| format!("Text '{s}' could not be parsed as a date"))
+            parsed
+                .resolve(zone)
+                .ok_or_else(|| format!("Text '{s}' could not be parsed as a date"))
         }
     }
 }
@@ -222,12 +250,12 @@ impl Parsed {
         };
         let local = NaiveDateTime::new(date, time);
         let zdt = match (self.offset, &self.zone) {
-            (_, Some(z)) => z.from_local(local),
+            (_, Some(z)) => z.at_local(local),
             (Some(off), None) => {
                 let z = Zone::Fixed(FixedOffset::east_opt(off)?, format_offset_id(off));
-                z.from_local(local)
+                z.at_local(local)
             }
-            (None, None) => return Some(default_zone.from_local(local)),
+            (None, None) => return Some(default_zone.at_local(local)),
         };
         Some(default_zone.at(zdt.instant))
     }
@@ -359,7 +387,11 @@ fn compile(pattern: &str) -> Result<Vec<Item>, String> {
                 }
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("Pattern ends with an incomplete string literal: {pattern}")),
+                        None => {
+                            return Err(format!(
+                                "Pattern ends with an incomplete string literal: {pattern}"
+                            ));
+                        }
                         Some('\'') if chars.get(i + 1) == Some(&'\'') => {
                             lit.push('\'');
                             i += 2;
@@ -380,10 +412,15 @@ fn compile(pattern: &str) -> Result<Vec<Item>, String> {
             '[' => stack.push(Vec::new()),
             ']' => {
                 if stack.len() < 2 {
-                    return Err(format!("Pattern invalid as it contains ] without previous [: {pattern}"));
+                    return Err(format!(
+                        "Pattern invalid as it contains ] without previous [: {pattern}"
+                    ));
                 }
                 let inner = stack.pop().unwrap_or_default();
-                stack.last_mut().ok_or("invalid pattern")?.push(Item::Optional(inner));
+                stack
+                    .last_mut()
+                    .ok_or("invalid pattern")?
+                    .push(Item::Optional(inner));
             }
             '{' | '}' | '#' => return Err(format!("Pattern includes reserved character: '{c}'")),
             c => top.push(Item::Lit(c.to_string())),
@@ -392,19 +429,44 @@ fn compile(pattern: &str) -> Result<Vec<Item>, String> {
     }
     while stack.len() > 1 {
         let inner = stack.pop().unwrap_or_default();
-        stack.last_mut().ok_or("invalid pattern")?.push(Item::Optional(inner));
+        stack
+            .last_mut()
+            .ok_or("invalid pattern")?
+            .push(Item::Optional(inner));
     }
     Ok(stack.pop().unwrap_or_default())
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
     "December",
 ];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 fn pad(n: i64, width: usize) -> String {
-    if n < 0 { format!("-{:0width$}", n.unsigned_abs()) } else { format!("{n:0width$}") }
+    if n < 0 {
+        format!("-{:0width$}", n.unsigned_abs())
+    } else {
+        format!("{n:0width$}")
+    }
 }
 
 fn text_form(full: &str, count: usize) -> String {
@@ -482,7 +544,11 @@ fn format_field(out: &mut String, z: &Zdt, c: char, n: usize) -> Result<(), Stri
             }
         }),
         'y' | 'u' | 'Y' => {
-            let y = if c == 'Y' { i64::from(d.iso_week().year()) } else { year };
+            let y = if c == 'Y' {
+                i64::from(d.iso_week().year())
+            } else {
+                year
+            };
             let y = if c == 'y' && y <= 0 { 1 - y } else { y };
             if n == 2 {
                 out.push_str(&pad(y.rem_euclid(100), 2));
@@ -501,16 +567,34 @@ fn format_field(out: &mut String, z: &Zdt, c: char, n: usize) -> Result<(), Stri
             match n {
                 1 | 2 => out.push_str(&pad(q, n)),
                 3 => out.push_str(&format!("Q{q}")),
-                4 => out.push_str(["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"][(q - 1) as usize]),
+                4 => out.push_str(
+                    ["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"][(q - 1) as usize],
+                ),
                 _ => out.push_str(&q.to_string()),
             }
         }
         'w' => out.push_str(&pad(i64::from(d.iso_week().week()), n)),
-        'W' => out.push_str(&pad(i64::from((d.day() + d.with_day(1).map_or(0, |f| f.weekday().num_days_from_monday()) - 1) / 7 + 1), n)),
-        'E' => out.push_str(&text_form(DAYS[d.weekday().num_days_from_monday() as usize], n)),
+        'W' => out.push_str(&pad(
+            i64::from(
+                (d.day()
+                    + d.with_day(1)
+                        .map_or(0, |f| f.weekday().num_days_from_monday())
+                    - 1)
+                    / 7
+                    + 1,
+            ),
+            n,
+        )),
+        'E' => out.push_str(&text_form(
+            DAYS[d.weekday().num_days_from_monday() as usize],
+            n,
+        )),
         'e' | 'c' => match n {
             1 | 2 => out.push_str(&pad(i64::from(d.weekday().number_from_sunday()), n)),
-            _ => out.push_str(&text_form(DAYS[d.weekday().num_days_from_monday() as usize], n)),
+            _ => out.push_str(&text_form(
+                DAYS[d.weekday().num_days_from_monday() as usize],
+                n,
+            )),
         },
         'F' => out.push_str(&pad(i64::from((d.day() - 1) / 7 + 1), n)),
         'a' => out.push_str(if d.hour() < 12 { "AM" } else { "PM" }),
@@ -522,7 +606,10 @@ fn format_field(out: &mut String, z: &Zdt, c: char, n: usize) -> Result<(), Stri
         }),
         'h' => out.push_str(&pad(i64::from((d.hour() + 11) % 12 + 1), n)),
         'K' => out.push_str(&pad(i64::from(d.hour() % 12), n)),
-        'k' => out.push_str(&pad(i64::from(if d.hour() == 0 { 24 } else { d.hour() }), n)),
+        'k' => out.push_str(&pad(
+            i64::from(if d.hour() == 0 { 24 } else { d.hour() }),
+            n,
+        )),
         'H' => out.push_str(&pad(i64::from(d.hour()), n)),
         'm' => out.push_str(&pad(i64::from(d.minute()), n)),
         's' => out.push_str(&pad(i64::from(d.second()), n)),
@@ -541,7 +628,8 @@ fn format_field(out: &mut String, z: &Zdt, c: char, n: usize) -> Result<(), Stri
         )),
         'n' => out.push_str(&pad(i64::from(d.nanosecond() % 1_000_000_000), n)),
         'N' => out.push_str(&pad(
-            i64::from(d.num_seconds_from_midnight()) * 1_000_000_000 + i64::from(d.nanosecond() % 1_000_000_000),
+            i64::from(d.num_seconds_from_midnight()) * 1_000_000_000
+                + i64::from(d.nanosecond() % 1_000_000_000),
             n,
         )),
         'V' => {
@@ -598,7 +686,11 @@ fn iso_local_time(z: &Zdt) -> String {
 
 fn iso_local_date(z: &Zdt) -> String {
     let y = z.local.year();
-    let year = if (0..=9999).contains(&y) { format!("{y:04}") } else { format!("{y:+05}") };
+    let year = if (0..=9999).contains(&y) {
+        format!("{y:04}")
+    } else {
+        format!("{y:+05}")
+    };
     format!("{year}-{:02}-{:02}", z.local.month(), z.local.day())
 }
 
@@ -627,16 +719,21 @@ pub(crate) fn format(z: &Zdt, format: &str) -> Result<String, String> {
         "iso_local_date_time" => format!("{}T{}", iso_local_date(z), iso_local_time(z)),
         "iso_offset_date_time" => format!("{}T{}{}", iso_local_date(z), iso_local_time(z), off()),
         "iso_date_time" | "iso_zoned_date_time" => {
-            format!("{}T{}{}", iso_local_date(z), iso_local_time(z), zoned_suffix(z))
+            format!(
+                "{}T{}{}",
+                iso_local_date(z),
+                iso_local_time(z),
+                zoned_suffix(z)
+            )
         }
         "iso_instant" => {
             let utc = Zone::utc().at(z.instant);
             let nanos = utc.local.nanosecond() % 1_000_000_000;
             let frac = if nanos == 0 {
                 String::new()
-            } else if nanos % 1_000_000 == 0 {
+            } else if nanos.is_multiple_of(1_000_000) {
                 format!(".{:03}", nanos / 1_000_000)
-            } else if nanos % 1000 == 0 {
+            } else if nanos.is_multiple_of(1000) {
                 format!(".{:06}", nanos / 1000)
             } else {
                 format!(".{nanos:09}")
@@ -652,10 +749,20 @@ pub(crate) fn format(z: &Zdt, format: &str) -> Result<String, String> {
         "iso_ordinal_date" => format!("{:04}-{:03}{}", z.local.year(), z.local.ordinal(), off()),
         "iso_week_date" => {
             let w = z.local.iso_week();
-            format!("{:04}-W{:02}-{}{}", w.year(), w.week(), z.local.weekday().number_from_monday(), off())
+            format!(
+                "{:04}-W{:02}-{}{}",
+                w.year(),
+                w.week(),
+                z.local.weekday().number_from_monday(),
+                off()
+            )
         }
         "rfc_1123_date_time" => {
-            let o = if z.offset == 0 { "GMT".to_owned() } else { offset_str(z.offset, false, true, false) };
+            let o = if z.offset == 0 {
+                "GMT".to_owned()
+            } else {
+                offset_str(z.offset, false, true, false)
+            };
             format!("{} {}", format_pattern(z, "EEE, d MMM yyyy HH:mm:ss")?, o)
         }
         "short" => return format_pattern(z, "M/d/yy, h:mm a"),
@@ -714,7 +821,11 @@ fn parse_items(cur: &mut Cursor<'_>, items: &[Item], p: &mut Parsed) -> Result<(
 
 fn take_digits(cur: &mut Cursor<'_>, min: usize, max: usize) -> Result<u64, String> {
     let rest = &cur.s[cur.pos..];
-    let n = rest.bytes().take(max).take_while(u8::is_ascii_digit).count();
+    let n = rest
+        .bytes()
+        .take(max)
+        .take_while(u8::is_ascii_digit)
+        .count();
     if n < min {
         return Err(format!("expected a number at index {}", cur.pos));
     }
@@ -729,7 +840,10 @@ fn take_name(cur: &mut Cursor<'_>, names: &[&str], count: usize) -> Result<usize
     for (i, full) in names.iter().enumerate() {
         let form = text_form(full, count).to_ascii_lowercase();
         for cand in [full.to_ascii_lowercase(), form] {
-            if !cand.is_empty() && rest.starts_with(&cand) && best.is_none_or(|(_, l)| cand.len() > l) {
+            if !cand.is_empty()
+                && rest.starts_with(&cand)
+                && best.is_none_or(|(_, l)| cand.len() > l)
+            {
                 best = Some((i, cand.len()));
             }
         }
@@ -745,7 +859,9 @@ fn parse_offset_at(cur: &mut Cursor<'_>, allow_z: bool) -> Result<i32, String> {
         cur.pos += 1;
         return Ok(0);
     }
-    let rest_gmt = rest.strip_prefix("GMT").or_else(|| rest.strip_prefix("UTC"));
+    let rest_gmt = rest
+        .strip_prefix("GMT")
+        .or_else(|| rest.strip_prefix("UTC"));
     let (skip, body) = match rest_gmt {
         Some(r) if !r.starts_with(['+', '-']) => {
             cur.pos += 3;
@@ -756,14 +872,23 @@ fn parse_offset_at(cur: &mut Cursor<'_>, allow_z: bool) -> Result<i32, String> {
     };
     let len = body
         .char_indices()
-        .take_while(|(i, c)| (*i == 0 && (*c == '+' || *c == '-')) || (*i > 0 && (c.is_ascii_digit() || *c == ':')))
+        .take_while(|(i, c)| {
+            (*i == 0 && (*c == '+' || *c == '-')) || (*i > 0 && (c.is_ascii_digit() || *c == ':'))
+        })
         .count();
-    let off = parse_offset_id(&body[..len]).ok_or_else(|| format!("expected an offset at index {}", cur.pos))?;
+    let off = parse_offset_id(&body[..len])
+        .ok_or_else(|| format!("expected an offset at index {}", cur.pos))?;
     cur.pos += skip + len;
     Ok(off.local_minus_utc())
 }
 
-fn parse_field(cur: &mut Cursor<'_>, c: char, n: usize, adjacent: bool, p: &mut Parsed) -> Result<(), String> {
+fn parse_field(
+    cur: &mut Cursor<'_>,
+    c: char,
+    n: usize,
+    adjacent: bool,
+    p: &mut Parsed,
+) -> Result<(), String> {
     let (min, max) = if adjacent { (n, n) } else { (1, 10) };
     match c {
         'y' | 'u' | 'Y' => {
@@ -821,7 +946,10 @@ fn parse_field(cur: &mut Cursor<'_>, c: char, n: usize, adjacent: bool, p: &mut 
         }
         'G' => {
             let rest = &cur.s[cur.pos..];
-            let len = ["Anno Domini", "AD", "BC", "A", "B"].iter().find(|e| rest.starts_with(**e)).map_or(0, |e| e.len());
+            let len = ["Anno Domini", "AD", "BC", "A", "B"]
+                .iter()
+                .find(|e| rest.starts_with(**e))
+                .map_or(0, |e| e.len());
             cur.pos += len;
         }
         'X' => p.offset = Some(parse_offset_at(cur, true)?),
@@ -847,21 +975,33 @@ fn parse_field(cur: &mut Cursor<'_>, c: char, n: usize, adjacent: bool, p: &mut 
 
 fn parse_with_pattern(s: &str, fmt: &str) -> Result<Parsed, String> {
     let iso_like = match fmt {
-        "iso" | "iso_sec" | "iso_date_time" | "iso_zoned_date_time" | "iso_offset_date_time" | "iso_local_date_time"
-        | "iso_local_date" | "iso_date" | "iso_instant" => true,
+        "iso"
+        | "iso_sec"
+        | "iso_date_time"
+        | "iso_zoned_date_time"
+        | "iso_offset_date_time"
+        | "iso_local_date_time"
+        | "iso_local_date"
+        | "iso_date"
+        | "iso_instant" => true,
         "sql" => return parse_with_pattern(s, "yyyy-MM-dd HH:mm:ss[.SSSSSS]"),
         "sql_seq" => return parse_with_pattern(s, "yyyy-MM-dd HH:mm:ss"),
         _ => false,
     };
     if iso_like {
-        return parse_iso(s).ok_or_else(|| format!("Text '{s}' could not be parsed with the format '{fmt}'"));
+        return parse_iso(s)
+            .ok_or_else(|| format!("Text '{s}' could not be parsed with the format '{fmt}'"));
     }
     let items = compile(fmt)?;
     let mut cur = Cursor { s, pos: 0 };
     let mut p = Parsed::default();
-    parse_items(&mut cur, &items, &mut p).map_err(|e| format!("Text '{s}' could not be parsed with the format '{fmt}': {e}"))?;
+    parse_items(&mut cur, &items, &mut p)
+        .map_err(|e| format!("Text '{s}' could not be parsed with the format '{fmt}': {e}"))?;
     if cur.pos != s.len() {
-        return Err(format!("Text '{s}' could not be parsed with the format '{fmt}', unparsed text found at index {}", cur.pos));
+        return Err(format!(
+            "Text '{s}' could not be parsed with the format '{fmt}', unparsed text found at index {}",
+            cur.pos
+        ));
     }
     if p.hour.is_none() && p.hour12.is_some() && p.pm.is_none() {
         p.pm = Some(false);
@@ -882,15 +1022,20 @@ pub(crate) fn add(z: &Zdt, amount: i64, unit: &str, zone: &Zone) -> Result<Zdt, 
     };
     let months = |m: i64| -> Result<Zdt, String> {
         let local = if m >= 0 {
-            z.local.checked_add_months(Months::new(u32::try_from(m).map_err(|_| overflow())?))
+            z.local
+                .checked_add_months(Months::new(u32::try_from(m).map_err(|_| overflow())?))
         } else {
-            z.local.checked_sub_months(Months::new(u32::try_from(-m).map_err(|_| overflow())?))
+            z.local
+                .checked_sub_months(Months::new(u32::try_from(-m).map_err(|_| overflow())?))
         };
-        Ok(zone.from_local(local.ok_or_else(overflow)?))
+        Ok(zone.at_local(local.ok_or_else(overflow)?))
     };
     let days = |d: i64| -> Result<Zdt, String> {
-        let local = z.local.checked_add_signed(Duration::try_days(d).ok_or_else(overflow)?).ok_or_else(overflow)?;
-        Ok(zone.from_local(local))
+        let local = z
+            .local
+            .checked_add_signed(Duration::try_days(d).ok_or_else(overflow)?)
+            .ok_or_else(overflow)?;
+        Ok(zone.at_local(local))
     };
     match unit {
         "NANOS" => instant_plus(Some(Duration::nanoseconds(amount))),
@@ -907,7 +1052,9 @@ pub(crate) fn add(z: &Zdt, amount: i64, unit: &str, zone: &Zone) -> Result<Zdt, 
         "DECADES" => months(amount.checked_mul(120).ok_or_else(overflow)?),
         "CENTURIES" => months(amount.checked_mul(1200).ok_or_else(overflow)?),
         "MILLENNIA" => months(amount.checked_mul(12000).ok_or_else(overflow)?),
-        other => Err(format!("No enum constant java.time.temporal.ChronoUnit.{other}")),
+        other => Err(format!(
+            "No enum constant java.time.temporal.ChronoUnit.{other}"
+        )),
     }
 }
 
@@ -925,7 +1072,10 @@ mod tests {
         assert_eq!(format(&z, "iso").unwrap(), "2024-01-15T10:30:00.123456Z");
         let z = at("2024-01-15T10:30:00+01:00", "Europe/Paris");
         assert_eq!(format(&z, "iso_sec").unwrap(), "2024-01-15T10:30:00+01:00");
-        assert_eq!(format(&z, "iso_date_time").unwrap(), "2024-01-15T10:30:00+01:00[Europe/Paris]");
+        assert_eq!(
+            format(&z, "iso_date_time").unwrap(),
+            "2024-01-15T10:30:00+01:00[Europe/Paris]"
+        );
         assert_eq!(format(&z, "iso_instant").unwrap(), "2024-01-15T09:30:00Z");
         let z = at("2024-01-15", "UTC");
         assert_eq!(format(&z, "sql_seq").unwrap(), "2024-01-15 00:00:00");
@@ -936,26 +1086,50 @@ mod tests {
     fn patterns() {
         let z = at("2024-03-05T14:07:09.5Z", "UTC");
         assert_eq!(format(&z, "EEE, d MMM yyyy").unwrap(), "Tue, 5 Mar 2024");
-        assert_eq!(format(&z, "EEEE MMMM dd yy").unwrap(), "Tuesday March 05 24");
+        assert_eq!(
+            format(&z, "EEEE MMMM dd yy").unwrap(),
+            "Tuesday March 05 24"
+        );
         assert_eq!(format(&z, "h:mm a").unwrap(), "2:07 PM");
         assert_eq!(format(&z, "HH'h'mm''ss").unwrap(), "14h07'09");
-        assert_eq!(format(&z, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").unwrap(), "2024-03-05T14:07:09.500Z");
+        assert_eq!(
+            format(&z, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX").unwrap(),
+            "2024-03-05T14:07:09.500Z"
+        );
         assert_eq!(format(&z, "D Q w").unwrap(), "65 1 10");
         assert!(format(&z, "yyyy-MM-dd ppp").is_err());
         let z = at("2024-07-01T12:00:00Z", "America/New_York");
-        assert_eq!(format(&z, "HH:mm xxx z VV").unwrap(), "08:00 -04:00 EDT America/New_York");
+        assert_eq!(
+            format(&z, "HH:mm xxx z VV").unwrap(),
+            "08:00 -04:00 EDT America/New_York"
+        );
         assert_eq!(format(&z, "Z O").unwrap(), "-0400 GMT-4");
     }
 
     #[test]
     fn existing_format() {
-        let z = convert(DateInput::Text("15/01/2024 10:30"), &Zone::utc(), Some("dd/MM/yyyy HH:mm")).unwrap();
+        let z = convert(
+            DateInput::Text("15/01/2024 10:30"),
+            &Zone::utc(),
+            Some("dd/MM/yyyy HH:mm"),
+        )
+        .unwrap();
         assert_eq!(format(&z, "iso_sec").unwrap(), "2024-01-15T10:30:00Z");
         let z = convert(DateInput::Text("20240115"), &Zone::utc(), Some("yyyyMMdd")).unwrap();
         assert_eq!(format(&z, "iso_local_date").unwrap(), "2024-01-15");
-        let z = convert(DateInput::Text("Jan 5, 2024 3:04 PM +0200"), &Zone::utc(), Some("MMM d, yyyy h:mm a Z")).unwrap();
+        let z = convert(
+            DateInput::Text("Jan 5, 2024 3:04 PM +0200"),
+            &Zone::utc(),
+            Some("MMM d, yyyy h:mm a Z"),
+        )
+        .unwrap();
         assert_eq!(format(&z, "iso_sec").unwrap(), "2024-01-05T13:04:00Z");
-        let z = convert(DateInput::Text("2024-01-15"), &Zone::utc(), Some("yyyy-MM-dd[ HH:mm]")).unwrap();
+        let z = convert(
+            DateInput::Text("2024-01-15"),
+            &Zone::utc(),
+            Some("yyyy-MM-dd[ HH:mm]"),
+        )
+        .unwrap();
         assert_eq!(format(&z, "iso_sec").unwrap(), "2024-01-15T00:00:00Z");
     }
 
@@ -963,13 +1137,25 @@ mod tests {
     fn arithmetic() {
         let zone = Zone::utc();
         let z = at("2024-01-31T10:00:00Z", "UTC");
-        assert_eq!(format(&add(&z, 1, "MONTHS", &zone).unwrap(), "iso_sec").unwrap(), "2024-02-29T10:00:00Z");
-        assert_eq!(format(&add(&z, -2, "HOURS", &zone).unwrap(), "iso_sec").unwrap(), "2024-01-31T08:00:00Z");
-        assert_eq!(format(&add(&z, 1, "YEARS", &zone).unwrap(), "iso_sec").unwrap(), "2025-01-31T10:00:00Z");
+        assert_eq!(
+            format(&add(&z, 1, "MONTHS", &zone).unwrap(), "iso_sec").unwrap(),
+            "2024-02-29T10:00:00Z"
+        );
+        assert_eq!(
+            format(&add(&z, -2, "HOURS", &zone).unwrap(), "iso_sec").unwrap(),
+            "2024-01-31T08:00:00Z"
+        );
+        assert_eq!(
+            format(&add(&z, 1, "YEARS", &zone).unwrap(), "iso_sec").unwrap(),
+            "2025-01-31T10:00:00Z"
+        );
         assert!(add(&z, 1, "FORTNIGHTS", &zone).is_err());
         let paris = Zone::parse("Europe/Paris").unwrap();
         let z = convert(DateInput::Text("2024-03-30T12:00:00"), &paris, None).unwrap();
-        assert_eq!(format(&add(&z, 1, "DAYS", &paris).unwrap(), "iso_sec").unwrap(), "2024-03-31T12:00:00+02:00");
+        assert_eq!(
+            format(&add(&z, 1, "DAYS", &paris).unwrap(), "iso_sec").unwrap(),
+            "2024-03-31T12:00:00+02:00"
+        );
     }
 
     #[test]

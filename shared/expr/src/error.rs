@@ -145,17 +145,41 @@ impl ExprError {
     ) -> Self {
         let (text, expression) = (name_or_message.into(), expression.into());
         match kind {
-            ExprErrorKind::Syntax => Self::Syntax { message: text, expression, line },
-            ExprErrorKind::Undefined => Self::Undefined { name: text, expression, line },
-            ExprErrorKind::Function => Self::Function { message: text, expression, line },
-            ExprErrorKind::TypeError => Self::TypeError { message: text, expression, line },
-            ExprErrorKind::Limit => Self::Limit { message: text, expression, line },
+            ExprErrorKind::Syntax => Self::Syntax {
+                message: text,
+                expression,
+                line,
+            },
+            ExprErrorKind::Undefined => Self::Undefined {
+                name: text,
+                expression,
+                line,
+            },
+            ExprErrorKind::Function => Self::Function {
+                message: text,
+                expression,
+                line,
+            },
+            ExprErrorKind::TypeError => Self::TypeError {
+                message: text,
+                expression,
+                line,
+            },
+            ExprErrorKind::Limit => Self::Limit {
+                message: text,
+                expression,
+                line,
+            },
         }
     }
 
     /// A limit error that is not tied to one tag.
     pub(crate) fn limit(message: impl Into<String>) -> Self {
-        Self::Limit { message: message.into(), expression: String::new(), line: 1 }
+        Self::Limit {
+            message: message.into(),
+            expression: String::new(),
+            line: 1,
+        }
     }
 }
 

@@ -23,7 +23,12 @@ pub trait Host: Send + Sync {
     /// Whether an internal-storage file exists.
     fn file_exists(&self, uri: &str) -> Result<bool, String>;
     /// A KV-store value; returns `Ok(Json::Null)` for a missing key when `error_on_missing` is false.
-    fn kv(&self, namespace: Option<&str>, key: &str, error_on_missing: bool) -> Result<Json, String>;
+    fn kv(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        error_on_missing: bool,
+    ) -> Result<Json, String>;
     /// ERROR log entries (`{taskId, message, …}`) of the current execution.
     fn error_logs(&self) -> Vec<Json>;
 }
@@ -54,7 +59,12 @@ impl Host for NoHost {
     fn file_exists(&self, _uri: &str) -> Result<bool, String> {
         unavailable("fileExists")
     }
-    fn kv(&self, _namespace: Option<&str>, _key: &str, _error_on_missing: bool) -> Result<Json, String> {
+    fn kv(
+        &self,
+        _namespace: Option<&str>,
+        _key: &str,
+        _error_on_missing: bool,
+    ) -> Result<Json, String> {
         unavailable("kv")
     }
     fn error_logs(&self) -> Vec<Json> {
@@ -112,7 +122,10 @@ impl TestHost {
     /// Adds a KV entry (`namespace = None` is the flow's own namespace).
     #[must_use]
     pub fn with_kv(mut self, namespace: Option<&str>, key: impl Into<String>, value: Json) -> Self {
-        self.kv.insert((namespace.unwrap_or_default().to_owned(), key.into()), value);
+        self.kv.insert(
+            (namespace.unwrap_or_default().to_owned(), key.into()),
+            value,
+        );
         self
     }
 
@@ -135,7 +148,10 @@ impl Host for TestHost {
             .ok_or_else(|| format!("Cannot find secret for key '{key}'."))
     }
     fn read(&self, uri: &str) -> Result<String, String> {
-        self.files.get(uri).cloned().ok_or_else(|| format!("Unable to read the file '{uri}'"))
+        self.files
+            .get(uri)
+            .cloned()
+            .ok_or_else(|| format!("Unable to read the file '{uri}'"))
     }
     fn file_size(&self, uri: &str) -> Result<u64, String> {
         self.files
@@ -146,11 +162,18 @@ impl Host for TestHost {
     fn file_exists(&self, uri: &str) -> Result<bool, String> {
         Ok(self.files.contains_key(uri))
     }
-    fn kv(&self, namespace: Option<&str>, key: &str, error_on_missing: bool) -> Result<Json, String> {
+    fn kv(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        error_on_missing: bool,
+    ) -> Result<Json, String> {
         let ns = namespace.unwrap_or_default();
         match self.kv.get(&(ns.to_owned(), key.to_owned())) {
             Some(v) => Ok(v.clone()),
-            None if error_on_missing => Err(format!("The key '{key}' does not exist in the namespace '{ns}'.")),
+            None if error_on_missing => Err(format!(
+                "The key '{key}' does not exist in the namespace '{ns}'."
+            )),
             None => Ok(Json::Null),
         }
     }

@@ -25,7 +25,12 @@ struct Pattern {
     exp_digits: Option<usize>,
 }
 
-fn parse_affix(chars: &[char], i: &mut usize, stop_at_number: bool, mult: &mut u32) -> Result<String, Error> {
+fn parse_affix(
+    chars: &[char],
+    i: &mut usize,
+    stop_at_number: bool,
+    mult: &mut u32,
+) -> Result<String, Error> {
     let mut out = String::new();
     while *i < chars.len() {
         let c = chars[*i];
@@ -68,11 +73,15 @@ fn parse_affix(chars: &[char], i: &mut usize, stop_at_number: bool, mult: &mut u
 
 fn parse_pattern(pattern: &str) -> Result<Pattern, Error> {
     let chars: Vec<char> = pattern.chars().collect();
-    let mut p = Pattern { multiplier: 1, ..Pattern::default() };
+    let mut p = Pattern {
+        multiplier: 1,
+        ..Pattern::default()
+    };
     let mut i = 0;
     let mut mult = 1;
     p.prefix = parse_affix(&chars, &mut i, true, &mut mult)?;
-    let (mut int_digits, mut zeros_int, mut seen_point, mut last_group) = (0usize, 0usize, false, None::<usize>);
+    let (mut int_digits, mut zeros_int, mut seen_point, mut last_group) =
+        (0usize, 0usize, false, None::<usize>);
     while i < chars.len() {
         match chars[i] {
             '#' if !seen_point => int_digits += 1,
@@ -130,7 +139,7 @@ fn group(int_part: &str, size: usize) -> String {
     let bytes = int_part.as_bytes();
     let mut out = String::with_capacity(int_part.len() + int_part.len() / size);
     for (i, b) in bytes.iter().enumerate() {
-        if i > 0 && (bytes.len() - i) % size == 0 {
+        if i > 0 && (bytes.len() - i).is_multiple_of(size) {
             out.push(',');
         }
         out.push(*b as char);
@@ -148,7 +157,13 @@ pub(crate) fn decimal_format(n: Num, pattern: &str) -> Result<String, Error> {
     if let Num::F(f) = n
         && !f.is_finite()
     {
-        return Ok(if f.is_nan() { "NaN".into() } else if f > 0.0 { "∞".into() } else { "-∞".into() });
+        return Ok(if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "∞".into()
+        } else {
+            "-∞".into()
+        });
     }
     let body = if let Some(exp_digits) = p.exp_digits {
         scientific(n.as_f64().abs() * f64::from(p.multiplier), &p, exp_digits)
@@ -207,12 +222,19 @@ fn scientific(f: f64, p: &Pattern, exp_digits: usize) -> String {
         (f / 10f64.powi(e), e)
     };
     let mut s = format!("{mant:.prec$}", prec = p.max_frac);
-    if s.split('.').next().is_some_and(|i| i.len() as i32 > int_digits) {
+    if s.split('.')
+        .next()
+        .is_some_and(|i| i.len() as i32 > int_digits)
+    {
         mant /= 10.0;
         exp += 1;
         s = format!("{mant:.prec$}", prec = p.max_frac);
     }
-    let (i, fr) = s.split_once('.').map_or((s.clone(), String::new()), |(a, b)| (a.to_owned(), b.to_owned()));
+    let (i, fr) = s
+        .split_once('.')
+        .map_or((s.clone(), String::new()), |(a, b)| {
+            (a.to_owned(), b.to_owned())
+        });
     let mut fr = fr;
     while fr.len() > p.min_frac && fr.ends_with('0') {
         fr.pop();
@@ -226,7 +248,11 @@ fn scientific(f: f64, p: &Pattern, exp_digits: usize) -> String {
     if exp < 0 {
         out.push('-');
     }
-    out.push_str(&format!("{:0width$}", exp.unsigned_abs(), width = exp_digits));
+    out.push_str(&format!(
+        "{:0width$}",
+        exp.unsigned_abs(),
+        width = exp_digits
+    ));
     out
 }
 
@@ -239,7 +265,11 @@ pub(crate) fn parse_number(s: &str, kind: &str) -> Result<Num, Error> {
             Some(d) => (true, d),
             None => (false, t.strip_prefix('+').unwrap_or(t)),
         };
-        let v = if let Some(h) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")).or_else(|| digits.strip_prefix('#')) {
+        let v = if let Some(h) = digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+            .or_else(|| digits.strip_prefix('#'))
+        {
             i64::from_str_radix(h, 16).ok()?
         } else {
             digits.parse::<i64>().ok()?
@@ -254,8 +284,13 @@ pub(crate) fn parse_number(s: &str, kind: &str) -> Result<Num, Error> {
         t.parse::<f64>().ok()
     };
     match kind.to_ascii_uppercase().as_str() {
-        "INT" => parse_int(t).filter(|i| i32::try_from(*i).is_ok()).map(Num::I).ok_or_else(bad),
-        "LONG" | "BIGINTEGER" => parse_int(t.strip_suffix(['l', 'L']).unwrap_or(t)).map(Num::I).ok_or_else(bad),
+        "INT" => parse_int(t)
+            .filter(|i| i32::try_from(*i).is_ok())
+            .map(Num::I)
+            .ok_or_else(bad),
+        "LONG" | "BIGINTEGER" => parse_int(t.strip_suffix(['l', 'L']).unwrap_or(t))
+            .map(Num::I)
+            .ok_or_else(bad),
         "FLOAT" | "DOUBLE" | "BIGDECIMAL" => parse_float(t).map(Num::F).ok_or_else(bad),
         "" => {
             if let Some(i) = parse_int(t.strip_suffix(['l', 'L']).unwrap_or(t)) {
@@ -277,7 +312,7 @@ mod tests {
 
     #[test]
     fn decimal_patterns() {
-        assert_eq!(fmt(3.14159, "#.##"), "3.14");
+        assert_eq!(fmt(1.23456, "#.##"), "1.23");
         assert_eq!(fmt(3.0, "#.##"), "3");
         assert_eq!(fmt(0.5, "#.##"), ".5");
         assert_eq!(fmt(0.0, "#.##"), "0");
@@ -289,7 +324,10 @@ mod tests {
         assert_eq!(fmt(0.256, "#%"), "26%");
         assert_eq!(fmt(12345.0, "0.###E0"), "1.234E4");
         assert_eq!(fmt(5.0, "'$'#,##0.00"), "$5.00");
-        assert_eq!(decimal_format(Num::I(1_234_567), "#,##0.###").unwrap(), "1,234,567");
+        assert_eq!(
+            decimal_format(Num::I(1_234_567), "#,##0.###").unwrap(),
+            "1,234,567"
+        );
         assert_eq!(decimal_format(Num::I(7), "000").unwrap(), "007");
     }
 

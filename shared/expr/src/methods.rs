@@ -9,7 +9,10 @@
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Error, Value};
 
-use crate::convert::{MapEntry, Num, int, is_map, java_string, lookup, map_pairs, num, seq_items, seq_value, values_eq};
+use crate::convert::{
+    MapEntry, Num, int, is_map, java_string, lookup, map_pairs, num, seq_items, seq_value,
+    values_eq,
+};
 use crate::error::{func_err, type_err};
 use crate::runtime::type_name;
 
@@ -37,7 +40,13 @@ pub(crate) fn call_method(obj: Value, name: &str, args: Rest<Value>) -> Result<V
             _ => None,
         }
     };
-    res.ok_or_else(|| func_err(format!("Method [{name}] with {} argument(s) is not available on a {}", args.len(), type_name(&obj))))
+    res.ok_or_else(|| {
+        func_err(format!(
+            "Method [{name}] with {} argument(s) is not available on a {}",
+            args.len(),
+            type_name(&obj)
+        ))
+    })
 }
 
 /// `obj.name` without parentheses on a non-map: Pebble tries the getter / method.
@@ -71,7 +80,9 @@ fn arg_str(args: &[Value], i: usize) -> Result<String, Error> {
 }
 
 fn arg_int(args: &[Value], i: usize) -> Result<i64, Error> {
-    args.get(i).and_then(int).ok_or_else(|| type_err("expected an integer argument"))
+    args.get(i)
+        .and_then(int)
+        .ok_or_else(|| type_err("expected an integer argument"))
 }
 
 fn char_index(s: &str, byte: Option<usize>) -> i64 {
@@ -84,7 +95,10 @@ fn substring(s: &str, from: i64, to: Option<i64>) -> Result<String, Error> {
     if from < 0 || to > len || from > to {
         return Err(type_err(format!("begin {from}, end {to}, length {len}")));
     }
-    Ok(s.chars().skip(from as usize).take((to - from) as usize).collect())
+    Ok(s.chars()
+        .skip(from as usize)
+        .take((to - from) as usize)
+        .collect())
 }
 
 fn string_method(s: &str, name: &str, args: &[Value]) -> Result<Option<Value>, Error> {
@@ -98,7 +112,9 @@ fn string_method(s: &str, name: &str, args: &[Value]) -> Result<Option<Value>, E
         ("contains", 1) => Value::from(s.contains(&arg_str(args, 0)?)),
         ("startsWith", 1) => Value::from(s.starts_with(&arg_str(args, 0)?)),
         ("endsWith", 1) => Value::from(s.ends_with(&arg_str(args, 0)?)),
-        ("equalsIgnoreCase", 1) => Value::from(s.to_lowercase() == arg_str(args, 0)?.to_lowercase()),
+        ("equalsIgnoreCase", 1) => {
+            Value::from(s.to_lowercase() == arg_str(args, 0)?.to_lowercase())
+        }
         ("indexOf", 1) => Value::from(char_index(s, s.find(&arg_str(args, 0)?))),
         ("lastIndexOf", 1) => Value::from(char_index(s, s.rfind(&arg_str(args, 0)?))),
         ("substring", 1) => Value::from(substring(s, arg_int(args, 0)?, None)?),
@@ -106,7 +122,10 @@ fn string_method(s: &str, name: &str, args: &[Value]) -> Result<Option<Value>, E
         ("charAt", 1) => {
             let i = arg_int(args, 0)?;
             let c = usize::try_from(i).ok().and_then(|i| s.chars().nth(i));
-            Value::from(c.ok_or_else(|| type_err(format!("index {i} out of bounds")))?.to_string())
+            Value::from(
+                c.ok_or_else(|| type_err(format!("index {i} out of bounds")))?
+                    .to_string(),
+            )
         }
         ("concat", 1) => Value::from(format!("{s}{}", arg_str(args, 0)?)),
         ("replace", 2) => {
@@ -115,11 +134,13 @@ fn string_method(s: &str, name: &str, args: &[Value]) -> Result<Option<Value>, E
             Value::from(out)
         }
         ("replaceAll", 2) => {
-            let out = crate::filters::strings::regex_replace(s, &arg_str(args, 0)?, &arg_str(args, 1)?)?;
+            let out =
+                crate::filters::strings::regex_replace(s, &arg_str(args, 0)?, &arg_str(args, 1)?)?;
             Value::from(out)
         }
         ("matches", 1) => {
-            let re = crate::filters::strings::compile_regex(&format!("^(?:{})$", arg_str(args, 0)?))?;
+            let re =
+                crate::filters::strings::compile_regex(&format!("^(?:{})$", arg_str(args, 0)?))?;
             Value::from(re.is_match(s).map_err(|e| func_err(e.to_string()))?)
         }
         ("split", 1) => seq_value(
@@ -142,14 +163,27 @@ fn list_method(obj: &Value, name: &str, args: &[Value]) -> Result<Option<Value>,
             usize::try_from(idx)
                 .ok()
                 .and_then(|i| items.get(i).cloned())
-                .ok_or_else(|| type_err(format!("Index {idx} out of bounds for length {}", items.len())))?
+                .ok_or_else(|| {
+                    type_err(format!(
+                        "Index {idx} out of bounds for length {}",
+                        items.len()
+                    ))
+                })?
         }
         ("contains", [x]) => Value::from(items.iter().any(|i| values_eq(i, x))),
-        ("indexOf", [x]) => Value::from(items.iter().position(|i| values_eq(i, x)).map_or(-1, |p| p as i64)),
+        ("indexOf", [x]) => Value::from(
+            items
+                .iter()
+                .position(|i| values_eq(i, x))
+                .map_or(-1, |p| p as i64),
+        ),
         ("subList", [a, b]) => {
             let (a, b) = (int(a).unwrap_or(-1), int(b).unwrap_or(-1));
             if a < 0 || b < a || b as usize > items.len() {
-                return Err(type_err(format!("fromIndex {a}, toIndex {b}, size {}", items.len())));
+                return Err(type_err(format!(
+                    "fromIndex {a}, toIndex {b}, size {}",
+                    items.len()
+                )));
             }
             seq_value(items[a as usize..b as usize].to_vec())
         }
@@ -171,9 +205,12 @@ fn map_method(obj: &Value, name: &str, args: &[Value]) -> Result<Option<Value>, 
         ("containsValue", [v]) => Value::from(pairs.iter().any(|(_, x)| values_eq(x, v))),
         ("keySet", []) => seq_value(pairs.into_iter().map(|(k, _)| k).collect()),
         ("values", []) => seq_value(pairs.into_iter().map(|(_, v)| v).collect()),
-        ("entrySet", []) => {
-            seq_value(pairs.into_iter().map(|(key, value)| Value::from_object(MapEntry { key, value })).collect())
-        }
+        ("entrySet", []) => seq_value(
+            pairs
+                .into_iter()
+                .map(|(key, value)| Value::from_object(MapEntry { key, value }))
+                .collect(),
+        ),
         _ => return Ok(None),
     }))
 }

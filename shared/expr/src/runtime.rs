@@ -17,8 +17,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::EngineConfig;
 use crate::convert::{
-    self, MapEntry, Num, compare, is_map, is_nullish, is_seq, java_string, lookup, map_pairs, map_value, num,
-    seq_items, seq_value, text, truthy, values_eq,
+    self, MapEntry, Num, compare, is_map, is_nullish, is_seq, java_string, lookup, map_pairs,
+    map_value, num, seq_items, seq_value, text, truthy, values_eq,
 };
 use crate::error::{limit_err, type_err, undefined_err};
 use crate::host::Host;
@@ -69,7 +69,9 @@ pub(crate) fn max_string() -> usize {
 pub(crate) fn check_len(len: usize) -> Result<(), Error> {
     let max = max_string();
     if len > max {
-        return Err(limit_err(format!("The rendered value exceeds the maximum allowed size of {max} bytes")));
+        return Err(limit_err(format!(
+            "The rendered value exceeds the maximum allowed size of {max} bytes"
+        )));
     }
     Ok(())
 }
@@ -80,63 +82,128 @@ pub(crate) const MAX_LIST: usize = 1_000_000;
 /// Fails when a list of `len` elements would be too large.
 pub(crate) fn check_list(len: usize) -> Result<(), Error> {
     if len > MAX_LIST {
-        return Err(limit_err(format!("A list cannot have more than {MAX_LIST} elements, but this one would have {len}")));
+        return Err(limit_err(format!(
+            "A list cannot have more than {MAX_LIST} elements, but this one would have {len}"
+        )));
     }
     Ok(())
 }
 
 /// The output formatter: Kestra's `JsonWriter` rules (see [`convert::print_string`]).
-pub(crate) fn format_value(out: &mut Output<'_>, _state: &State<'_, '_>, value: &Value) -> Result<(), Error> {
+pub(crate) fn format_value(
+    out: &mut Output<'_>,
+    _state: &mut State<'_, '_>,
+    value: &Value,
+) -> Result<(), Error> {
     let res = match value.as_str() {
         Some(s) if value.kind() == ValueKind::String => out.write_str(s),
         _ => out.write_str(&convert::print_string(value)),
     };
-    res.map_err(|_| Error::new(minijinja::ErrorKind::WriteFailure, "unable to write the output"))
+    res.map_err(|_| {
+        Error::new(
+            minijinja::ErrorKind::WriteFailure,
+            "unable to write the output",
+        )
+    })
 }
 
 /// Registers the helpers in `env`.
 pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_function("__ks", strict_path);
     env.add_function("__kl", lenient_path);
-    env.add_function("__kvar", |state: &State<'_, '_>, name: &str| state.lookup(name).unwrap_or_default());
+    env.add_function("__kvar", |state: &State<'_, '_>, name: &str| {
+        state.lookup(name).unwrap_or_default()
+    });
     env.add_function("__kmeth", crate::methods::call_method);
-    env.add_function("__kb", |v: Value| if v.is_undefined() { v } else { Value::from(truthy(&v)) });
-    env.add_function("__keq", |a: Value, b: Value| both(&a, &b, || Value::from(values_eq(&a, &b))));
-    env.add_function("__kne", |a: Value, b: Value| both(&a, &b, || Value::from(!values_eq(&a, &b))));
-    env.add_function("__klt", |a: Value, b: Value| cmp(a, b, "LESS_THAN", |o| o.is_lt()));
-    env.add_function("__kgt", |a: Value, b: Value| cmp(a, b, "GREATER_THAN", |o| o.is_gt()));
-    env.add_function("__kle", |a: Value, b: Value| cmp(a, b, "LESS_THAN_EQUALS", |o| o.is_le()));
-    env.add_function("__kge", |a: Value, b: Value| cmp(a, b, "GREATER_THAN_EQUALS", |o| o.is_ge()));
+    env.add_function("__kb", |v: Value| {
+        if v.is_undefined() {
+            v
+        } else {
+            Value::from(truthy(&v))
+        }
+    });
+    env.add_function("__keq", |a: Value, b: Value| {
+        both(&a, &b, || Value::from(values_eq(&a, &b)))
+    });
+    env.add_function("__kne", |a: Value, b: Value| {
+        both(&a, &b, || Value::from(!values_eq(&a, &b)))
+    });
+    env.add_function("__klt", |a: Value, b: Value| {
+        cmp(a, b, "LESS_THAN", |o| o.is_lt())
+    });
+    env.add_function("__kgt", |a: Value, b: Value| {
+        cmp(a, b, "GREATER_THAN", |o| o.is_gt())
+    });
+    env.add_function("__kle", |a: Value, b: Value| {
+        cmp(a, b, "LESS_THAN_EQUALS", |o| o.is_le())
+    });
+    env.add_function("__kge", |a: Value, b: Value| {
+        cmp(a, b, "GREATER_THAN_EQUALS", |o| o.is_ge())
+    });
     env.add_function("__karith", arith_chain);
     env.add_function("__kcat", concat);
     env.add_function("__kcontains", contains);
     env.add_function("__kneg", |v: Value| unary(v, true));
     env.add_function("__kpos", |v: Value| unary(v, false));
-    env.add_function("__kcw", |v: Value| if is_nullish(&v) { Value::from(false) } else { seq_value(vec![v]) });
-    env.add_function("__kcwu", |v: Value| if v.is_undefined() { Value::from(false) } else { seq_value(vec![v]) });
+    env.add_function("__kcw", |v: Value| {
+        if is_nullish(&v) {
+            Value::from(false)
+        } else {
+            seq_value(vec![v])
+        }
+    });
+    env.add_function("__kcwu", |v: Value| {
+        if v.is_undefined() {
+            Value::from(false)
+        } else {
+            seq_value(vec![v])
+        }
+    });
     env.add_function("__kiter", iterate);
-    env.add_function("__kt_defined", |v: Value, _: Rest<Value>| Value::from(!is_nullish(&v)));
-    env.add_function("__kt_null", |v: Value, _: Rest<Value>| Value::from(is_nullish(&v)));
-    env.add_function("__kt_empty", |v: Value, _: Rest<Value>| prop(&v, || Ok(Value::from(is_empty(&v)))));
-    env.add_function("__kt_even", |v: Value, _: Rest<Value>| prop(&v, || parity(&v, 0)));
-    env.add_function("__kt_odd", |v: Value, _: Rest<Value>| prop(&v, || parity(&v, 1)));
-    env.add_function("__kt_iterable", |v: Value, _: Rest<Value>| prop(&v, || Ok(Value::from(is_seq(&v)))));
-    env.add_function("__kt_map", |v: Value, _: Rest<Value>| prop(&v, || Ok(Value::from(is_map(&v)))));
+    env.add_function("__kt_defined", |v: Value, _: Rest<Value>| {
+        Value::from(!is_nullish(&v))
+    });
+    env.add_function("__kt_null", |v: Value, _: Rest<Value>| {
+        Value::from(is_nullish(&v))
+    });
+    env.add_function("__kt_empty", |v: Value, _: Rest<Value>| {
+        prop(&v, || Ok(Value::from(is_empty(&v))))
+    });
+    env.add_function("__kt_even", |v: Value, _: Rest<Value>| {
+        prop(&v, || parity(&v, 0))
+    });
+    env.add_function("__kt_odd", |v: Value, _: Rest<Value>| {
+        prop(&v, || parity(&v, 1))
+    });
+    env.add_function("__kt_iterable", |v: Value, _: Rest<Value>| {
+        prop(&v, || Ok(Value::from(is_seq(&v))))
+    });
+    env.add_function("__kt_map", |v: Value, _: Rest<Value>| {
+        prop(&v, || Ok(Value::from(is_map(&v))))
+    });
     env.add_function("__kt_json", |v: Value, _: Rest<Value>| {
         prop(&v, || {
-            Ok(Value::from(
-                v.as_str().is_some_and(|s| serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok()),
-            ))
+            Ok(Value::from(v.as_str().is_some_and(|s| {
+                serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok()
+            })))
         })
     });
 }
 
 fn prop(v: &Value, f: impl FnOnce() -> Result<Value, Error>) -> Result<Value, Error> {
-    if v.is_undefined() { Ok(Value::UNDEFINED) } else { f() }
+    if v.is_undefined() {
+        Ok(Value::UNDEFINED)
+    } else {
+        f()
+    }
 }
 
 fn both(a: &Value, b: &Value, f: impl FnOnce() -> Value) -> Value {
-    if a.is_undefined() || b.is_undefined() { Value::UNDEFINED } else { f() }
+    if a.is_undefined() || b.is_undefined() {
+        Value::UNDEFINED
+    } else {
+        f()
+    }
 }
 
 /// Pebble's empty test: null, blank string, empty collection.
@@ -153,7 +220,10 @@ fn parity(v: &Value, rem: i64) -> Result<Value, Error> {
     match num(v) {
         Some(Num::I(i)) => Ok(Value::from(i.rem_euclid(2) == rem)),
         Some(Num::F(f)) => Ok(Value::from((f as i64).rem_euclid(2) == rem)),
-        None => Err(type_err(format!("Can not perform an even/odd test on a {}", type_name(v)))),
+        None => Err(type_err(format!(
+            "Can not perform an even/odd test on a {}",
+            type_name(v)
+        ))),
     }
 }
 
@@ -200,7 +270,10 @@ fn step(cur: &Value, key: &Value) -> Result<Option<Value>, Error> {
 
 fn strict_path(name: Value, root: Value, keys: Rest<Value>) -> Result<Value, Error> {
     if root.is_undefined() {
-        return Err(undefined_err(name.as_str().map_or_else(|| "value".to_owned(), str::to_owned)));
+        return Err(undefined_err(
+            name.as_str()
+                .map_or_else(|| "value".to_owned(), str::to_owned),
+        ));
     }
     let mut cur = root;
     for key in keys.iter() {
@@ -229,7 +302,12 @@ fn lenient_path(root: Value, keys: Rest<Value>) -> Result<Value, Error> {
     Ok(cur)
 }
 
-fn cmp(a: Value, b: Value, what: &str, f: impl FnOnce(std::cmp::Ordering) -> bool) -> Result<Value, Error> {
+fn cmp(
+    a: Value,
+    b: Value,
+    what: &str,
+    f: impl FnOnce(std::cmp::Ordering) -> bool,
+) -> Result<Value, Error> {
     if a.is_undefined() || b.is_undefined() {
         return Ok(Value::UNDEFINED);
     }
@@ -267,7 +345,11 @@ pub(crate) fn arith(a: &Value, op: &str, b: &Value) -> Result<Value, Error> {
     }
     if is_seq(a) && (op == "+" || op == "-") {
         let mut items = seq_items(a);
-        let others = if is_seq(b) { seq_items(b) } else { vec![b.clone()] };
+        let others = if is_seq(b) {
+            seq_items(b)
+        } else {
+            vec![b.clone()]
+        };
         if op == "+" {
             check_list(items.len() + others.len())?;
             items.extend(others);
@@ -356,12 +438,16 @@ fn contains(a: Value, b: Value) -> Result<Value, Error> {
         ValueKind::Seq | ValueKind::Iterable => {
             let items = seq_items(&a);
             if is_seq(&b) {
-                seq_items(&b).iter().all(|x| items.iter().any(|i| values_eq(i, x)))
+                seq_items(&b)
+                    .iter()
+                    .all(|x| items.iter().any(|i| values_eq(i, x)))
             } else {
                 items.iter().any(|i| values_eq(i, &b))
             }
         }
-        ValueKind::Map => map_pairs(&a).iter().any(|(k, _)| values_eq(k, &b) || text(k) == text(&b)),
+        ValueKind::Map => map_pairs(&a)
+            .iter()
+            .any(|(k, _)| values_eq(k, &b) || text(k) == text(&b)),
         ValueKind::String => a.as_str().unwrap_or_default().contains(&java_string(&b)),
         _ => {
             return Err(type_err(format!(
@@ -383,7 +469,10 @@ fn iterate(v: Value) -> Result<Value, Error> {
                 .map(|(key, value)| Value::from_object(MapEntry { key, value }))
                 .collect(),
         )),
-        _ => Err(type_err(format!("Not an iterable object. Value = [{}]", java_string(&v)))),
+        _ => Err(type_err(format!(
+            "Not an iterable object. Value = [{}]",
+            java_string(&v)
+        ))),
     }
 }
 

@@ -76,12 +76,31 @@ fn scalar(v: &Json) -> String {
 
 fn looks_special(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
-    if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "~" | "y" | "n" | ".inf" | "-.inf" | ".nan") {
+    if matches!(
+        lower.as_str(),
+        "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "null"
+            | "~"
+            | "y"
+            | "n"
+            | ".inf"
+            | "-.inf"
+            | ".nan"
+    ) {
         return true;
     }
     let t = s.strip_prefix(['-', '+']).unwrap_or(s);
     !t.is_empty()
-        && (t.parse::<f64>().is_ok() || t.starts_with("0x") || t.starts_with("0o") || t.chars().all(|c| c.is_ascii_digit() || c == '_' || c == ':'))
+        && (t.parse::<f64>().is_ok()
+            || t.starts_with("0x")
+            || t.starts_with("0o")
+            || t.chars()
+                .all(|c| c.is_ascii_digit() || c == '_' || c == ':'))
 }
 
 fn scalar_str(s: &str) -> String {

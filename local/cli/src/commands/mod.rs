@@ -1,4 +1,6 @@
 //! One module per `kite` command.
 
+pub mod flow_run;
 pub mod flow_schema;
+pub mod platform;
 pub mod flow_validate;

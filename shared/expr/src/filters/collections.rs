@@ -7,7 +7,8 @@ use minijinja::{Environment, Error, Value};
 
 use super::add_filter;
 use crate::convert::{
-    MapEntry, is_map, is_seq, java_string, map_pairs, map_value, seq_items, seq_value, sort_cmp, text, values_eq,
+    MapEntry, is_map, is_seq, java_string, map_pairs, map_value, seq_items, seq_value, sort_cmp,
+    text, values_eq,
 };
 use crate::error::type_err;
 use crate::runtime::{check_len, check_list, type_name};
@@ -43,13 +44,23 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     });
     add_filter(env, "keys", &[], false, |v, _| match v.kind() {
         ValueKind::None => Ok(Value::from(())),
-        _ if is_map(v) => Ok(seq_value(map_pairs(v).into_iter().map(|(k, _)| k).collect())),
-        _ => Err(type_err(format!("The 'keys' filter can only be applied to a map, got {}", type_name(v)))),
+        _ if is_map(v) => Ok(seq_value(
+            map_pairs(v).into_iter().map(|(k, _)| k).collect(),
+        )),
+        _ => Err(type_err(format!(
+            "The 'keys' filter can only be applied to a map, got {}",
+            type_name(v)
+        ))),
     });
     add_filter(env, "values", &[], false, |v, _| match v.kind() {
         ValueKind::None => Ok(Value::from(())),
-        _ if is_map(v) => Ok(seq_value(map_pairs(v).into_iter().map(|(_, x)| x).collect())),
-        _ => Err(type_err(format!("The 'values' filter can only be applied to a map, got {}", type_name(v)))),
+        _ if is_map(v) => Ok(seq_value(
+            map_pairs(v).into_iter().map(|(_, x)| x).collect(),
+        )),
+        _ => Err(type_err(format!(
+            "The 'values' filter can only be applied to a map, got {}",
+            type_name(v)
+        ))),
     });
     add_filter(env, "slice", &["fromIndex", "toIndex"], false, |v, a| {
         if v.is_none() {
@@ -78,7 +89,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         let to = match a.int(1)? {
             Some(to) => {
                 if to > len as i64 {
-                    return Err(type_err(format!("toIndex must be smaller than input size: {len}")));
+                    return Err(type_err(format!(
+                        "toIndex must be smaller than input size: {len}"
+                    )));
                 }
                 if from >= to {
                     return Err(type_err("toIndex must be greater than fromIndex"));
@@ -98,13 +111,22 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add_filter(env, "rsort", &[], false, |v, _| sorted(v, true));
     add_filter(env, "reverse", &[], false, |v, _| match v.kind() {
         ValueKind::None => Ok(Value::from(())),
-        ValueKind::String => Ok(Value::from(v.as_str().unwrap_or_default().chars().rev().collect::<String>())),
+        ValueKind::String => Ok(Value::from(
+            v.as_str()
+                .unwrap_or_default()
+                .chars()
+                .rev()
+                .collect::<String>(),
+        )),
         _ if is_seq(v) => {
             let mut items = seq_items(v);
             items.reverse();
             Ok(seq_value(items))
         }
-        _ => Err(type_err(format!("The 'reverse' filter can only be applied to a list, got {}", type_name(v)))),
+        _ => Err(type_err(format!(
+            "The 'reverse' filter can only be applied to a list, got {}",
+            type_name(v)
+        ))),
     });
     add_filter(env, "merge", &["items"], false, merge);
     add_filter(env, "flatten", &[], false, |v, _| {
@@ -112,7 +134,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             return Ok(Value::from(()));
         }
         if !is_seq(v) {
-            return Err(type_err("The 'flatten' filter can only be applied to lists."));
+            return Err(type_err(
+                "The 'flatten' filter can only be applied to lists.",
+            ));
         }
         let mut out = Vec::new();
         for item in seq_items(v) {
@@ -129,7 +153,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         if v.is_none() {
             return Ok(Value::from(()));
         }
-        let size = a.int(0)?.ok_or_else(|| crate::error::func_err("'chunk' filter expects an argument 'size'."))?;
+        let size = a
+            .int(0)?
+            .ok_or_else(|| crate::error::func_err("'chunk' filter expects an argument 'size'."))?;
         if !is_seq(v) {
             return Err(type_err(format!(
                 "'chunk' filter can only be applied to List. Actual type was: {}",
@@ -137,17 +163,27 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             )));
         }
         if size <= 0 {
-            return Err(type_err(format!("'chunk' filter argument 'size' must be greater than 0, got {size}")));
+            return Err(type_err(format!(
+                "'chunk' filter argument 'size' must be greater than 0, got {size}"
+            )));
         }
         let items = seq_items(v);
-        Ok(seq_value(items.chunks(size as usize).map(|c| seq_value(c.to_vec())).collect()))
+        Ok(seq_value(
+            items
+                .chunks(size as usize)
+                .map(|c| seq_value(c.to_vec()))
+                .collect(),
+        ))
     });
     add_filter(env, "distinct", &[], false, |v, _| {
         if v.is_none() {
             return Ok(Value::from(()));
         }
         if !is_seq(v) {
-            return Err(type_err(format!("The 'distinct' filter can only be applied to a list, got {}", type_name(v))));
+            return Err(type_err(format!(
+                "The 'distinct' filter can only be applied to a list, got {}",
+                type_name(v)
+            )));
         }
         let mut out: Vec<Value> = Vec::new();
         for item in seq_items(v) {
@@ -164,7 +200,11 @@ fn first_last(v: &Value, first: bool) -> Result<Value, Error> {
         ValueKind::None => Ok(Value::from(())),
         ValueKind::String => {
             let s = v.as_str().unwrap_or_default();
-            let c = if first { s.chars().next() } else { s.chars().next_back() };
+            let c = if first {
+                s.chars().next()
+            } else {
+                s.chars().next_back()
+            };
             Ok(c.map_or_else(|| Value::from(()), |c| Value::from(c.to_string())))
         }
         _ if is_seq(v) => {
@@ -185,7 +225,10 @@ fn sorted(v: &Value, reverse: bool) -> Result<Value, Error> {
         return Ok(Value::from(()));
     }
     if !is_seq(v) {
-        return Err(type_err(format!("The sort filters can only be applied to a list, got {}", type_name(v))));
+        return Err(type_err(format!(
+            "The sort filters can only be applied to a list, got {}",
+            type_name(v)
+        )));
     }
     let mut items = seq_items(v);
     items.sort_by(sort_cmp);
@@ -221,7 +264,9 @@ fn merge(v: &Value, a: &super::ArgList) -> Result<Value, Error> {
                 put(x.clone(), x);
             }
         } else {
-            return Err(type_err("Currently, only Maps and Lists can be merged with a Map."));
+            return Err(type_err(
+                "Currently, only Maps and Lists can be merged with a Map.",
+            ));
         }
         return Ok(map_value(pairs));
     }
@@ -230,12 +275,20 @@ fn merge(v: &Value, a: &super::ArgList) -> Result<Value, Error> {
         if is_seq(&items) {
             out.extend(seq_items(&items));
         } else if is_map(&items) {
-            out.extend(map_pairs(&items).into_iter().map(|(key, value)| Value::from_object(MapEntry { key, value })));
+            out.extend(
+                map_pairs(&items)
+                    .into_iter()
+                    .map(|(key, value)| Value::from_object(MapEntry { key, value })),
+            );
         } else {
-            return Err(type_err("Currently, only Maps and Lists can be merged with a List."));
+            return Err(type_err(
+                "Currently, only Maps and Lists can be merged with a List.",
+            ));
         }
         check_list(out.len())?;
         return Ok(seq_value(out));
     }
-    Err(type_err("The object being filtered is not a Map/List/Array"))
+    Err(type_err(
+        "The object being filtered is not a Map/List/Array",
+    ))
 }

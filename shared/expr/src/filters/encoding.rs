@@ -16,7 +16,9 @@ use crate::error::func_err;
 use crate::runtime::check_len;
 
 pub(crate) fn register(env: &mut Environment<'static>) {
-    add_filter(env, "base64encode", &[], false, |v, _| map_str(v, |s| Ok(STANDARD.encode(s.as_bytes()))));
+    add_filter(env, "base64encode", &[], false, |v, _| {
+        map_str(v, |s| Ok(STANDARD.encode(s.as_bytes())))
+    });
     add_filter(env, "base64decode", &[], false, |v, _| {
         map_str(v, |s| {
             let bytes = STANDARD
@@ -25,13 +27,24 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             String::from_utf8(bytes).map_err(|_| func_err("The base64 value is not a UTF-8 string"))
         })
     });
-    add_filter(env, "sha256", &[], false, |v, _| map_str(v, |s| Ok(hex(&Sha256::digest(s.as_bytes())))));
-    add_filter(env, "sha1", &[], false, |v, _| map_str(v, |s| Ok(hex(&Sha1::digest(s.as_bytes())))));
-    add_filter(env, "sha512", &[], false, |v, _| map_str(v, |s| Ok(hex(&Sha512::digest(s.as_bytes())))));
-    add_filter(env, "md5", &[], false, |v, _| map_str(v, |s| Ok(hex(&Md5::digest(s.as_bytes())))));
+    add_filter(env, "sha256", &[], false, |v, _| {
+        map_str(v, |s| Ok(hex(&Sha256::digest(s.as_bytes()))))
+    });
+    add_filter(env, "sha1", &[], false, |v, _| {
+        map_str(v, |s| Ok(hex(&Sha1::digest(s.as_bytes()))))
+    });
+    add_filter(env, "sha512", &[], false, |v, _| {
+        map_str(v, |s| Ok(hex(&Sha512::digest(s.as_bytes()))))
+    });
+    add_filter(env, "md5", &[], false, |v, _| {
+        map_str(v, |s| Ok(hex(&Md5::digest(s.as_bytes()))))
+    });
     add_filter(env, "toJson", &[], false, |v, _| to_json_filter(v));
     add_filter(env, "json", &[], false, |v, _| to_json_filter(v));
     add_filter(env, "yaml", &[], false, |v, _| {
+        if v.is_none() {
+            return Ok(Value::from("null"));
+        }
         let out = crate::yaml::to_yaml(&to_json(v));
         check_len(out.len())?;
         Ok(Value::from(out))
@@ -40,16 +53,28 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         if v.is_none() {
             return Ok(Value::from(()));
         }
-        let expr = a.get(0).ok_or_else(|| func_err("The 'jq' filter expects an argument 'expression'."))?;
-        let expr = expr.as_str().ok_or_else(|| func_err("The 'jq' expression must be a string"))?;
+        let expr = a
+            .get(0)
+            .ok_or_else(|| func_err("The 'jq' filter expects an argument 'expression'."))?;
+        let expr = expr
+            .as_str()
+            .ok_or_else(|| func_err("The 'jq' expression must be a string"))?;
         let input = if v.kind() == ValueKind::String {
-            serde_json::from_str(v.as_str().unwrap_or_default())
-                .map_err(|e| func_err(format!("Unable to parse jq value '{}' as JSON: {e}", v.as_str().unwrap_or_default())))?
+            serde_json::from_str(v.as_str().unwrap_or_default()).map_err(|e| {
+                func_err(format!(
+                    "Unable to parse jq value '{}' as JSON: {e}",
+                    v.as_str().unwrap_or_default()
+                ))
+            })?
         } else {
             to_json(v)
         };
         let out = crate::jq::run(expr, input).map_err(func_err)?;
-        Ok(Value::from(out.iter().map(crate::convert::from_json).collect::<Vec<_>>()))
+        Ok(Value::from(
+            out.iter()
+                .map(crate::convert::from_json)
+                .collect::<Vec<_>>(),
+        ))
     });
 }
 

@@ -48,12 +48,18 @@ impl ArgList {
         if let Some(kw) = kwargs {
             for name in kw.args() {
                 let Some(i) = names.iter().position(|n| *n == name) else {
-                    return Err(type_err(format!("The argument '{name}' is not supported by '{what}'")));
+                    return Err(type_err(format!(
+                        "The argument '{name}' is not supported by '{what}'"
+                    )));
                 };
                 values[i] = Some(kw.peek::<Value>(name)?);
             }
         }
-        Ok(Self { what, names, values })
+        Ok(Self {
+            what,
+            names,
+            values,
+        })
     }
 
     /// Whether any argument is undefined.
@@ -63,7 +69,10 @@ impl ArgList {
 
     /// Argument `i` (`None` when absent or null).
     pub(crate) fn get(&self, i: usize) -> Option<&Value> {
-        self.values.get(i).and_then(Option::as_ref).filter(|v| !v.is_none())
+        self.values
+            .get(i)
+            .and_then(Option::as_ref)
+            .filter(|v| !v.is_none())
     }
 
     /// All positional values (for variadic functions).
@@ -129,7 +138,11 @@ impl ArgList {
 
     /// Error for a missing required argument.
     pub(crate) fn missing(&self, i: usize) -> Error {
-        crate::error::func_err(format!("The '{}' filter or function expects an argument '{}'.", self.what, self.name(i)))
+        crate::error::func_err(format!(
+            "The '{}' filter or function expects an argument '{}'.",
+            self.what,
+            self.name(i)
+        ))
     }
 }
 
@@ -144,13 +157,16 @@ pub(crate) fn add_filter(
     catch_undefined: bool,
     f: FilterFn,
 ) {
-    env.add_filter(name, move |input: Value, rest: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
-        let args = ArgList::new(name, names, rest.0, Some(kwargs))?;
-        if (!catch_undefined && input.is_undefined()) || args.any_undefined() {
-            return Ok(Value::UNDEFINED);
-        }
-        f(&input, &args)
-    });
+    env.add_filter(
+        name,
+        move |input: Value, rest: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+            let args = ArgList::new(name, names, rest.0, Some(kwargs))?;
+            if (!catch_undefined && input.is_undefined()) || args.any_undefined() {
+                return Ok(Value::UNDEFINED);
+            }
+            f(&input, &args)
+        },
+    );
 }
 
 /// Registers every filter.

@@ -2,7 +2,7 @@
 //! (Kestra: parse a string, optionally to a given type) and `className`.
 
 use minijinja::value::ValueKind;
-use minijinja::{Environment, Error, Value};
+use minijinja::{Environment, Value};
 
 use super::add_filter;
 use crate::convert::{Num, num};
@@ -15,16 +15,14 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         _ if v.is_none() => Ok(Value::from(())),
         Some(Num::I(i)) => Ok(Value::from(i.wrapping_abs())),
         Some(Num::F(f)) => Ok(Value::from(f.abs())),
-        None => Err(type_err(format!("The 'abs' filter expects a number, got {}", type_name(v)))),
+        None => Err(type_err(format!(
+            "The 'abs' filter expects a number, got {}",
+            type_name(v)
+        ))),
     });
-    add_filter(env, "numberformat", &["format"], false, |v, a| {
-        if v.is_none() {
-            return Ok(Value::from(()));
-        }
-        let n = num(v).ok_or_else(|| type_err("The input for the 'NumberFormat' filter has to be a number."))?;
-        let pattern = a.str(0).unwrap_or_else(|| "#,##0.###".to_owned());
-        Ok(Value::from(java_format::decimal_format(n, &pattern)?))
-    });
+    // Pebble's name, and the name Kestra registers it under
+    add_filter(env, "numberformat", &["format"], false, number_format);
+    add_filter(env, "numberFormat", &["format"], false, number_format);
     add_filter(env, "number", &["type"], false, |v, a| {
         if v.is_none() {
             return Ok(Value::from(()));
@@ -44,6 +42,16 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             _ => Value::from(class_name(v)),
         })
     });
+}
+
+fn number_format(v: &Value, a: &super::ArgList) -> Result<Value, minijinja::Error> {
+    if v.is_none() {
+        return Ok(Value::from(()));
+    }
+    let n = num(v)
+        .ok_or_else(|| type_err("The input for the 'NumberFormat' filter has to be a number."))?;
+    let pattern = a.str(0).unwrap_or_else(|| "#,##0.###".to_owned());
+    Ok(Value::from(java_format::decimal_format(n, &pattern)?))
 }
 
 /// The Java class a Jackson-deserialised value would have.

@@ -19,13 +19,27 @@ use crate::runtime::{check_len, is_empty};
 
 pub(crate) fn register(env: &mut Environment<'static>) {
     add_filter(env, "default", &["default"], true, |v, a| {
-        Ok(if is_empty(v) { a.get(0).cloned().unwrap_or_default() } else { v.clone() })
+        Ok(if is_empty(v) {
+            a.get(0).cloned().unwrap_or_default()
+        } else {
+            v.clone()
+        })
     });
-    add_filter(env, "upper", &[], false, |v, _| map_str(v, |s| Ok(s.to_uppercase())));
-    add_filter(env, "lower", &[], false, |v, _| map_str(v, |s| Ok(s.to_lowercase())));
-    add_filter(env, "capitalize", &[], false, |v, _| map_str(v, |s| Ok(capitalize(s))));
-    add_filter(env, "title", &[], false, |v, _| map_str(v, |s| Ok(title(s))));
-    add_filter(env, "trim", &[], false, |v, _| map_str(v, |s| Ok(s.trim().to_owned())));
+    add_filter(env, "upper", &[], false, |v, _| {
+        map_str(v, |s| Ok(s.to_uppercase()))
+    });
+    add_filter(env, "lower", &[], false, |v, _| {
+        map_str(v, |s| Ok(s.to_lowercase()))
+    });
+    add_filter(env, "capitalize", &[], false, |v, _| {
+        map_str(v, |s| Ok(capitalize(s)))
+    });
+    add_filter(env, "title", &[], false, |v, _| {
+        map_str(v, |s| Ok(title(s)))
+    });
+    add_filter(env, "trim", &[], false, |v, _| {
+        map_str(v, |s| Ok(s.trim().to_owned()))
+    });
     add_filter(env, "raw", &[], false, |v, _| Ok(v.clone()));
     add_filter(env, "escape", &["strategy"], false, |v, a| {
         let strategy = a.str(0).unwrap_or_else(|| "html".into());
@@ -44,37 +58,73 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add_filter(env, "abbreviate", &["length"], false, |v, a| {
         let max = a.req_int(0)?;
         if max < 0 {
-            return Err(type_err("Invalid argument to abbreviate filter; must be greater than zero"));
+            return Err(type_err(
+                "Invalid argument to abbreviate filter; must be greater than zero",
+            ));
         }
         map_str(v, |s| Ok(abbreviate(s, max as usize)))
     });
-    add_filter(env, "slugify", &[], false, |v, _| map_str(v, |s| Ok(slugify(s))));
+    add_filter(env, "slugify", &[], false, |v, _| {
+        map_str(v, |s| Ok(slugify(s)))
+    });
     add_filter(env, "substringBefore", &["separator"], false, |v, a| {
         let sep = a.str(0).unwrap_or_default();
-        map_str(v, |s| Ok(if sep.is_empty() { String::new() } else { s.find(&sep).map_or(s, |i| &s[..i]).to_owned() }))
+        map_str(v, |s| {
+            Ok(if sep.is_empty() {
+                String::new()
+            } else {
+                s.find(&sep).map_or(s, |i| &s[..i]).to_owned()
+            })
+        })
     });
     add_filter(env, "substringBeforeLast", &["separator"], false, |v, a| {
         let sep = a.str(0).unwrap_or_default();
-        map_str(v, |s| Ok(if sep.is_empty() { s.to_owned() } else { s.rfind(&sep).map_or(s, |i| &s[..i]).to_owned() }))
+        map_str(v, |s| {
+            Ok(if sep.is_empty() {
+                s.to_owned()
+            } else {
+                s.rfind(&sep).map_or(s, |i| &s[..i]).to_owned()
+            })
+        })
     });
     add_filter(env, "substringAfter", &["separator"], false, |v, a| {
         let sep = a.str(0).unwrap_or_default();
-        map_str(v, |s| Ok(s.find(&sep).filter(|_| !sep.is_empty()).map_or("", |i| &s[i + sep.len()..]).to_owned()))
+        map_str(v, |s| {
+            Ok(s.find(&sep)
+                .filter(|_| !sep.is_empty())
+                .map_or("", |i| &s[i + sep.len()..])
+                .to_owned())
+        })
     });
     add_filter(env, "substringAfterLast", &["separator"], false, |v, a| {
         let sep = a.str(0).unwrap_or_default();
-        map_str(v, |s| Ok(s.rfind(&sep).filter(|_| !sep.is_empty()).map_or("", |i| &s[i + sep.len()..]).to_owned()))
+        map_str(v, |s| {
+            Ok(s.rfind(&sep)
+                .filter(|_| !sep.is_empty())
+                .map_or("", |i| &s[i + sep.len()..])
+                .to_owned())
+        })
     });
     add_filter(env, "startsWith", &["value"], false, |v, a| {
         let p = a.req_str(0)?;
-        Ok(if v.is_none() { Value::from(()) } else { Value::from(text(v).starts_with(&p)) })
+        Ok(if v.is_none() {
+            Value::from(())
+        } else {
+            Value::from(text(v).starts_with(&p))
+        })
     });
     add_filter(env, "endsWith", &["value"], false, |v, a| {
         let p = a.req_str(0)?;
-        Ok(if v.is_none() { Value::from(()) } else { Value::from(text(v).ends_with(&p)) })
+        Ok(if v.is_none() {
+            Value::from(())
+        } else {
+            Value::from(text(v).ends_with(&p))
+        })
     });
     add_filter(env, "escapeChar", &["type"], false, |v, a| {
-        let kind = a.str(0).ok_or_else(|| func_err("The 'escapeChar' filter expects an argument 'type'."))?;
+        let kind = a
+            .str(0)
+            .ok_or_else(|| func_err("The 'escapeChar' filter expects an argument 'type'."))?;
         let (from, to) = match kind.to_ascii_lowercase().as_str() {
             "single" => ("'", "\\'"),
             "double" => ("\"", "\\\""),
@@ -87,9 +137,15 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         };
         deep_map_str(v, &|s| Ok(s.replace(from, to)))
     });
-    add_filter(env, "indent", &["amount", "prefix"], false, |v, a| indent(v, a, false));
-    add_filter(env, "nindent", &["amount", "prefix"], false, |v, a| indent(v, a, true));
-    add_filter(env, "urlencode", &[], false, |v, _| map_str(v, |s| Ok(url_encode(s))));
+    add_filter(env, "indent", &["amount", "prefix"], false, |v, a| {
+        indent(v, a, false)
+    });
+    add_filter(env, "nindent", &["amount", "prefix"], false, |v, a| {
+        indent(v, a, true)
+    });
+    add_filter(env, "urlencode", &[], false, |v, _| {
+        map_str(v, |s| Ok(url_encode(s)))
+    });
     add_filter(env, "urldecode", &[], false, |v, _| {
         map_str(v, |s| {
             percent_decode_str(&s.replace('+', " "))
@@ -101,7 +157,10 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 }
 
 /// Applies `f` to the string form of `v`; null stays null.
-pub(crate) fn map_str(v: &Value, f: impl FnOnce(&str) -> Result<String, Error>) -> Result<Value, Error> {
+pub(crate) fn map_str(
+    v: &Value,
+    f: impl FnOnce(&str) -> Result<String, Error>,
+) -> Result<Value, Error> {
     if v.is_none() {
         return Ok(Value::from(()));
     }
@@ -121,14 +180,29 @@ fn deep_map_str(v: &Value, f: &dyn Fn(&str) -> Result<String, Error>) -> Result<
     if is_map(v) {
         let pairs = map_pairs(v)
             .into_iter()
-            .map(|(k, val)| Ok((k, if val.is_none() { val } else { deep_map_str(&val, f)? })))
+            .map(|(k, val)| {
+                Ok((
+                    k,
+                    if val.is_none() {
+                        val
+                    } else {
+                        deep_map_str(&val, f)?
+                    },
+                ))
+            })
             .collect::<Result<Vec<_>, Error>>()?;
         return Ok(map_value(pairs));
     }
     if is_seq(v) {
         let items = seq_items(v)
             .iter()
-            .map(|i| if i.is_none() { Ok(i.clone()) } else { deep_map_str(i, f) })
+            .map(|i| {
+                if i.is_none() {
+                    Ok(i.clone())
+                } else {
+                    deep_map_str(i, f)
+                }
+            })
             .collect::<Result<Vec<_>, Error>>()?;
         return Ok(seq_value(items));
     }
@@ -181,8 +255,14 @@ fn abbreviate(s: &str, max: usize) -> String {
 
 /// Kestra's `Slugify.of`.
 pub(crate) fn slugify(s: &str) -> String {
-    let no_ws: String = s.chars().map(|c| if c.is_whitespace() { '-' } else { c }).collect();
-    let kept: String = no_ws.nfd().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let no_ws: String = s
+        .chars()
+        .map(|c| if c.is_whitespace() { '-' } else { c })
+        .collect();
+    let kept: String = no_ws
+        .nfd()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
     let mut slug = kept.replace('_', "-");
     while slug.contains("--") {
         slug = slug.replace("--", "-");
@@ -218,11 +298,18 @@ fn escape(s: &str, strategy: &str) -> Result<String, Error> {
     }
 }
 
-const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'*').remove(b'_').remove(b' ');
+const URL_SAFE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'*')
+    .remove(b'_')
+    .remove(b' ');
 
 /// Java's `URLEncoder.encode(s, UTF-8)`: spaces become `+`.
 fn url_encode(s: &str) -> String {
-    utf8_percent_encode(s, URL_SAFE).to_string().replace(' ', "+")
+    utf8_percent_encode(s, URL_SAFE)
+        .to_string()
+        .replace(' ', "+")
 }
 
 fn indent(v: &Value, a: &ArgList, leading_newline: bool) -> Result<Value, Error> {
@@ -234,13 +321,21 @@ fn indent(v: &Value, a: &ArgList, leading_newline: bool) -> Result<Value, Error>
     if s.is_empty() {
         return Ok(Value::from(s));
     }
-    let amount = a
-        .int(0)?
-        .ok_or_else(|| func_err(format!("The '{which}' filter expects an integer as argument 'amount'.")))?;
+    let amount = a.int(0)?.ok_or_else(|| {
+        func_err(format!(
+            "The '{which}' filter expects an integer as argument 'amount'."
+        ))
+    })?;
     if amount < 0 {
-        return Err(func_err(format!("The '{which}' filter expects a positive integer >=0 as argument 'amount'.")));
+        return Err(func_err(format!(
+            "The '{which}' filter expects a positive integer >=0 as argument 'amount'."
+        )));
     }
-    let prefix = if a.has(1) { a.str(1).unwrap_or_default() } else { " ".to_owned() };
+    let prefix = if a.has(1) {
+        a.str(1).unwrap_or_default()
+    } else {
+        " ".to_owned()
+    };
     let nl = if s.contains("\r\n") {
         "\r\n"
     } else if s.contains("\n\r") {
@@ -253,32 +348,54 @@ fn indent(v: &Value, a: &ArgList, leading_newline: bool) -> Result<Value, Error>
         "\n"
     };
     let pad_len = prefix.len().saturating_mul(amount as usize);
-    let lines = s.matches(nl).count() + 1;
-    check_len(s.len().saturating_add(pad_len.saturating_mul(lines)).saturating_add(nl.len()))?;
+    let lines = s.matches(nl).count() + usize::from(leading_newline);
+    check_len(
+        s.len()
+            .saturating_add(pad_len.saturating_mul(lines))
+            .saturating_add(nl.len()),
+    )?;
     let pad = prefix.repeat(amount as usize);
     let replacement = format!("{nl}{pad}");
-    let base = if leading_newline { format!("{nl}{s}") } else { s };
+    let base = if leading_newline {
+        format!("{nl}{s}")
+    } else {
+        s
+    };
     Ok(Value::from(base.replace(nl, &replacement)))
 }
 
 fn replace(v: &Value, a: &ArgList) -> Result<Value, Error> {
-    let regexp = a.bool(1)?.unwrap_or(false);
     let pairs: Vec<(String, String)> = match a.get(0) {
-        Some(p) if is_map(p) => map_pairs(p).iter().map(|(k, v)| (text(k), text(v))).collect(),
+        Some(p) if is_map(p) => map_pairs(p)
+            .iter()
+            .map(|(k, v)| (text(k), text(v)))
+            .collect(),
         // convenience: replace('a', 'b')
-        Some(p) if p.kind() == ValueKind::String && a.get(1).is_some_and(|x| x.kind() == ValueKind::String) => {
+        Some(p)
+            if p.kind() == ValueKind::String
+                && a.get(1).is_some_and(|x| x.kind() == ValueKind::String) =>
+        {
             return map_str(v, |s| {
                 let (from, to) = (text(p), a.str(1).unwrap_or_default());
                 literal_replace(s, &from, &to)
             });
         }
-        Some(_) => return Err(type_err("The argument 'replace_pairs' of 'replace' must be a map")),
+        Some(_) => {
+            return Err(type_err(
+                "The argument 'replace_pairs' of 'replace' must be a map",
+            ));
+        }
         None => return Err(func_err("The argument 'replace_pairs' is required.")),
     };
+    let regexp = a.bool(1)?.unwrap_or(false);
     deep_map_str(v, &|s| {
         let mut data = s.to_owned();
         for (from, to) in &pairs {
-            data = if regexp { regex_replace(&data, from, to)? } else { literal_replace(&data, from, to)? };
+            data = if regexp {
+                regex_replace(&data, from, to)?
+            } else {
+                literal_replace(&data, from, to)?
+            };
         }
         Ok(data)
     })
@@ -310,7 +427,8 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, Error> {
     if let Some(re) = REGEX_CACHE.with(|c| c.borrow().get(pattern).cloned()) {
         return Ok(re);
     }
-    let re = Regex::new(pattern).map_err(|e| func_err(format!("Invalid regular expression '{pattern}': {e}")))?;
+    let re = Regex::new(pattern)
+        .map_err(|e| func_err(format!("Invalid regular expression '{pattern}': {e}")))?;
     REGEX_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() > 256 {
@@ -351,7 +469,9 @@ pub(crate) fn regex_replace(s: &str, pattern: &str, replacement: &str) -> Result
             c => rep.push(c),
         }
     }
-    let out = re.try_replacen(s, 0, rep.as_str()).map_err(|e| func_err(format!("Regular expression failed: {e}")))?;
+    let out = re
+        .try_replacen(s, 0, rep.as_str())
+        .map_err(|e| func_err(format!("Regular expression failed: {e}")))?;
     check_len(out.len())?;
     Ok(out.into_owned())
 }
@@ -396,12 +516,18 @@ mod tests {
 
     #[test]
     fn split_like_java() {
-        assert_eq!(java_split("a,b,,c,,", ",", 0).unwrap(), vec!["a", "b", "", "c"]);
+        assert_eq!(
+            java_split("a,b,,c,,", ",", 0).unwrap(),
+            vec!["a", "b", "", "c"]
+        );
         assert_eq!(java_split("a,b,c", ",", 2).unwrap(), vec!["a", "b,c"]);
         assert_eq!(java_split("a.b", "\\.", 0).unwrap(), vec!["a", "b"]);
         assert_eq!(java_split("abc", "", 0).unwrap(), vec!["a", "b", "c"]);
         assert_eq!(java_split("none", ",", 0).unwrap(), vec!["none"]);
-        assert_eq!(java_split("a,b,,", ",", -1).unwrap(), vec!["a", "b", "", ""]);
+        assert_eq!(
+            java_split("a,b,,", ",", -1).unwrap(),
+            vec!["a", "b", "", ""]
+        );
     }
 
     #[test]
@@ -413,7 +539,10 @@ mod tests {
         assert_eq!(capitalize("  hello world"), "  Hello world");
         assert_eq!(title("hello big world"), "Hello Big World");
         assert_eq!(url_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
-        assert_eq!(regex_replace("a1b22", "([0-9]+)", "<$1>").unwrap(), "a<1>b<22>");
+        assert_eq!(
+            regex_replace("a1b22", "([0-9]+)", "<$1>").unwrap(),
+            "a<1>b<22>"
+        );
         assert_eq!(regex_replace("cost", "c", "\\$").unwrap(), "$ost");
     }
 }

@@ -29,6 +29,9 @@ use super::parser::{Args, BinOp, Expr};
 /// Maximum bracket nesting of emitted code (guards minijinja's recursive parser/VM).
 pub(crate) const MAX_EMIT_DEPTH: usize = 64;
 
+/// Maximum number of operands in one emitted variadic helper call.
+const MAX_CALL_ITEMS: usize = 200;
+
 /// Functions implemented by the runtime (emitted as `__kf_<name>`).
 pub(crate) const FUNCTIONS: &[&str] = &[
     "now",
@@ -86,6 +89,7 @@ pub(crate) const FILTERS: &[&str] = &[
     "nindent",
     "number",
     "numberformat",
+    "numberFormat",
     "raw",
     "replace",
     "reverse",
@@ -116,7 +120,9 @@ pub(crate) const FILTERS: &[&str] = &[
 ];
 
 /// Tests (emitted as `__kt_<name>`).
-pub(crate) const TESTS: &[&str] = &["defined", "null", "empty", "even", "odd", "iterable", "map", "json"];
+pub(crate) const TESTS: &[&str] = &[
+    "defined", "null", "empty", "even", "odd", "iterable", "map", "json",
+];
 
 /// Emission failure; `limit` marks nesting-depth failures.
 #[derive(Debug, Clone)]
@@ -126,7 +132,10 @@ pub(crate) struct EmitError {
 }
 
 fn syntax(message: impl Into<String>) -> EmitError {
-    EmitError { message: message.into(), limit: false }
+    EmitError {
+        message: message.into(),
+        limit: false,
+    }
 }
 
 type EResult = Result<(), EmitError>;
@@ -139,7 +148,10 @@ pub(crate) struct Emitter<'m> {
 
 impl<'m> Emitter<'m> {
     pub(crate) fn new(macros: &'m HashSet<String>) -> Self {
-        Self { out: String::new(), macros }
+        Self {
+            out: String::new(),
+            macros,
+        }
     }
 
     /// Emits `e` and checks the nesting of the produced code.
@@ -147,7 +159,10 @@ impl<'m> Emitter<'m> {
         let start = self.out.len();
         self.expr(e, false)?;
         if nesting(&self.out[start..]) > MAX_EMIT_DEPTH {
-            return Err(EmitError { message: "Expression nested too deeply".into(), limit: true });
+            return Err(EmitError {
+                message: "Expression nested too deeply".into(),
+                limit: true,
+            });
         }
         Ok(())
     }
@@ -200,7 +215,9 @@ impl<'m> Emitter<'m> {
                 } else if self.macros.contains(name) && is_identifier(name) {
                     self.push(name);
                 } else {
-                    return Err(syntax(format!("Function or Macro [{name}] does not exist.")));
+                    return Err(syntax(format!(
+                        "Function or Macro [{name}] does not exist."
+                    )));
                 }
                 self.push("(");
                 self.args(args, lenient, false)?;
@@ -293,7 +310,7 @@ impl<'m> Emitter<'m> {
             self.expr(a, lenient)?;
         }
         for (name, a) in &args.named {
-            if !is_identifier(name) {
+            if !is_kwarg_name(name) {
                 return Err(syntax(format!("Invalid argument name \"{name}\"")));
             }
             if !first {
@@ -340,31 +357,22 @@ impl<'m> Emitter<'m> {
                         matches!(o, BinOp::Mul | BinOp::Div | BinOp::Mod)
                     }
                 });
-                self.push("__karith(");
-                for (i, (o, it)) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.push(", ");
-                        quote_into(&mut self.out, op_symbol(o.unwrap_or(op)));
-                        self.push(", ");
-                    }
-                    self.expr(it, lenient)?;
-                }
-                self.push(")");
+                self.variadic("__karith", &items, lenient, |em, o| {
+                    quote_into(&mut em.out, op_symbol(o.unwrap_or(op)));
+                    em.push(", ");
+                })?;
             }
             BinOp::Concat => {
                 let items = flatten(whole, |o| o == BinOp::Concat);
-                self.push("__kcat(");
-                for (i, (_, it)) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.push(", ");
-                    }
-                    self.expr(it, lenient)?;
-                }
-                self.push(")");
+                self.variadic("__kcat", &items, lenient, |_, _| {})?;
             }
             BinOp::Coalesce | BinOp::CoalesceUndef => {
                 let items = flatten(whole, |o| o == op);
-                let wrap = if op == BinOp::Coalesce { "__kcw(" } else { "__kcwu(" };
+                let wrap = if op == BinOp::Coalesce {
+                    "__kcw("
+                } else {
+                    "__kcwu("
+                };
                 self.push("(");
                 let last = items.len() - 1;
                 for (i, (_, it)) in items.iter().enumerate() {
@@ -381,6 +389,34 @@ impl<'m> Emitter<'m> {
                 self.push(")[0]");
             }
         }
+        Ok(())
+    }
+
+    /// Emits `f(i0, [sep] i1, …)`, chunked so that no call exceeds [`MAX_CALL_ITEMS`]
+    /// items: `f(f(i0 … i99), [sep] i100 …)` (the helpers fold from the left).
+    fn variadic(
+        &mut self,
+        f: &str,
+        items: &[(Option<BinOp>, &Expr)],
+        lenient: bool,
+        sep: impl Fn(&mut Self, Option<BinOp>),
+    ) -> EResult {
+        let chunks = items.len().div_ceil(MAX_CALL_ITEMS).max(1);
+        for _ in 0..chunks {
+            self.push(f);
+            self.push("(");
+        }
+        for (i, (o, it)) in items.iter().enumerate() {
+            if i > 0 {
+                if i % MAX_CALL_ITEMS == 0 {
+                    self.push(")");
+                }
+                self.push(", ");
+                sep(self, *o);
+            }
+            self.expr(it, lenient)?;
+        }
+        self.push(")");
         Ok(())
     }
 
@@ -492,8 +528,31 @@ fn op_symbol(op: BinOp) -> &'static str {
 }
 
 const KEYWORDS: &[&str] = &[
-    "true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else", "for", "recursive",
-    "with", "without", "context", "import", "from", "as", "self", "super", "loop_controls", "set",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "if",
+    "else",
+    "for",
+    "recursive",
+    "with",
+    "without",
+    "context",
+    "import",
+    "from",
+    "as",
+    "self",
+    "super",
+    "loop_controls",
+    "set",
 ];
 
 /// Whether `name` can be written as a bare minijinja identifier.
@@ -503,6 +562,14 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !KEYWORDS.contains(&name)
         && !name.starts_with("__k")
+}
+
+/// Whether `name` can be a keyword-argument name.
+fn is_kwarg_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !KEYWORDS[..13].contains(&name)
 }
 
 /// Appends `s` as a minijinja double-quoted string literal.
@@ -570,13 +637,19 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(emit("inputs.x"), r#"__ks("inputs", inputs, "x")"#);
-        assert_eq!(emit("outputs['a-b'].v ?? 'd'"), r#"(__kcw(__kl(outputs, "a-b", "v")) or ["d"])[0]"#);
+        assert_eq!(
+            emit("outputs['a-b'].v ?? 'd'"),
+            r#"(__kcw(__kl(outputs, "a-b", "v")) or ["d"])[0]"#
+        );
         assert_eq!(emit("loop.index"), r#"__ks("loop", loop, "index0")"#);
     }
 
     #[test]
     fn operators() {
-        assert_eq!(emit("a ? b : c"), r#"(__ks("b", b) if __kb(__ks("a", a)) else __ks("c", c))"#);
+        assert_eq!(
+            emit("a ? b : c"),
+            r#"(__ks("b", b) if __kb(__ks("a", a)) else __ks("c", c))"#
+        );
         assert_eq!(emit("1 + 2 - 3"), r#"__karith(1, "+", 2, "-", 3)"#);
         assert_eq!(emit("'a' ~ 'b' ~ 'c'"), r#"__kcat("a", "b", "c")"#);
         assert_eq!(emit("x is not defined"), r#"(not __kt_defined(x))"#);

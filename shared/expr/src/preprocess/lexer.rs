@@ -57,15 +57,27 @@ pub(crate) struct Lexed {
 }
 
 const OPERATORS: &[&str] = &[
-    "contains", "equals", "???", "and", "not", "??", "==", "!=", ">=", "<=", "or", "is", "..", "+", "-", "*",
-    "/", "%", "|", "~", ">", "<",
+    "contains", "equals", "???", "and", "not", "??", "==", "!=", ">=", "<=", "or", "is", "..", "+",
+    "-", "*", "/", "%", "|", "~", ">", "<",
 ];
 
 /// Maximum number of tokens in a single tag (bounds memory on hostile input).
 const MAX_TOKENS: usize = 100_000;
 
 /// Lexes from `pos` until the `stop` delimiter at bracket depth 0.
-pub(crate) fn lex(src: &str, mut pos: usize, stop: Stop) -> Result<Lexed, String> {
+pub(crate) fn lex(src: &str, pos: usize, stop: Stop) -> Result<Lexed, String> {
+    lex_at(src, pos, stop, 0)
+}
+
+/// Maximum nesting of `#{}` interpolations.
+const MAX_INTERPOLATION_DEPTH: usize = 16;
+
+fn lex_at(src: &str, mut pos: usize, stop: Stop, depth: usize) -> Result<Lexed, String> {
+    if depth > MAX_INTERPOLATION_DEPTH {
+        return Err(format!(
+            "String interpolations nested more than {MAX_INTERPOLATION_DEPTH} levels deep"
+        ));
+    }
     let bytes = src.as_bytes();
     let mut toks = Vec::new();
     let mut brackets: Vec<u8> = Vec::new();
@@ -89,23 +101,43 @@ pub(crate) fn lex(src: &str, mut pos: usize, stop: Stop) -> Result<Lexed, String
             match stop {
                 Stop::Print => {
                     if rest.starts_with("-}}") {
-                        return Ok(Lexed { toks, end: pos + 3, trim_after: true });
+                        return Ok(Lexed {
+                            toks,
+                            end: pos + 3,
+                            trim_after: true,
+                        });
                     }
                     if rest.starts_with("}}") {
-                        return Ok(Lexed { toks, end: pos + 2, trim_after: false });
+                        return Ok(Lexed {
+                            toks,
+                            end: pos + 2,
+                            trim_after: false,
+                        });
                     }
                 }
                 Stop::Tag => {
                     if rest.starts_with("-%}") {
-                        return Ok(Lexed { toks, end: pos + 3, trim_after: true });
+                        return Ok(Lexed {
+                            toks,
+                            end: pos + 3,
+                            trim_after: true,
+                        });
                     }
                     if rest.starts_with("%}") {
-                        return Ok(Lexed { toks, end: pos + 2, trim_after: false });
+                        return Ok(Lexed {
+                            toks,
+                            end: pos + 2,
+                            trim_after: false,
+                        });
                     }
                 }
                 Stop::Interp => {
                     if rest.starts_with('}') {
-                        return Ok(Lexed { toks, end: pos + 1, trim_after: false });
+                        return Ok(Lexed {
+                            toks,
+                            end: pos + 1,
+                            trim_after: false,
+                        });
                     }
                 }
             }
@@ -132,22 +164,24 @@ pub(crate) fn lex(src: &str, mut pos: usize, stop: Stop) -> Result<Lexed, String
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             let after = &rest[digits..];
             if after.starts_with('L') {
-                let n = rest[..digits].parse::<i64>().map_err(|_| format!("Invalid number {}", &rest[..digits]))?;
+                let n = rest[..digits]
+                    .parse::<i64>()
+                    .map_err(|_| format!("Invalid number {}", &rest[..digits]))?;
                 toks.push(Tok::Int(n));
                 pos += digits + 1;
                 continue;
             }
-            let frac = if after.starts_with('.') {
-                after[1..].bytes().take_while(u8::is_ascii_digit).count()
-            } else {
-                0
-            };
+            let frac = after
+                .strip_prefix('.')
+                .map_or(0, |f| f.bytes().take_while(u8::is_ascii_digit).count());
             if frac > 0 {
                 let len = digits + 1 + frac;
                 toks.push(Tok::Float(rest[..len].to_owned()));
                 pos += len;
             } else {
-                let n = rest[..digits].parse::<i64>().map_err(|_| format!("Invalid number {}", &rest[..digits]))?;
+                let n = rest[..digits]
+                    .parse::<i64>()
+                    .map_err(|_| format!("Invalid number {}", &rest[..digits]))?;
                 toks.push(Tok::Int(n));
                 pos += digits;
             }
@@ -158,7 +192,9 @@ pub(crate) fn lex(src: &str, mut pos: usize, stop: Stop) -> Result<Lexed, String
             match c {
                 '(' | '[' | '{' => brackets.push(c as u8),
                 ')' | ']' | '}' => {
-                    let open = brackets.pop().ok_or_else(|| format!("Unexpected \"{c}\""))?;
+                    let open = brackets
+                        .pop()
+                        .ok_or_else(|| format!("Unexpected \"{c}\""))?;
                     let expected = match open {
                         b'(' => ')',
                         b'[' => ']',
@@ -175,7 +211,7 @@ pub(crate) fn lex(src: &str, mut pos: usize, stop: Stop) -> Result<Lexed, String
             continue;
         }
         if c == '\'' || c == '"' {
-            let (tok, len) = lex_string(src, pos)?;
+            let (tok, len) = lex_string(src, pos, depth)?;
             toks.push(tok);
             pos += len;
             continue;
@@ -188,7 +224,10 @@ fn match_operator(rest: &str) -> Option<(&'static str, usize)> {
     // "is not" may have any whitespace between the two words
     if let Some(after_is) = rest.strip_prefix("is") {
         let ws = after_is.bytes().take_while(u8::is_ascii_whitespace).count();
-        if ws > 0 && after_is[ws..].starts_with("not") && !is_word_byte(after_is.as_bytes().get(ws + 3)) {
+        if ws > 0
+            && after_is[ws..].starts_with("not")
+            && !is_word_byte(after_is.as_bytes().get(ws + 3))
+        {
             return Some(("is not", 2 + ws + 3));
         }
     }
@@ -209,7 +248,7 @@ fn is_word_byte(b: Option<&u8>) -> bool {
 }
 
 /// Lexes a quoted string starting at `pos`; returns the token and its byte length.
-fn lex_string(src: &str, pos: usize) -> Result<(Tok, usize), String> {
+fn lex_string(src: &str, pos: usize, depth: usize) -> Result<(Tok, usize), String> {
     let quote = src.as_bytes()[pos];
     let mut parts: Vec<StrPart> = Vec::new();
     let mut cur = String::new();
@@ -242,7 +281,7 @@ fn lex_string(src: &str, pos: usize) -> Result<(Tok, usize), String> {
             if !cur.is_empty() {
                 parts.push(StrPart::Lit(std::mem::take(&mut cur)));
             }
-            let inner = lex(src, i + 2, Stop::Interp)?;
+            let inner = lex_at(src, i + 2, Stop::Interp, depth + 1)?;
             parts.push(StrPart::Expr(inner.toks));
             i = inner.end;
             continue;
@@ -252,7 +291,10 @@ fn lex_string(src: &str, pos: usize) -> Result<(Tok, usize), String> {
         cur.push_str(&src[i..i + ch_len]);
         i += ch_len;
     }
-    Err(format!("Unclosed string literal starting with {}", quote as char))
+    Err(format!(
+        "Unclosed string literal starting with {}",
+        quote as char
+    ))
 }
 
 #[cfg(test)]
@@ -266,32 +308,54 @@ mod tests {
 
     #[test]
     fn operators_before_names() {
-        assert_eq!(toks("a or b"), vec![Tok::Name("a".into()), Tok::Op("or"), Tok::Name("b".into())]);
+        assert_eq!(
+            toks("a or b"),
+            vec![Tok::Name("a".into()), Tok::Op("or"), Tok::Name("b".into())]
+        );
         assert_eq!(toks("orders"), vec![Tok::Name("orders".into())]);
-        assert_eq!(toks("x is not null"), vec![Tok::Name("x".into()), Tok::Op("is not"), Tok::Name("null".into())]);
-        assert_eq!(toks("a ??? b ?? c"), vec![
-            Tok::Name("a".into()),
-            Tok::Op("???"),
-            Tok::Name("b".into()),
-            Tok::Op("??"),
-            Tok::Name("c".into())
-        ]);
+        assert_eq!(
+            toks("x is not null"),
+            vec![
+                Tok::Name("x".into()),
+                Tok::Op("is not"),
+                Tok::Name("null".into())
+            ]
+        );
+        assert_eq!(
+            toks("a ??? b ?? c"),
+            vec![
+                Tok::Name("a".into()),
+                Tok::Op("???"),
+                Tok::Name("b".into()),
+                Tok::Op("??"),
+                Tok::Name("c".into())
+            ]
+        );
     }
 
     #[test]
     fn numbers_and_ranges() {
         assert_eq!(toks("1..5"), vec![Tok::Int(1), Tok::Op(".."), Tok::Int(5)]);
-        assert_eq!(toks("2.50 7L"), vec![Tok::Float("2.50".into()), Tok::Int(7)]);
+        assert_eq!(
+            toks("2.50 7L"),
+            vec![Tok::Float("2.50".into()), Tok::Int(7)]
+        );
     }
 
     #[test]
     fn strings() {
-        assert_eq!(toks(r"'it\'s' 'a\nb'"), vec![Tok::Str("it's".into()), Tok::Str("a\\nb".into())]);
-        assert_eq!(toks(r#""x#{ 1 }y""#), vec![Tok::Interp(vec![
-            StrPart::Lit("x".into()),
-            StrPart::Expr(vec![Tok::Int(1)]),
-            StrPart::Lit("y".into())
-        ])]);
+        assert_eq!(
+            toks(r"'it\'s' 'a\nb'"),
+            vec![Tok::Str("it's".into()), Tok::Str("a\\nb".into())]
+        );
+        assert_eq!(
+            toks(r#""x#{ 1 }y""#),
+            vec![Tok::Interp(vec![
+                StrPart::Lit("x".into()),
+                StrPart::Expr(vec![Tok::Int(1)]),
+                StrPart::Lit("y".into())
+            ])]
+        );
         assert_eq!(toks("'a ? b : c'"), vec![Tok::Str("a ? b : c".into())]);
     }
 

@@ -20,6 +20,9 @@ use emit::{Emitter, is_identifier, quote_into};
 use lexer::{Stop, Tok, lex};
 use parser::{Args, Parser};
 
+/// Maximum number of tags (`{{ }}`, `{% %}`, `{# #}`) in one template.
+pub(crate) const MAX_TAGS: usize = 50_000;
+
 /// Variable holding the value of a typed render.
 pub(crate) const TYPED_RESULT: &str = "__kite_result";
 
@@ -82,8 +85,6 @@ struct Segment {
     kind: SegKind,
     range: Range<usize>,
     line: usize,
-    trim_before: bool,
-    trim_after: bool,
 }
 
 /// Translates `src` into minijinja source.
@@ -117,10 +118,20 @@ pub(crate) fn prepare(src: &str, mode: Mode) -> Result<Prepared, ExprError> {
         source.push_str(&em.out);
         let end = source.len();
         source.push_str(" %}");
-        return Ok(Prepared { source, spans: vec![Span { generated: start..end, text: tag.to_owned(), line: seg.line }] });
+        return Ok(Prepared {
+            source,
+            spans: vec![Span {
+                generated: start..end,
+                text: tag.to_owned(),
+                line: seg.line,
+            }],
+        });
     }
 
-    let mut out = Prepared { source: String::with_capacity(src.len() + 64), spans: Vec::new() };
+    let mut out = Prepared {
+        source: String::with_capacity(src.len() + 64),
+        spans: Vec::new(),
+    };
     for seg in &segments {
         let tag = &src[seg.range.clone()];
         match &seg.kind {
@@ -144,7 +155,11 @@ pub(crate) fn prepare(src: &str, mode: Mode) -> Result<Prepared, ExprError> {
                 out.source.push_str(&em.out);
                 let end = out.source.len();
                 out.source.push_str(" }}");
-                out.spans.push(Span { generated: start..end, text: tag.to_owned(), line: seg.line });
+                out.spans.push(Span {
+                    generated: start..end,
+                    text: tag.to_owned(),
+                    line: seg.line,
+                });
             }
             SegKind::Tag(toks) => {
                 if let Some(code) = emit_tag(toks, &macros).map_err(|e| match e {
@@ -154,7 +169,11 @@ pub(crate) fn prepare(src: &str, mode: Mode) -> Result<Prepared, ExprError> {
                     let start = out.source.len();
                     out.source.push_str(&code);
                     let end = out.source.len();
-                    out.spans.push(Span { generated: start..end, text: tag.to_owned(), line: seg.line });
+                    out.spans.push(Span {
+                        generated: start..end,
+                        text: tag.to_owned(),
+                        line: seg.line,
+                    });
                 }
             }
         }
@@ -163,12 +182,20 @@ pub(crate) fn prepare(src: &str, mode: Mode) -> Result<Prepared, ExprError> {
 }
 
 fn parse_err(e: parser::ParseError, tag: &str, line: usize) -> ExprError {
-    let kind = if e.limit { ExprErrorKind::Limit } else { ExprErrorKind::Syntax };
+    let kind = if e.limit {
+        ExprErrorKind::Limit
+    } else {
+        ExprErrorKind::Syntax
+    };
     ExprError::new(kind, e.message, tag, line)
 }
 
 fn emit_err(e: emit::EmitError, tag: &str, line: usize) -> ExprError {
-    let kind = if e.limit { ExprErrorKind::Limit } else { ExprErrorKind::Syntax };
+    let kind = if e.limit {
+        ExprErrorKind::Limit
+    } else {
+        ExprErrorKind::Syntax
+    };
     ExprError::new(kind, e.message, tag, line)
 }
 
@@ -199,6 +226,14 @@ fn scan(src: &str) -> Result<Vec<Segment>, ExprError> {
             break;
         };
         let start = pos + rel;
+        if segs.len() > 2 * MAX_TAGS {
+            return Err(ExprError::new(
+                ExprErrorKind::Limit,
+                format!("The template contains more than {MAX_TAGS} tags"),
+                truncate(&src[start..]),
+                line,
+            ));
+        }
         let text = &src[pos..start];
         push_text_seg(&mut segs, text, &mut trim_next, line);
         line += count_lines(text);
@@ -229,8 +264,8 @@ fn scan(src: &str) -> Result<Vec<Segment>, ExprError> {
                 match lexed.toks.as_slice() {
                     [Tok::Name(n)] if n == "raw" || n == "verbatim" => {
                         let end_name = if n == "raw" { "endraw" } else { "endverbatim" };
-                        let Some((content_end, close_start, close_end, end_trim_before, end_trim_after)) =
-                            find_end_raw(src, lexed.end, end_name)
+                        let Some((content_end, close_end, end_trim_before, end_trim_after)) =
+                            find_tag_flags(src, lexed.end, end_name)
                         else {
                             return Err(err_ctx(format!("Unclosed {n} tag."), src.len()));
                         };
@@ -241,19 +276,33 @@ fn scan(src: &str) -> Result<Vec<Segment>, ExprError> {
                         if end_trim_before {
                             content = content.trim_end();
                         }
-                        let _ = close_start;
-                        (SegKind::Raw { content: content.to_owned() }, close_end, end_trim_after)
+                        (
+                            SegKind::Raw {
+                                content: content.to_owned(),
+                            },
+                            close_end,
+                            end_trim_after,
+                        )
                     }
                     _ => (SegKind::Tag(lexed.toks), lexed.end, lexed.trim_after),
                 }
             }
         };
-        if trim_before && let Some(Segment { kind: SegKind::Text(t), .. }) = segs.last_mut() {
+        if trim_before
+            && let Some(Segment {
+                kind: SegKind::Text(t),
+                ..
+            }) = segs.last_mut()
+        {
             let trimmed_len = t.trim_end().len();
             t.truncate(trimmed_len);
         }
         line += count_lines(&src[start..end]);
-        segs.push(Segment { kind, range: start..end, line: tag_line, trim_before, trim_after });
+        segs.push(Segment {
+            kind,
+            range: start..end,
+            line: tag_line,
+        });
         trim_next = trim_after;
         pos = end;
     }
@@ -261,14 +310,16 @@ fn scan(src: &str) -> Result<Vec<Segment>, ExprError> {
 }
 
 fn push_text_seg(segs: &mut Vec<Segment>, text: &str, trim_next: &mut bool, line: usize) {
-    let t = if std::mem::take(trim_next) { text.trim_start() } else { text };
+    let t = if std::mem::take(trim_next) {
+        text.trim_start()
+    } else {
+        text
+    };
     if !t.is_empty() {
         segs.push(Segment {
             kind: SegKind::Text(t.to_owned()),
             range: 0..0,
             line,
-            trim_before: false,
-            trim_after: false,
         });
     }
 }
@@ -289,14 +340,18 @@ fn truncate(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
-/// Finds `{%-? endraw -?%}` after `from`. Returns (content end, close start, close end,
-/// trim-before flag, trim-after flag).
-fn find_end_raw(src: &str, from: usize, name: &str) -> Option<(usize, usize, usize, bool, bool)> {
+/// Finds the next `{%-? name -?%}` tag at or after `from`; returns its byte range.
+pub(crate) fn find_tag(src: &str, from: usize, name: &str) -> Option<(usize, usize)> {
+    find_tag_flags(src, from, name).map(|(start, end, _, _)| (start, end))
+}
+
+/// Like [`find_tag`], also returning the leading and trailing `-` trim flags.
+fn find_tag_flags(src: &str, from: usize, name: &str) -> Option<(usize, usize, bool, bool)> {
+    let b = src.as_bytes();
     let mut search = from;
-    while let Some(rel) = src[search..].find("{%") {
+    while let Some(rel) = src.get(search..)?.find("{%") {
         let start = search + rel;
         let mut i = start + 2;
-        let b = src.as_bytes();
         let trim_before = b.get(i) == Some(&b'-');
         if trim_before {
             i += 1;
@@ -314,7 +369,7 @@ fn find_end_raw(src: &str, from: usize, name: &str) -> Option<(usize, usize, usi
                 i += 1;
             }
             if src[i..].starts_with("%}") {
-                return Some((start, start, i + 2, trim_before, trim_after));
+                return Some((start, i + 2, trim_before, trim_after));
             }
         }
         search = start + 2;
@@ -340,7 +395,10 @@ impl From<emit::EmitError> for TagError {
 }
 
 fn tag_syntax(message: impl Into<String>) -> TagError {
-    TagError::Parse(parser::ParseError { message: message.into(), limit: false })
+    TagError::Parse(parser::ParseError {
+        message: message.into(),
+        limit: false,
+    })
 }
 
 /// Emits one `{% %}` tag; `None` for tags that produce nothing.
@@ -354,7 +412,11 @@ fn emit_tag(toks: &[Tok], macros: &HashSet<String>) -> Result<Option<String>, Ta
         "if" | "elseif" | "elif" => {
             let e = p.expression()?;
             p.expect_end()?;
-            em.out.push_str(if tag == "if" { "{% if __kb(" } else { "{% elif __kb(" });
+            em.out.push_str(if tag == "if" {
+                "{% if __kb("
+            } else {
+                "{% elif __kb("
+            });
             em.top(&e)?;
             em.out.push_str(") %}");
             em.out
@@ -397,7 +459,9 @@ fn emit_tag(toks: &[Tok], macros: &HashSet<String>) -> Result<Option<String>, Ta
                     return Err(tag_syntax("Macro arguments must be names"));
                 };
                 if !is_identifier(n) {
-                    return Err(tag_syntax(format!("Unsupported macro argument name \"{n}\"")));
+                    return Err(tag_syntax(format!(
+                        "Unsupported macro argument name \"{n}\""
+                    )));
                 }
                 if !first {
                     em.out.push_str(", ");
@@ -407,7 +471,9 @@ fn emit_tag(toks: &[Tok], macros: &HashSet<String>) -> Result<Option<String>, Ta
             }
             for (n, default) in &args.named {
                 if !is_identifier(n) {
-                    return Err(tag_syntax(format!("Unsupported macro argument name \"{n}\"")));
+                    return Err(tag_syntax(format!(
+                        "Unsupported macro argument name \"{n}\""
+                    )));
                 }
                 if !first {
                     em.out.push_str(", ");
@@ -458,7 +524,12 @@ fn emit_tag(toks: &[Tok], macros: &HashSet<String>) -> Result<Option<String>, Ta
                 match p.next() {
                     None => break,
                     Some(Tok::Op("|")) => {}
-                    Some(t) => return Err(tag_syntax(format!("Unexpected token {}", parser::describe(t)))),
+                    Some(t) => {
+                        return Err(tag_syntax(format!(
+                            "Unexpected token {}",
+                            parser::describe(t)
+                        )));
+                    }
                 }
             }
             em.out.push_str(" %}");
@@ -466,7 +537,11 @@ fn emit_tag(toks: &[Tok], macros: &HashSet<String>) -> Result<Option<String>, Ta
         }
         // accepted for compatibility, no effect (no auto-escaping, no inheritance)
         "autoescape" | "endautoescape" | "block" | "endblock" => return Ok(None),
-        "endraw" | "endverbatim" => return Err(tag_syntax(format!("Unexpected \"{tag}\" without an opening tag"))),
+        "endraw" | "endverbatim" => {
+            return Err(tag_syntax(format!(
+                "Unexpected \"{tag}\" without an opening tag"
+            )));
+        }
         "include" | "extends" | "import" | "from" | "embed" | "parallel" | "cache" | "flush" => {
             return Err(tag_syntax(format!("The \"{tag}\" tag is not supported")));
         }
@@ -505,13 +580,18 @@ mod tests {
     fn whitespace_control() {
         assert_eq!(src("a  \n {{- 1 -}} \n b"), "a{{ 1 }}b");
         assert_eq!(src("a {#- c -#} b"), "ab");
-        assert_eq!(src("x {%- if true -%}\n y {%- endif %}"), "x{% if __kb(true) %}y{% endif %}");
+        assert_eq!(
+            src("x {%- if true -%}\n y {%- endif %}"),
+            "x{% if __kb(true) %}y{% endif %}"
+        );
     }
 
     #[test]
     fn raw_blocks() {
         assert_eq!(src("{% raw %}{{ x }}{% endraw %}"), r#"{{ "{{ x }}" }}"#);
-        let kept = prepare("{% raw %}a{% endraw %}", Mode::KeepRaw).unwrap().source;
+        let kept = prepare("{% raw %}a{% endraw %}", Mode::KeepRaw)
+            .unwrap()
+            .source;
         assert_eq!(kept, r#"{{ "{% raw %}" }}a{{ "{% endraw %}" }}"#);
         assert!(prepare("{% raw %}x", Mode::Text).is_err());
     }
@@ -519,7 +599,10 @@ mod tests {
     #[test]
     fn tags() {
         assert_eq!(src("{% elseif x %}"), r#"{% elif __kb(__ks("x", x)) %}"#);
-        assert_eq!(src("{% for i in items %}"), r#"{% for i in __kiter(__ks("items", items)) %}"#);
+        assert_eq!(
+            src("{% for i in items %}"),
+            r#"{% for i in __kiter(__ks("items", items)) %}"#
+        );
         assert_eq!(src("{% set a = 1 %}"), "{% set a = 1 %}");
         assert!(prepare("{% include 'x' %}", Mode::Text).is_err());
         assert!(prepare("{% nope %}", Mode::Text).is_err());

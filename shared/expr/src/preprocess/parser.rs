@@ -10,6 +10,10 @@ use super::lexer::{StrPart, Tok};
 
 /// Maximum expression nesting accepted before failing with a limit error.
 pub(crate) const MAX_DEPTH: usize = 48;
+/// Maximum number of binary operators in one left-associative chain.
+const MAX_CHAIN: usize = 5_000;
+/// Maximum number of `.name` / `[key]` / call steps after a primary expression.
+const MAX_PATH: usize = 200;
 
 /// An expression tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +113,10 @@ pub(crate) struct ParseError {
 
 impl ParseError {
     fn syntax(message: impl Into<String>) -> Self {
-        Self { message: message.into(), limit: false }
+        Self {
+            message: message.into(),
+            limit: false,
+        }
     }
 }
 
@@ -124,7 +131,11 @@ pub(crate) struct Parser<'t> {
 
 impl<'t> Parser<'t> {
     pub(crate) fn new(toks: &'t [Tok]) -> Self {
-        Self { toks, pos: 0, depth: 0 }
+        Self {
+            toks,
+            pos: 0,
+            depth: 0,
+        }
     }
 
     /// Parses one whole expression and requires the end of input.
@@ -159,15 +170,23 @@ impl<'t> Parser<'t> {
     pub(crate) fn expect_end(&self) -> PResult<()> {
         match self.peek() {
             None => Ok(()),
-            Some(t) => Err(ParseError::syntax(format!("Unexpected token {}", describe(t)))),
+            Some(t) => Err(ParseError::syntax(format!(
+                "Unexpected token {}",
+                describe(t)
+            ))),
         }
     }
 
     pub(crate) fn expect_punct(&mut self, c: char) -> PResult<()> {
         match self.next() {
             Some(Tok::Punct(p)) if *p == c => Ok(()),
-            Some(t) => Err(ParseError::syntax(format!("Expected \"{c}\" but found {}", describe(t)))),
-            None => Err(ParseError::syntax(format!("Expected \"{c}\" but reached the end of the expression"))),
+            Some(t) => Err(ParseError::syntax(format!(
+                "Expected \"{c}\" but found {}",
+                describe(t)
+            ))),
+            None => Err(ParseError::syntax(format!(
+                "Expected \"{c}\" but reached the end of the expression"
+            ))),
         }
     }
 
@@ -178,8 +197,13 @@ impl<'t> Parser<'t> {
     pub(crate) fn expect_name(&mut self) -> PResult<String> {
         match self.next() {
             Some(Tok::Name(n)) => Ok(n.clone()),
-            Some(t) => Err(ParseError::syntax(format!("Expected a name but found {}", describe(t)))),
-            None => Err(ParseError::syntax("Expected a name but reached the end of the expression")),
+            Some(t) => Err(ParseError::syntax(format!(
+                "Expected a name but found {}",
+                describe(t)
+            ))),
+            None => Err(ParseError::syntax(
+                "Expected a name but reached the end of the expression",
+            )),
         }
     }
 
@@ -191,7 +215,10 @@ impl<'t> Parser<'t> {
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(ParseError { message: format!("Expression nested too deeply (more than {MAX_DEPTH} levels)"), limit: true });
+            return Err(ParseError {
+                message: format!("Expression nested too deeply (more than {MAX_DEPTH} levels)"),
+                limit: true,
+            });
         }
         Ok(())
     }
@@ -230,21 +257,54 @@ impl<'t> Parser<'t> {
             }
             _ => self.primary()?,
         };
+        // Left-deep chains built by this loop nest without recursion; bound them. A run
+        // of one operator family is flattened when emitted, so only family changes (and
+        // filters/tests/comparisons) add nesting.
+        let (mut chain, mut nesting, mut family) = (0usize, 0usize, None::<u8>);
         while let Some(Tok::Op(op)) = self.peek() {
             let Some((kind, prec)) = infix(op) else { break };
             if prec < min_prec {
                 break;
             }
+            let fam = match &kind {
+                Infix::Bin(BinOp::Add | BinOp::Sub) => Some(1),
+                Infix::Bin(BinOp::Mul | BinOp::Div | BinOp::Mod) => Some(2),
+                Infix::Bin(BinOp::Concat) => Some(3),
+                Infix::Bin(BinOp::And) => Some(4),
+                Infix::Bin(BinOp::Or) => Some(5),
+                Infix::Bin(BinOp::Coalesce) => Some(6),
+                Infix::Bin(BinOp::CoalesceUndef) => Some(7),
+                _ => None,
+            };
+            chain += 1;
+            if fam.is_none() || fam != family {
+                nesting += 1;
+            }
+            family = fam;
+            if chain > MAX_CHAIN || self.depth + nesting > MAX_DEPTH {
+                return Err(ParseError {
+                    message: "Expression nested too deeply or too long".into(),
+                    limit: true,
+                });
+            }
             self.pos += 1;
             expr = match kind {
                 Infix::Filter => {
                     let name = self.expect_name()?;
-                    let args = if self.is_punct('(') { self.args()? } else { Args::default() };
+                    let args = if self.is_punct('(') {
+                        self.args()?
+                    } else {
+                        Args::default()
+                    };
                     Expr::Filter(Box::new(expr), name, args)
                 }
                 Infix::Test(negated) => {
                     let name = self.expect_name()?;
-                    let args = if self.is_punct('(') { self.args()? } else { Args::default() };
+                    let args = if self.is_punct('(') {
+                        self.args()?
+                    } else {
+                        Args::default()
+                    };
                     Expr::Test(Box::new(expr), name, args, negated)
                 }
                 Infix::Bin(b) => {
@@ -264,7 +324,9 @@ impl<'t> Parser<'t> {
     }
 
     fn primary(&mut self) -> PResult<Expr> {
-        let tok = self.next().ok_or_else(|| ParseError::syntax("Unexpected end of expression"))?;
+        let tok = self
+            .next()
+            .ok_or_else(|| ParseError::syntax("Unexpected end of expression"))?;
         let node = match tok {
             Tok::Name(n) => match n.as_str() {
                 "true" | "TRUE" => Expr::Bool(true),
@@ -280,7 +342,12 @@ impl<'t> Parser<'t> {
             Tok::Float(f) => Expr::Float(f.clone()),
             Tok::Str(s) => Expr::Str(s.clone()),
             Tok::Interp(parts) => self.interpolation(parts)?,
-            other => return Err(ParseError::syntax(format!("Unexpected token {}", describe(other)))),
+            other => {
+                return Err(ParseError::syntax(format!(
+                    "Unexpected token {}",
+                    describe(other)
+                )));
+            }
         };
         self.postfix(node)
     }
@@ -291,7 +358,11 @@ impl<'t> Parser<'t> {
             let e = match part {
                 StrPart::Lit(s) => Expr::Str(s.clone()),
                 StrPart::Expr(toks) => {
-                    let mut sub = Parser { toks, pos: 0, depth: self.depth };
+                    let mut sub = Parser {
+                        toks,
+                        pos: 0,
+                        depth: self.depth,
+                    };
                     let e = sub.expression()?;
                     sub.expect_end()?;
                     e
@@ -306,24 +377,43 @@ impl<'t> Parser<'t> {
     }
 
     fn postfix(&mut self, mut node: Expr) -> PResult<Expr> {
+        let mut steps = 0usize;
         loop {
+            steps += 1;
+            if steps > MAX_PATH {
+                return Err(ParseError {
+                    message: format!("Attribute chain longer than {MAX_PATH} steps"),
+                    limit: true,
+                });
+            }
             if self.is_punct('.') {
                 self.pos += 1;
                 let name = match self.next() {
                     Some(Tok::Name(n)) => n.clone(),
                     // word operators are valid attribute names (`x.contains`, `x.is`)
-                    Some(Tok::Op(op)) if op.bytes().all(|b| b.is_ascii_alphabetic()) => (*op).to_owned(),
+                    Some(Tok::Op(op)) if op.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                        (*op).to_owned()
+                    }
                     Some(Tok::Int(i)) => {
                         node = Expr::Index(Box::new(node), Box::new(Expr::Int(*i)));
                         continue;
                     }
-                    Some(t) => return Err(ParseError::syntax(format!("Expected an attribute name but found {}", describe(t)))),
-                    None => return Err(ParseError::syntax("Expected an attribute name after \".\"")),
+                    Some(t) => {
+                        return Err(ParseError::syntax(format!(
+                            "Expected an attribute name but found {}",
+                            describe(t)
+                        )));
+                    }
+                    None => {
+                        return Err(ParseError::syntax("Expected an attribute name after \".\""));
+                    }
                 };
                 if self.is_punct('(') {
                     let args = self.args()?;
                     if !args.named.is_empty() {
-                        return Err(ParseError::syntax("Can not use named arguments when calling a bean method"));
+                        return Err(ParseError::syntax(
+                            "Can not use named arguments when calling a bean method",
+                        ));
                     }
                     node = Expr::Method(Box::new(node), name, args.pos);
                 } else {
@@ -359,12 +449,16 @@ impl<'t> Parser<'t> {
                 args.named.push((n.clone(), v));
             } else {
                 if !args.named.is_empty() {
-                    return Err(ParseError::syntax("Positional arguments must be declared before any named arguments."));
+                    return Err(ParseError::syntax(
+                        "Positional arguments must be declared before any named arguments.",
+                    ));
                 }
                 args.pos.push(self.parse(0)?);
             }
             if self.at_end() {
-                return Err(ParseError::syntax("Expected \")\" but reached the end of the expression"));
+                return Err(ParseError::syntax(
+                    "Expected \")\" but reached the end of the expression",
+                ));
             }
         }
         self.expect_punct(')')?;
@@ -442,14 +536,22 @@ mod tests {
         // `~` binds tighter than `|`
         assert_eq!(
             parse("a ~ b | upper"),
-            Expr::Filter(Box::new(Expr::Binary(BinOp::Concat, var("a"), var("b"))), "upper".into(), Args::default())
+            Expr::Filter(
+                Box::new(Expr::Binary(BinOp::Concat, var("a"), var("b"))),
+                "upper".into(),
+                Args::default()
+            )
         );
         // `??` binds tighter than `==`
         assert_eq!(
             parse("a ?? 1 == 1"),
             Expr::Binary(
                 BinOp::Eq,
-                Box::new(Expr::Binary(BinOp::Coalesce, var("a"), Box::new(Expr::Int(1)))),
+                Box::new(Expr::Binary(
+                    BinOp::Coalesce,
+                    var("a"),
+                    Box::new(Expr::Int(1))
+                )),
                 Box::new(Expr::Int(1))
             )
         );
@@ -478,14 +580,19 @@ mod tests {
             parse("outputs['my-task'].value[0]"),
             Expr::Index(
                 Box::new(Expr::Attr(
-                    Box::new(Expr::Index(var("outputs"), Box::new(Expr::Str("my-task".into())))),
+                    Box::new(Expr::Index(
+                        var("outputs"),
+                        Box::new(Expr::Str("my-task".into()))
+                    )),
                     "value".into()
                 )),
                 Box::new(Expr::Int(0))
             )
         );
         assert!(matches!(parse("a.size()"), Expr::Method(_, _, _)));
-        assert!(matches!(parse("now(format='yyyy')"), Expr::Call(_, Args { named, .. }) if named.len() == 1));
+        assert!(
+            matches!(parse("now(format='yyyy')"), Expr::Call(_, Args { named, .. }) if named.len() == 1)
+        );
     }
 
     #[test]

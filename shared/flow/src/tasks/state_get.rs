@@ -15,9 +15,9 @@ pub struct StateGet {
     /// Share the state across the namespace.
     #[serde(default)]
     pub namespace: bool,
-    /// Key the state by the task run value.
-    #[serde(default)]
-    pub taskrun_value: bool,
+    /// Key the state by the task run value (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taskrun_value: Option<bool>,
     /// Fail when missing (default false).
     #[serde(default)]
     pub error_on_missing: bool,

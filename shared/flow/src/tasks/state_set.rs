@@ -15,9 +15,9 @@ pub struct StateSet {
     /// Share the state across the namespace.
     #[serde(default)]
     pub namespace: bool,
-    /// Key the state by the task run value.
-    #[serde(default)]
-    pub taskrun_value: bool,
+    /// Key the state by the task run value (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taskrun_value: Option<bool>,
     /// Data merged in.
     #[serde(default)]
     pub data: indexmap::IndexMap<String, serde_json::Value>,

@@ -1,0 +1,58 @@
+//! Building a [`Platform`] for the CLI: in memory (`kite flow run`) or on the embedded
+//! store (`kite server local`).
+
+use std::sync::Arc;
+
+use kite_engine::executor::Runtime;
+use kite_engine::repo::Repos;
+use kite_engine::services::host::PlatformHost;
+use kite_engine::services::{Platform, QueueNames};
+use kite_ports::{Clock, DocumentStore, MemoryDocuments, MemoryQueue, MemoryStorage, Queue, Storage, SystemClock};
+use serde_json::{Map, Value};
+
+/// The process environment as pairs.
+pub fn env_pairs() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+/// `globals` from `KITE_GLOBALS` (a JSON object), empty otherwise.
+pub fn globals() -> anyhow::Result<Map<String, Value>> {
+    match std::env::var("KITE_GLOBALS") {
+        Ok(s) if !s.trim().is_empty() => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => anyhow::bail!("KITE_GLOBALS must be a JSON object"),
+        },
+        _ => Ok(Map::new()),
+    }
+}
+
+/// A platform over the given ports.
+pub async fn build(
+    queue: Arc<dyn Queue>,
+    storage: Arc<dyn Storage>,
+    docs: Arc<dyn DocumentStore>,
+    clock: Arc<dyn Clock>,
+    work_root: std::path::PathBuf,
+) -> anyhow::Result<Platform> {
+    let repos = Repos::new(docs);
+    let env = env_pairs();
+    let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
+    let rt = Runtime::new(Arc::new(host), globals()?, &env);
+    let platform = Platform::new(queue, storage, repos, clock, rt, QueueNames::with_prefix("kite-"), work_root);
+    platform.ensure_queues().await?;
+    Ok(platform)
+}
+
+/// An in-memory platform (nothing persists).
+pub async fn in_memory() -> anyhow::Result<Platform> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let work_root = std::env::temp_dir().join(format!("kite-run-{}", std::process::id()));
+    build(
+        Arc::new(MemoryQueue::new(clock.clone())),
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryDocuments::new(clock.clone())),
+        clock,
+        work_root,
+    )
+    .await
+}

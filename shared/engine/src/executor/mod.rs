@@ -1,0 +1,690 @@
+//! The executor: a pure function from (execution record, event) to (new record, actions).
+//!
+//! [`handle`] applies one [`Event`] to a [`Record`] and then runs the decision loop until
+//! nothing changes: start created task runs (runnable ones are run inline when they are
+//! pure, sent to a worker otherwise; flowable ones are initialised), ask every running
+//! flowable what comes next or how it ended, and end the execution when its top-level
+//! branch is done. All I/O is described by the returned [`Action`]s; time comes in as
+//! `now`. Deciding twice from the same record and event yields the same result, ids
+//! included (they are derived from the execution id).
+//!
+//! # Layout
+//! - `record.rs`: [`Record`], [`Event`], [`Action`], [`WorkerJob`].
+//! - `context.rs`: the expression context of a task run.
+//! - `branch.rs`: the sequential/parallel resolution shared by flowables and the top level.
+//! - `flowable/`: one file per flowable task type.
+//! - `inline/`: runnable tasks pure enough to run inside the executor (Log, Return...).
+//! - `retry.rs`: retry policies.
+
+pub mod branch;
+pub mod context;
+pub mod flowable;
+pub mod inline;
+pub mod record;
+pub mod retry;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use kite_flow::plugin::LogLevel;
+use kite_flow::{Flow, Task, TaskKind};
+use serde_json::{Map, Value};
+
+pub use context::Runtime;
+pub use record::{Action, Event, Record, SubflowRequest, TimerKind, WorkerJob, WorkerResult};
+
+use crate::model::{Attempt, LogEntry, State, StateHistory, TaskRun, ids};
+use branch::Decision;
+
+/// Most decision rounds one event may cause (a guard against a non-converging flow).
+const MAX_ROUNDS: usize = 100_000;
+
+/// The working set of one decision.
+pub struct Cx<'f> {
+    /// The flow of the execution.
+    pub flow: &'f Flow,
+    /// The record being decided.
+    pub rec: &'f mut Record,
+    /// Rendering.
+    pub rt: &'f Runtime,
+    /// Decision time.
+    pub now: DateTime<Utc>,
+    /// Actions emitted so far.
+    pub actions: Vec<Action>,
+    tasks: HashMap<&'f str, &'f Task>,
+    logs: Vec<LogEntry>,
+}
+
+impl std::fmt::Debug for Cx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cx").field("execution", &self.rec.execution.id).finish_non_exhaustive()
+    }
+}
+
+/// Applies `event` (identified by `event_id`, for redelivery detection) and decides.
+///
+/// Returns the actions to carry out. When `event_id` equals the last applied event, the
+/// record is left as is and the previous actions are returned again.
+pub fn handle(
+    flow: &Flow,
+    rec: &mut Record,
+    event: &Event,
+    event_id: &str,
+    rt: &Runtime,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
+    if rec.internal.last_event.as_deref() == Some(event_id) {
+        return rec.internal.outbox.clone();
+    }
+    let mut tasks = HashMap::new();
+    for t in flow.all_tasks() {
+        tasks.insert(t.id.as_str(), t);
+    }
+    let mut cx = Cx {
+        flow,
+        rec,
+        rt,
+        now,
+        actions: Vec::new(),
+        tasks,
+        logs: Vec::new(),
+    };
+    cx.apply(event);
+    cx.decide();
+    cx.flush_logs();
+    let actions = std::mem::take(&mut cx.actions);
+    rec.internal.last_event = Some(event_id.to_owned());
+    rec.internal.outbox = actions.clone();
+    actions
+}
+
+impl<'f> Cx<'f> {
+    /// The definition of task `id`.
+    pub fn task(&self, id: &str) -> Option<&'f Task> {
+        self.tasks.get(id).copied()
+    }
+
+    /// The run `id`.
+    pub fn run(&self, id: &str) -> Option<&TaskRun> {
+        self.rec.execution.task_run(id)
+    }
+
+    fn run_mut(&mut self, id: &str) -> Option<&mut TaskRun> {
+        self.rec.execution.task_run_mut(id)
+    }
+
+    /// Records a log line (and remembers ERROR lines for `errorLogs()`).
+    pub fn log(&mut self, run: Option<&str>, level: LogLevel, message: impl Into<String>) {
+        let message = message.into();
+        let (task_id, attempt) = match run.and_then(|id| self.run(id)) {
+            Some(r) => (Some(r.task_id.clone()), Some(r.attempts.len().saturating_sub(1) as u32)),
+            None => (None, None),
+        };
+        if level == LogLevel::Error {
+            self.rec.internal.error_logs.push(serde_json::json!({
+                "taskId": task_id,
+                "taskRunId": run,
+                "message": message,
+                "level": "ERROR",
+                "timestamp": self.now,
+            }));
+        }
+        let e = &self.rec.execution;
+        self.logs.push(LogEntry {
+            namespace: e.namespace.clone(),
+            flow_id: e.flow_id.clone(),
+            task_id,
+            execution_id: e.id.clone(),
+            task_run_id: run.map(str::to_owned),
+            attempt_number: attempt,
+            timestamp: self.now,
+            level,
+            thread: "executor".into(),
+            message,
+        });
+    }
+
+    fn flush_logs(&mut self) {
+        if !self.logs.is_empty() {
+            let logs = std::mem::take(&mut self.logs);
+            self.actions.push(Action::Logs { entries: logs });
+        }
+    }
+
+    /// The expression context of run `run_id`.
+    pub fn vars(&self, run_id: &str) -> Map<String, Value> {
+        let run = self.run(run_id);
+        match run.and_then(|r| self.task(&r.task_id).map(|t| (t, r))) {
+            Some((task, run)) => context::task_run_vars(self.rt, self.flow, &self.rec.execution, task, run),
+            None => context::execution_vars(self.rt, self.flow, &self.rec.execution),
+        }
+    }
+
+    /// Renders `template` in the context of run `run_id`.
+    pub fn render(&self, run_id: &str, template: &str) -> Result<String, String> {
+        if !kite_flow::property::is_expression(template) && !template.contains("{#") {
+            return Ok(template.to_owned());
+        }
+        let ctx = context::render_context(self.rt, self.vars(run_id), &self.rec.internal.error_logs, self.now);
+        context::render(self.rt, template, &ctx).map_err(|e| e.to_string())
+    }
+
+    /// Renders a JSON value (strings inside are templates) in the context of `run_id`.
+    pub fn render_value(&self, run_id: &str, value: &Value) -> Result<Value, String> {
+        let ctx = context::render_context(self.rt, self.vars(run_id), &self.rec.internal.error_logs, self.now);
+        self.rt.engine.render_value(value, &ctx).map_err(|e| e.to_string())
+    }
+
+    /// Renders to a typed value (a single `{{ }}` keeps its type).
+    pub fn render_typed(&self, run_id: &str, template: &str) -> Result<Value, String> {
+        let ctx = context::render_context(self.rt, self.vars(run_id), &self.rec.internal.error_logs, self.now);
+        self.rt.engine.render_typed(template, &ctx).map_err(|e| e.to_string())
+    }
+
+    fn next_id(&mut self, salt: &str) -> String {
+        self.rec.internal.seq += 1;
+        let seq = self.rec.internal.seq.to_string();
+        ids::derived_id(&[&self.rec.execution.id, salt, &seq])
+    }
+
+    /// Creates a CREATED task run of `task` under `parent`.
+    pub fn create_run(&mut self, task: &Task, parent: Option<&str>, value: Option<String>, iteration: Option<u32>) -> String {
+        let id = self.next_id(&task.id);
+        let e = &self.rec.execution;
+        let run = TaskRun {
+            id: id.clone(),
+            execution_id: e.id.clone(),
+            namespace: e.namespace.clone(),
+            flow_id: e.flow_id.clone(),
+            task_id: task.id.clone(),
+            parent_task_run_id: parent.map(str::to_owned),
+            value,
+            attempts: Vec::new(),
+            outputs: Map::new(),
+            state: StateHistory::new(State::Created, self.now),
+            iteration,
+        };
+        self.rec.execution.task_run_list.push(run);
+        id
+    }
+
+    /// Sets the state of run `id`.
+    pub fn set_run_state(&mut self, id: &str, state: State) {
+        let now = self.now;
+        if let Some(r) = self.run_mut(id) {
+            r.set_state(state, now);
+        }
+    }
+
+    /// Merges `outputs` into run `id`.
+    pub fn set_outputs(&mut self, id: &str, outputs: Map<String, Value>) {
+        if let Some(r) = self.run_mut(id) {
+            r.outputs.extend(outputs);
+        }
+    }
+
+    fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Start => {}
+            Event::WorkerResult(r) => self.apply_worker_result(r),
+            Event::Timer(t) => self.apply_timer(t),
+            Event::SubflowEnded { task_run_id, execution_id, state, outputs } => {
+                let Some(run) = self.run(task_run_id) else { return };
+                if run.current().is_terminated() {
+                    return;
+                }
+                let Some(task) = self.task(&run.task_id) else { return };
+                flowable::subflow::on_child_ended(self, task, task_run_id, execution_id, *state, outputs.clone());
+            }
+            Event::Kill => {
+                if !self.rec.execution.current().is_terminated() {
+                    let now = self.now;
+                    self.rec.execution.state.set(State::Killing, now);
+                }
+            }
+            Event::Resume { inputs } => self.resume(inputs),
+        }
+    }
+
+    fn apply_worker_result(&mut self, r: &WorkerResult) {
+        let Some(run) = self.run(&r.task_run_id) else { return };
+        let current_attempt = run.attempts.len().saturating_sub(1) as u32;
+        if run.current() != State::Running || current_attempt != r.attempt {
+            return; // late or duplicate result
+        }
+        let task_id = run.task_id.clone();
+        for m in &r.error_logs {
+            self.rec.internal.error_logs.push(serde_json::json!({
+                "taskId": task_id,
+                "taskRunId": r.task_run_id,
+                "message": m,
+                "level": "ERROR",
+            }));
+        }
+        let Some(task) = self.task(&task_id) else { return };
+        self.finish_attempt(task, &r.task_run_id, r.state, r.outputs.clone());
+    }
+
+    fn apply_timer(&mut self, t: &TimerKind) {
+        match t {
+            TimerKind::Retry { task_run_id } => {
+                let Some(run) = self.run(task_run_id) else { return };
+                if run.current() != State::Retrying {
+                    return;
+                }
+                let Some(task) = self.task(&run.task_id) else { return };
+                if task.kind == TaskKind::Runnable {
+                    self.start_attempt(task, task_run_id);
+                } else {
+                    // Subflow retry: a new attempt creates a new child execution.
+                    self.set_run_state(task_run_id, State::Running);
+                    self.push_attempt(task_run_id);
+                    flowable::subflow::start_child(self, task, task_run_id);
+                }
+            }
+            TimerKind::PauseDelay { task_run_id } => flowable::pause::on_delay(self, task_run_id),
+            TimerKind::PauseTimeout { task_run_id } => flowable::pause::on_timeout(self, task_run_id),
+            TimerKind::Sleep { task_run_id } => {
+                let Some(run) = self.run(task_run_id) else { return };
+                if run.current() != State::Running {
+                    return;
+                }
+                let Some(task) = self.task(&run.task_id) else { return };
+                self.finish_attempt(task, task_run_id, State::Success, Map::new());
+            }
+            TimerKind::WaitFor { task_run_id } => flowable::wait_for::on_timer(self, task_run_id),
+            TimerKind::ScheduledStart => {}
+        }
+    }
+
+    fn resume(&mut self, inputs: &Map<String, Value>) {
+        let paused: Vec<String> = self
+            .rec
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|r| r.current() == State::Paused)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in paused {
+            flowable::pause::resume(self, &id, inputs.clone());
+        }
+    }
+
+    /// The decision loop.
+    fn decide(&mut self) {
+        let now = self.now;
+        if self.rec.execution.current() == State::Created {
+            self.rec.execution.state.set(State::Running, now);
+            self.log(None, LogLevel::Info, format!("Flow started: {}.{}", self.flow.namespace, self.flow.id));
+        }
+        for _ in 0..MAX_ROUNDS {
+            let exec_state = self.rec.execution.current();
+            if exec_state.is_terminated() {
+                return;
+            }
+            if exec_state == State::Killing {
+                self.kill_all();
+                return;
+            }
+            let mut changed = self.start_created();
+            changed |= self.resolve_flowables();
+            if !changed {
+                changed = self.resolve_top();
+            }
+            self.update_paused();
+            if !changed {
+                return;
+            }
+        }
+        self.log(None, LogLevel::Error, "the executor did not converge; failing the execution");
+        self.end_execution(State::Failed);
+    }
+
+    fn update_paused(&mut self) {
+        let now = self.now;
+        let any_paused = self.rec.execution.task_run_list.iter().any(|r| r.current() == State::Paused);
+        let cur = self.rec.execution.current();
+        if any_paused && cur == State::Running {
+            self.rec.execution.state.set(State::Paused, now);
+        } else if !any_paused && cur == State::Paused {
+            self.rec.execution.state.set(State::Running, now);
+        }
+    }
+
+    fn kill_all(&mut self) {
+        let now = self.now;
+        let live: Vec<(String, String)> = self
+            .rec
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|r| !r.current().is_terminated())
+            .map(|r| (r.id.clone(), r.task_id.clone()))
+            .collect();
+        for (id, task_id) in live {
+            if let Some(task) = self.task(&task_id) {
+                match task.kind {
+                    TaskKind::Runnable => self.actions.push(Action::KillTask { task_run_id: id.clone() }),
+                    TaskKind::Executable => {
+                        if let Some(child) = self.run(&id).and_then(|r| r.outputs.get("executionId")).and_then(Value::as_str) {
+                            self.actions.push(Action::KillExecution { execution_id: child.to_owned() });
+                        }
+                    }
+                    TaskKind::Flowable => {}
+                }
+            }
+            if let Some(r) = self.rec.execution.task_run_mut(&id) {
+                r.set_state(State::Killed, now);
+            }
+        }
+        self.end_execution(State::Killed);
+    }
+
+    fn start_created(&mut self) -> bool {
+        let created: Vec<String> = self
+            .rec
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|r| r.current() == State::Created)
+            .map(|r| r.id.clone())
+            .collect();
+        let changed = !created.is_empty();
+        for id in created {
+            let Some(run) = self.run(&id) else { continue };
+            let Some(task) = self.task(&run.task_id) else {
+                self.set_run_state(&id, State::Failed);
+                continue;
+            };
+            self.start_run(task, &id);
+        }
+        changed
+    }
+
+    fn start_run(&mut self, task: &'f Task, id: &str) {
+        if let Some(cond) = &task.common.run_if {
+            match self.render(id, cond) {
+                Ok(v) if !kite_expr::is_truthy(&v) => {
+                    self.set_run_state(id, State::Skipped);
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.set_run_state(id, State::Running);
+                    self.push_attempt(id);
+                    self.log(Some(id), LogLevel::Error, format!("runIf failed: {e}"));
+                    self.finish_attempt(task, id, State::Failed, Map::new());
+                    return;
+                }
+            }
+        }
+        match task.kind {
+            TaskKind::Runnable => self.start_attempt(task, id),
+            TaskKind::Flowable | TaskKind::Executable => {
+                self.set_run_state(id, State::Running);
+                if let Err(e) = flowable::start(self, task, id) {
+                    self.log(Some(id), LogLevel::Error, e);
+                    let state = self.final_state(task, id, State::Failed);
+                    self.set_run_state(id, state);
+                }
+            }
+        }
+    }
+
+    /// Appends a RUNNING attempt to run `id`.
+    pub fn push_attempt(&mut self, id: &str) {
+        let now = self.now;
+        if let Some(r) = self.run_mut(id) {
+            r.attempts.push(Attempt {
+                state: StateHistory::new(State::Running, now),
+            });
+        }
+    }
+
+    /// Starts a new attempt of a runnable task run: inline, timer or worker.
+    fn start_attempt(&mut self, task: &'f Task, id: &str) {
+        self.set_run_state(id, State::Running);
+        self.push_attempt(id);
+        if let Some(result) = inline::run(self, task, id) {
+            match result {
+                Ok((state, outputs)) => self.finish_attempt(task, id, state, outputs),
+                Err(e) => {
+                    self.log(Some(id), LogLevel::Error, e);
+                    self.finish_attempt(task, id, State::Failed, Map::new());
+                }
+            }
+            return;
+        }
+        if let Some(sleep) = task.spec::<kite_flow::tasks::sleep::Sleep>() {
+            let d = match &sleep.duration {
+                kite_flow::property::Dyn::Value(d) => Ok(*d),
+                kite_flow::property::Dyn::Expr(e) => self
+                    .render(id, e)
+                    .and_then(|s| s.parse::<kite_flow::IsoDuration>().map_err(|e| e.to_string())),
+            };
+            match d {
+                Ok(d) => {
+                    let at = self.now + d.to_chrono();
+                    self.actions.push(Action::Timer {
+                        at,
+                        timer: TimerKind::Sleep { task_run_id: id.to_owned() },
+                    });
+                }
+                Err(e) => {
+                    self.log(Some(id), LogLevel::Error, format!("duration: {e}"));
+                    self.finish_attempt(task, id, State::Failed, Map::new());
+                }
+            }
+            return;
+        }
+        let attempt = self.run(id).map(|r| r.attempts.len().saturating_sub(1) as u32).unwrap_or(0);
+        let working_directory = self.working_directory_of(id);
+        let vars = self.vars(id);
+        let e = &self.rec.execution;
+        let job = WorkerJob {
+            execution_id: e.id.clone(),
+            namespace: e.namespace.clone(),
+            flow_id: e.flow_id.clone(),
+            flow_revision: e.flow_revision,
+            task_id: task.id.clone(),
+            task_run_id: id.to_owned(),
+            attempt,
+            vars,
+            working_directory,
+        };
+        self.actions.push(Action::Dispatch(job));
+    }
+
+    fn working_directory_of(&self, id: &str) -> Option<String> {
+        let parent = self.run(id)?.parent_task_run_id.clone()?;
+        let pr = self.run(&parent)?;
+        let pt = self.task(&pr.task_id)?;
+        (pt.type_name == <kite_flow::tasks::working_directory::WorkingDirectory as kite_flow::plugin::PluginType>::TYPE).then_some(parent)
+    }
+
+    /// Ends the current attempt of run `id` with `state`, applying retry, warningOnRetry,
+    /// allowFailure and allowWarning.
+    pub fn finish_attempt(&mut self, task: &Task, id: &str, state: State, outputs: Map<String, Value>) {
+        let now = self.now;
+        if let Some(r) = self.run_mut(id) {
+            r.outputs.extend(outputs);
+            if let Some(a) = r.attempts.last_mut() {
+                a.state.set(state, now);
+            }
+        }
+        if state == State::Failed
+            && let Some(at) = retry::next_retry(self, task, id)
+        {
+            self.set_run_state(id, State::Retrying);
+            self.actions.push(Action::Timer {
+                at,
+                timer: TimerKind::Retry { task_run_id: id.to_owned() },
+            });
+            return;
+        }
+        let mut state = state;
+        if state == State::Success
+            && self.run(id).is_some_and(|r| r.attempts.len() > 1)
+            && retry::policy(self, task, id).is_some_and(|p| p.warning_on_retry)
+        {
+            state = State::Warning;
+        }
+        let state = self.final_state(task, id, state);
+        self.set_run_state(id, state);
+    }
+
+    /// Applies `allowFailure`/`allowWarning` to a computed state.
+    pub fn final_state(&self, task: &Task, _id: &str, state: State) -> State {
+        let mut s = state;
+        if s == State::Failed && task.common.allow_failure {
+            s = State::Warning;
+        }
+        if s == State::Warning && task.common.allow_warning {
+            s = State::Success;
+        }
+        s
+    }
+
+    fn resolve_flowables(&mut self) -> bool {
+        let running: Vec<(String, String)> = self
+            .rec
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|r| r.current() == State::Running)
+            .filter(|r| self.task(&r.task_id).is_some_and(|t| t.kind != TaskKind::Runnable))
+            .map(|r| (r.id.clone(), r.task_id.clone()))
+            .collect();
+        let mut changed = false;
+        for (id, task_id) in running.into_iter().rev() {
+            let Some(task) = self.task(&task_id) else { continue };
+            if task.kind == TaskKind::Executable {
+                continue;
+            }
+            match flowable::next(self, task, &id) {
+                Decision::Wait => {
+                    if task.type_name == <kite_flow::tasks::wait_for::WaitFor as kite_flow::plugin::PluginType>::TYPE
+                        && let Some(state) = flowable::wait_for::check(self, task, &id)
+                    {
+                        let state = self.final_state(task, &id, state);
+                        self.set_run_state(&id, state);
+                        changed = true;
+                    }
+                }
+                Decision::Create(list) => {
+                    for n in list {
+                        self.create_run(n.task, Some(&id), n.value, n.iteration);
+                    }
+                    changed = true;
+                }
+                Decision::Done(state) => {
+                    let state = self.final_state(task, &id, state);
+                    self.set_run_state(&id, state);
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    fn resolve_top(&mut self) -> bool {
+        let flow = self.flow;
+        let d = branch::sequential(
+            self,
+            None,
+            branch::Lists {
+                tasks: &flow.tasks,
+                errors: &flow.errors,
+                finally: &flow.finally,
+            },
+            None,
+        );
+        match d {
+            Decision::Wait => false,
+            Decision::Create(list) => {
+                for n in list {
+                    self.create_run(n.task, None, n.value, n.iteration);
+                }
+                true
+            }
+            Decision::Done(state) => {
+                self.end_execution(state);
+                true
+            }
+        }
+    }
+
+    /// Renders flow outputs and moves the execution to its final state.
+    fn end_execution(&mut self, state: State) {
+        let now = self.now;
+        let mut state = state;
+        if matches!(state, State::Success | State::Warning) && !self.flow.outputs.is_empty() {
+            match self.flow_outputs() {
+                Ok(o) => self.rec.execution.outputs = o,
+                Err(e) => {
+                    self.log(None, LogLevel::Error, format!("Failed to render flow outputs: {e}"));
+                    state = State::Failed;
+                }
+            }
+        }
+        self.rec.execution.state.set(state, now);
+        self.log(None, LogLevel::Info, format!("Flow completed with state {state}"));
+        if let Some(parent) = self.rec.execution.trigger.as_ref().filter(|t| t.kind == "subflow").map(|t| t.variables.clone())
+            && let (Some(pe), Some(pt)) = (
+                parent.get("parentExecutionId").and_then(Value::as_str),
+                parent.get("parentTaskRunId").and_then(Value::as_str),
+            )
+        {
+            self.actions.push(Action::NotifyParent {
+                execution_id: pe.to_owned(),
+                task_run_id: pt.to_owned(),
+                state,
+                outputs: self.rec.execution.outputs.clone(),
+            });
+        }
+        self.actions.push(Action::Ended { state });
+    }
+
+    fn flow_outputs(&self) -> Result<Map<String, Value>, String> {
+        let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
+        let ctx = context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
+        let mut out = Map::new();
+        for o in &self.flow.outputs {
+            let v = match &o.value {
+                Value::String(s) => self.rt.engine.render_typed(s, &ctx).map_err(|e| format!("{}: {e}", o.id))?,
+                other => self.rt.engine.render_value(other, &ctx).map_err(|e| format!("{}: {e}", o.id))?,
+            };
+            let input = kite_flow::model::input::Input {
+                id: o.id.clone(),
+                name: None,
+                kind: o.kind,
+                description: None,
+                display_name: None,
+                required: o.required.unwrap_or(true),
+                defaults: None,
+                prefill: None,
+                depends_on: None,
+                validator: None,
+                min: None,
+                max: None,
+                after: None,
+                before: None,
+                extension: None,
+                item_type: None,
+                values: None,
+                options: None,
+                expression: None,
+                allow_custom_value: true,
+                is_radio: false,
+                auto_select_first: false,
+            };
+            let mut supplied = Map::new();
+            supplied.insert(o.id.clone(), v);
+            let typed = kite_flow::inputs::resolve(&[input], &supplied, &kite_flow::inputs::NoRenderer)
+                .map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+            out.extend(typed);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,250 @@
+//! What the executor reads and writes: the execution record (the public [`Execution`]
+//! plus private bookkeeping), the events it consumes and the actions it emits.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::model::{Execution, LogEntry, State, TaskRun};
+
+/// The persisted unit of the executor: one execution and its private state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// The execution, as the API shows it.
+    pub execution: Execution,
+    /// Private bookkeeping.
+    #[serde(default)]
+    pub internal: Internal,
+}
+
+/// The executor's private state about one execution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Internal {
+    /// Id of the last event applied (a redelivered event is recognised and only its
+    /// actions are sent again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<String>,
+    /// Actions produced by the last event, re-sent if that event is delivered again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<Action>,
+    /// ERROR log entries, for `errorLogs()`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_logs: Vec<Value>,
+    /// Resolved loop values of ForEach-like task runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub loops: BTreeMap<String, Vec<String>>,
+    /// The branch chosen by If/Switch task runs (`then`, `else`, `cases.X`, `defaults`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub branches: BTreeMap<String, String>,
+    /// Task runs whose pause delay passed or that were resumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<String>,
+    /// Counter for derived ids.
+    #[serde(default)]
+    pub seq: u64,
+}
+
+/// A task run result reported by a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerResult {
+    /// Task run id.
+    pub task_run_id: String,
+    /// Attempt number (0-based index in `attempts`).
+    pub attempt: u32,
+    /// Final state of the attempt.
+    pub state: State,
+    /// Outputs.
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+    /// ERROR messages logged by the attempt (for `errorLogs()`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_logs: Vec<String>,
+}
+
+/// Why a timer fires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum TimerKind {
+    /// Retry a failed task run.
+    Retry {
+        /// Task run.
+        task_run_id: String,
+    },
+    /// A Pause delay passed: resume.
+    PauseDelay {
+        /// Task run.
+        task_run_id: String,
+    },
+    /// A Pause timeout passed: fail if still paused.
+    PauseTimeout {
+        /// Task run.
+        task_run_id: String,
+    },
+    /// A Sleep ended.
+    Sleep {
+        /// Task run.
+        task_run_id: String,
+    },
+    /// Next WaitFor iteration.
+    WaitFor {
+        /// Task run.
+        task_run_id: String,
+    },
+    /// A scheduled execution may start.
+    ScheduledStart,
+}
+
+/// An input of the executor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum Event {
+    /// The execution was created: start it.
+    Start,
+    /// A worker reported a result.
+    WorkerResult(WorkerResult),
+    /// A timer fired.
+    Timer(TimerKind),
+    /// A subflow execution ended.
+    SubflowEnded {
+        /// The Subflow task run of this execution.
+        task_run_id: String,
+        /// The child execution.
+        execution_id: String,
+        /// Its final state.
+        state: State,
+        /// Its flow outputs.
+        #[serde(default)]
+        outputs: Map<String, Value>,
+    },
+    /// Kill the execution.
+    Kill,
+    /// Resume a paused execution.
+    Resume {
+        /// `onResume` inputs.
+        #[serde(default)]
+        inputs: Map<String, Value>,
+    },
+}
+
+/// A job for a worker: run one attempt of a runnable task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerJob {
+    /// Execution.
+    pub execution_id: String,
+    /// Namespace of the flow.
+    pub namespace: String,
+    /// Flow id.
+    pub flow_id: String,
+    /// Flow revision (the worker loads the task definition from it).
+    pub flow_revision: u32,
+    /// Task id.
+    pub task_id: String,
+    /// Task run id.
+    pub task_run_id: String,
+    /// Attempt number (0-based).
+    pub attempt: u32,
+    /// The expression context of the task run.
+    pub vars: Map<String, Value>,
+    /// Shared working directory key (WorkingDirectory children).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
+}
+
+/// Creation of a child execution for a Subflow task run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubflowRequest {
+    /// Id the child gets (derived, so a replayed decision creates it once).
+    pub execution_id: String,
+    /// Parent execution.
+    pub parent_execution_id: String,
+    /// Parent task run.
+    pub parent_task_run_id: String,
+    /// Namespace of the child flow.
+    pub namespace: String,
+    /// Child flow id.
+    pub flow_id: String,
+    /// Revision (latest when None).
+    #[serde(default)]
+    pub revision: Option<u32>,
+    /// Rendered inputs.
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    /// Labels.
+    #[serde(default)]
+    pub labels: Vec<crate::model::Label>,
+    /// Whether the parent waits.
+    pub wait: bool,
+    /// Trigger variables of the child.
+    #[serde(default)]
+    pub trigger: Map<String, Value>,
+}
+
+/// An output of the executor, carried out by the executor service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum Action {
+    /// Send a job to the worker queue.
+    Dispatch(WorkerJob),
+    /// Fire `timer` at `at`.
+    Timer {
+        /// When.
+        at: DateTime<Utc>,
+        /// What.
+        timer: TimerKind,
+    },
+    /// Store log lines.
+    Logs {
+        /// The lines.
+        entries: Vec<LogEntry>,
+    },
+    /// Create a child execution.
+    StartSubflow(SubflowRequest),
+    /// Tell the parent execution this subflow ended.
+    NotifyParent {
+        /// Parent execution.
+        execution_id: String,
+        /// Parent task run.
+        task_run_id: String,
+        /// Final state.
+        state: State,
+        /// Flow outputs.
+        outputs: Map<String, Value>,
+    },
+    /// Ask the worker to stop a running attempt.
+    KillTask {
+        /// Task run.
+        task_run_id: String,
+    },
+    /// Kill a child execution.
+    KillExecution {
+        /// The execution.
+        execution_id: String,
+    },
+    /// The execution ended (flow triggers, concurrency slots).
+    Ended {
+        /// Final state.
+        state: State,
+    },
+}
+
+impl Record {
+    /// A record for a new execution.
+    pub fn new(execution: Execution) -> Self {
+        Self {
+            execution,
+            internal: Internal::default(),
+        }
+    }
+
+    /// The task runs as a slice.
+    pub fn runs(&self) -> &[TaskRun] {
+        &self.execution.task_run_list
+    }
+}

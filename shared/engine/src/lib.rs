@@ -1,0 +1,12 @@
+//! Kite's engine: the execution model, the executor state machine, the worker and the
+//! services that connect them through ports.
+//!
+//! # Layout
+//! - [`model`]: executions, task runs, states, logs, ids (Kestra's JSON shapes).
+//! - [`executor`]: the pure decision function and its per-task-type behaviour.
+
+pub mod executor;
+pub mod model;
+pub mod repo;
+pub mod services;
+pub mod worker;

@@ -1,0 +1,79 @@
+//! Typed repositories over the [`DocumentStore`] port: flows with revisions, execution
+//! records, logs, and the KV store. Table and index names are the contract with the
+//! DynamoDB table design (see ARCHITECTURE.md).
+
+pub mod executions;
+pub mod flows;
+pub mod kv;
+pub mod logs;
+
+use std::sync::Arc;
+
+use kite_ports::DocumentStore;
+
+pub use executions::ExecutionRepo;
+pub use flows::{FlowRepo, StoredFlow};
+pub use kv::KvRepo;
+pub use logs::LogRepo;
+
+/// Errors of the repositories.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] kite_ports::DocumentError),
+    /// A stored document did not decode.
+    #[error("corrupt {what} `{key}`: {source}")]
+    Corrupt {
+        /// What it was.
+        what: &'static str,
+        /// Its key.
+        key: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// Not found.
+    #[error("{what} `{key}` not found")]
+    NotFound {
+        /// What.
+        what: &'static str,
+        /// Key.
+        key: String,
+    },
+    /// Invalid content.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Every repository over one document store.
+#[derive(Clone, Debug)]
+pub struct Repos {
+    /// Flows.
+    pub flows: FlowRepo,
+    /// Executions.
+    pub executions: ExecutionRepo,
+    /// Logs.
+    pub logs: LogRepo,
+    /// Key-value store.
+    pub kv: KvRepo,
+}
+
+impl Repos {
+    /// Repositories over `docs`.
+    pub fn new(docs: Arc<dyn DocumentStore>) -> Self {
+        Self {
+            flows: FlowRepo::new(docs.clone()),
+            executions: ExecutionRepo::new(docs.clone()),
+            logs: LogRepo::new(docs.clone()),
+            kv: KvRepo::new(docs),
+        }
+    }
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, key: &str, json: &str) -> Result<T, RepoError> {
+    serde_json::from_str(json).map_err(|source| RepoError::Corrupt {
+        what,
+        key: key.to_owned(),
+        source,
+    })
+}

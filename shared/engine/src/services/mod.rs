@@ -1,0 +1,434 @@
+//! The four components as message handlers over ports, and the pollers that drive them
+//! locally (in AWS, Lambda event sources drive the same handlers).
+//!
+//! - executor: [`Platform::handle_executor_message`] (FIFO queue, group = execution id);
+//! - worker: [`Platform::handle_worker_message`];
+//! - scheduler: [`Platform::handle_timer_message`] (timers longer than a queue delay are
+//!   re-enqueued until due);
+//! - the webserver calls [`Platform::create_execution`], [`Platform::send_event`] and the
+//!   repositories.
+
+pub mod host;
+pub mod messages;
+pub mod poller;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kite_flow::Flow;
+use kite_ports::{Clock, Expect, OutgoingMessage, Queue, QueueSpec, Storage};
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+
+use crate::executor::{self, Action, Event, Record, Runtime, SubflowRequest};
+use crate::model::{Execution, ExecutionTrigger, Label, State, ids};
+use crate::repo::{RepoError, Repos};
+use crate::worker::Runners;
+pub use messages::{ExecutorMessage, TimerMessage};
+
+/// Longest delay a queue message may carry (SQS: 15 minutes).
+pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// Errors of the services.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// A queue failed.
+    #[error(transparent)]
+    Queue(#[from] kite_ports::QueueError),
+    /// A message did not decode.
+    #[error("malformed {what} message: {source}")]
+    Malformed {
+        /// Which queue.
+        what: &'static str,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The flow does not exist.
+    #[error("flow {namespace}.{id} not found")]
+    FlowNotFound {
+        /// Namespace.
+        namespace: String,
+        /// Id.
+        id: String,
+    },
+    /// Invalid inputs.
+    #[error("invalid inputs: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Inputs(Vec<kite_flow::inputs::InputError>),
+    /// Anything else, with a message for humans.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Queue names of one installation.
+#[derive(Debug, Clone)]
+pub struct QueueNames {
+    /// The executor's FIFO queue.
+    pub executor: String,
+    /// The worker queue.
+    pub worker: String,
+    /// The timer queue (delayed messages).
+    pub timers: String,
+}
+
+impl QueueNames {
+    /// Names with `prefix`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            executor: format!("{prefix}executor.fifo"),
+            worker: format!("{prefix}worker"),
+            timers: format!("{prefix}timers"),
+        }
+    }
+
+    /// Queue definitions (each with its dead-letter queue).
+    pub fn specs(&self) -> Vec<QueueSpec> {
+        let dlq = |n: &str| {
+            if let Some(base) = n.strip_suffix(".fifo") {
+                format!("{base}-dlq.fifo")
+            } else {
+                format!("{n}-dlq")
+            }
+        };
+        let mut out = Vec::new();
+        for (name, fifo) in [(&self.executor, true), (&self.worker, false), (&self.timers, false)] {
+            let d = dlq(name);
+            let (q, dq) = if fifo {
+                (QueueSpec::fifo(name.clone()), QueueSpec::fifo(d.clone()))
+            } else {
+                (QueueSpec::standard(name.clone()), QueueSpec::standard(d.clone()))
+            };
+            out.push(dq);
+            out.push(q.with_visibility_timeout(Duration::from_secs(60)).with_dead_letter(d, 10));
+        }
+        out
+    }
+}
+
+/// One installation's ports, repositories and configuration.
+#[derive(Clone)]
+pub struct Platform {
+    /// Messages.
+    pub queue: Arc<dyn Queue>,
+    /// Internal storage.
+    pub storage: Arc<dyn Storage>,
+    /// Repositories.
+    pub repos: Repos,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Rendering.
+    pub rt: Runtime,
+    /// Queue names.
+    pub names: QueueNames,
+    /// Task runners.
+    pub runners: Runners,
+    /// Root of worker working directories.
+    pub work_root: PathBuf,
+    ended: broadcast::Sender<(String, State)>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").field("names", &self.names).finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// A platform over these ports.
+    pub fn new(
+        queue: Arc<dyn Queue>,
+        storage: Arc<dyn Storage>,
+        repos: Repos,
+        clock: Arc<dyn Clock>,
+        rt: Runtime,
+        names: QueueNames,
+        work_root: PathBuf,
+    ) -> Self {
+        let (ended, _) = broadcast::channel(1024);
+        Self {
+            queue,
+            storage,
+            repos,
+            clock,
+            rt,
+            names,
+            runners: Runners::core(),
+            work_root,
+            ended,
+        }
+    }
+
+    /// Creates the queues.
+    pub async fn ensure_queues(&self) -> Result<(), ServiceError> {
+        for spec in self.names.specs() {
+            self.queue.ensure_queue(&spec).await?;
+        }
+        Ok(())
+    }
+
+    /// Executions ending in this process, as `(id, state)`.
+    pub fn subscribe_ended(&self) -> broadcast::Receiver<(String, State)> {
+        self.ended.subscribe()
+    }
+
+    /// Sends `event` to the executor of `execution_id`.
+    pub async fn send_event(&self, execution_id: &str, event: Event) -> Result<(), ServiceError> {
+        let msg = ExecutorMessage {
+            id: ids::random_id(),
+            execution_id: execution_id.to_owned(),
+            event,
+        };
+        let body = serde_json::to_string(&msg).map_err(|e| ServiceError::Other(e.to_string()))?;
+        self.queue
+            .send(
+                &self.names.executor,
+                OutgoingMessage::new(body).in_group(execution_id).with_dedup_id(msg.id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Loads a flow (latest revision when None) and parses it.
+    pub async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Flow, ServiceError> {
+        let stored = self
+            .repos
+            .flows
+            .get_revision(namespace, id, revision)
+            .await?
+            .ok_or_else(|| ServiceError::FlowNotFound {
+                namespace: namespace.to_owned(),
+                id: id.to_owned(),
+            })?;
+        Ok(stored.parse()?)
+    }
+
+    /// Resolves `inputs` against `flow`, stores a new CREATED execution and starts it.
+    pub async fn create_execution(
+        &self,
+        flow: &Flow,
+        inputs: Map<String, Value>,
+        labels: Vec<Label>,
+        trigger: Option<ExecutionTrigger>,
+        id: Option<String>,
+    ) -> Result<Execution, ServiceError> {
+        if flow.disabled {
+            return Err(ServiceError::Other(format!("flow {}.{} is disabled", flow.namespace, flow.id)));
+        }
+        let resolved = kite_flow::inputs::resolve(&flow.inputs, &inputs, &InputRenderer { rt: &self.rt, now: self.clock.now() })
+            .map_err(ServiceError::Inputs)?;
+        let now = self.clock.now();
+        let id = id.unwrap_or_else(ids::random_id);
+        let mut all_labels: Vec<Label> = flow
+            .labels
+            .iter()
+            .map(|l| Label {
+                key: l.key.clone(),
+                value: l.value.clone(),
+            })
+            .collect();
+        for l in labels {
+            all_labels.retain(|x| x.key != l.key);
+            all_labels.push(l);
+        }
+        if !all_labels.iter().any(|l| l.key == "system.correlationId") {
+            all_labels.push(Label {
+                key: "system.correlationId".into(),
+                value: id.clone(),
+            });
+        }
+        let mut exec = Execution::new(id.clone(), flow, resolved, all_labels, now);
+        exec.trigger = trigger;
+        let rec = Record::new(exec.clone());
+        match self.repos.executions.put(&rec, Expect::Absent).await {
+            Ok(_) => {}
+            Err(RepoError::Store(kite_ports::DocumentError::Conflict { .. })) => {
+                // Already created (a redelivered request): start it again, harmlessly.
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.send_event(&id, Event::Start).await?;
+        Ok(exec)
+    }
+
+    /// Handles one message of the executor queue.
+    pub async fn handle_executor_message(&self, body: &str) -> Result<(), ServiceError> {
+        let msg: ExecutorMessage = serde_json::from_str(body).map_err(|source| ServiceError::Malformed { what: "executor", source })?;
+        let Some((mut rec, version)) = self.repos.executions.get(&msg.execution_id).await? else {
+            tracing::warn!(execution = %msg.execution_id, "event for an unknown execution dropped");
+            return Ok(());
+        };
+        let flow = match self
+            .load_flow(&rec.execution.namespace, &rec.execution.flow_id, Some(rec.execution.flow_revision))
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(execution = %msg.execution_id, "cannot load the flow: {e}");
+                return Err(e);
+            }
+        };
+        let now = self.clock.now();
+        let before = rec.clone();
+        let actions = executor::handle(&flow, &mut rec, &msg.event, &msg.id, &self.rt, now);
+        if rec != before {
+            self.repos.executions.put(&rec, Expect::Version(version)).await?;
+        }
+        self.carry_out(&rec, actions).await
+    }
+
+    async fn carry_out(&self, rec: &Record, actions: Vec<Action>) -> Result<(), ServiceError> {
+        for action in actions {
+            match action {
+                Action::Dispatch(job) => {
+                    let body = serde_json::to_string(&job).map_err(|e| ServiceError::Other(e.to_string()))?;
+                    self.queue.send(&self.names.worker, OutgoingMessage::new(body)).await?;
+                }
+                Action::Timer { at, timer } => {
+                    self.schedule_timer(TimerMessage {
+                        execution_id: rec.execution.id.clone(),
+                        at,
+                        timer,
+                    })
+                    .await?;
+                }
+                Action::Logs { entries: logs } => {
+                    for l in &logs {
+                        tracing::debug!(execution = %l.execution_id, task = ?l.task_id, "{}", l.message);
+                    }
+                    self.repos.logs.append(&logs).await?;
+                }
+                Action::StartSubflow(req) => self.start_subflow(req).await?,
+                Action::NotifyParent { execution_id, task_run_id, state, outputs } => {
+                    let event = Event::SubflowEnded {
+                        task_run_id,
+                        execution_id: rec.execution.id.clone(),
+                        state,
+                        outputs,
+                    };
+                    self.send_event(&execution_id, event).await?;
+                }
+                Action::KillTask { .. } => {}
+                Action::KillExecution { execution_id } => self.send_event(&execution_id, Event::Kill).await?,
+                Action::Ended { state } => {
+                    let _ = self.ended.send((rec.execution.id.clone(), state));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_subflow(&self, req: SubflowRequest) -> Result<(), ServiceError> {
+        if self.repos.executions.get(&req.execution_id).await?.is_some() {
+            return Ok(()); // already created by an earlier delivery
+        }
+        let flow = match self.load_flow(&req.namespace, &req.flow_id, req.revision).await {
+            Ok(f) => Some(f),
+            Err(ServiceError::FlowNotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(flow) = flow else {
+            let reason = format!("flow {}.{} not found", req.namespace, req.flow_id);
+            return self.subflow_failed(&req, reason).await;
+        };
+        let trigger = ExecutionTrigger {
+            id: "subflow".into(),
+            kind: "subflow".into(),
+            variables: req.trigger.clone(),
+        };
+        match self
+            .create_execution(&flow, req.inputs.clone(), req.labels.clone(), Some(trigger), Some(req.execution_id.clone()))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ServiceError::Inputs(errs)) => {
+                let reason = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                self.subflow_failed(&req, reason).await
+            }
+            Err(ServiceError::Other(m)) => self.subflow_failed(&req, m).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn subflow_failed(&self, req: &SubflowRequest, reason: String) -> Result<(), ServiceError> {
+        tracing::warn!("subflow {}.{} not started: {reason}", req.namespace, req.flow_id);
+        let mut outputs = Map::new();
+        outputs.insert("error".into(), Value::String(reason));
+        self.send_event(
+            &req.parent_execution_id,
+            Event::SubflowEnded {
+                task_run_id: req.parent_task_run_id.clone(),
+                execution_id: req.execution_id.clone(),
+                state: State::Failed,
+                outputs,
+            },
+        )
+        .await
+    }
+
+    /// Puts a timer on the timer queue (with at most the queue's maximum delay).
+    pub async fn schedule_timer(&self, t: TimerMessage) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let wait = (t.at - now).to_std().unwrap_or(Duration::ZERO).min(MAX_QUEUE_DELAY);
+        let body = serde_json::to_string(&t).map_err(|e| ServiceError::Other(e.to_string()))?;
+        self.queue
+            .send(&self.names.timers, OutgoingMessage::new(body).with_delay(wait))
+            .await?;
+        Ok(())
+    }
+
+    /// Handles one timer message: forwards it to the executor when due, re-delays otherwise.
+    pub async fn handle_timer_message(&self, body: &str) -> Result<(), ServiceError> {
+        let t: TimerMessage = serde_json::from_str(body).map_err(|source| ServiceError::Malformed { what: "timer", source })?;
+        if t.at > self.clock.now() + chrono::Duration::milliseconds(5) {
+            return self.schedule_timer(t).await;
+        }
+        self.send_event(&t.execution_id, Event::Timer(t.timer)).await
+    }
+
+    /// Handles one worker job.
+    pub async fn handle_worker_message(&self, body: &str) -> Result<(), ServiceError> {
+        let job: executor::WorkerJob = serde_json::from_str(body).map_err(|source| ServiceError::Malformed { what: "worker", source })?;
+        let flow = self.load_flow(&job.namespace, &job.flow_id, Some(job.flow_revision)).await?;
+        let Some(task) = flow.find_task(&job.task_id).cloned() else {
+            return Err(ServiceError::Other(format!("task {} not found in flow {}.{}", job.task_id, job.namespace, job.flow_id)));
+        };
+        let execution_id = job.execution_id.clone();
+        let (result, logs) = crate::worker::run_job(
+            job,
+            task,
+            &self.runners,
+            self.rt.clone(),
+            self.storage.clone(),
+            self.repos.clone(),
+            self.clock.clone(),
+            &self.work_root,
+        )
+        .await;
+        self.repos.logs.append(&logs).await?;
+        self.send_event(&execution_id, Event::WorkerResult(result)).await
+    }
+
+    /// The execution `id`.
+    pub async fn execution(&self, id: &str) -> Result<Option<Execution>, ServiceError> {
+        Ok(self.repos.executions.get(id).await?.map(|(r, _)| r.execution))
+    }
+}
+
+/// Renders input expressions (`dependsOn.condition`, SELECT `expression`).
+struct InputRenderer<'a> {
+    rt: &'a Runtime,
+    now: DateTime<Utc>,
+}
+
+impl kite_flow::inputs::InputRenderer for InputRenderer<'_> {
+    fn render_typed(&self, expression: &str, inputs: &Map<String, Value>) -> Result<Value, String> {
+        let mut vars = Map::new();
+        vars.insert("inputs".into(), Value::Object(kite_flow::inputs::nest(inputs)));
+        let ctx = executor::context::render_context(self.rt, vars, &[], self.now);
+        self.rt.engine.render_typed(expression, &ctx).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,128 @@
+//! Local drivers of the handlers: loops that long-poll a queue, hand each message to its
+//! handler and delete it on success (a failed message is redelivered after its visibility
+//! timeout and, after too many receives, set aside in the dead-letter queue). In AWS the
+//! Lambda event source mappings play this role.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kite_ports::Queue;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Platform;
+
+/// Which handler a poller feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// Executor queue.
+    Executor,
+    /// Worker queue.
+    Worker,
+    /// Timer queue (scheduler).
+    Scheduler,
+}
+
+/// How many pollers of each kind to run.
+#[derive(Debug, Clone, Copy)]
+pub struct PollerConfig {
+    /// Executor pollers (FIFO groups keep per-execution order across them).
+    pub executors: usize,
+    /// Worker pollers (each runs one job at a time).
+    pub workers: usize,
+    /// Visibility timeout of received messages.
+    pub visibility: Duration,
+    /// Long-poll wait.
+    pub wait: Duration,
+}
+
+impl Default for PollerConfig {
+    fn default() -> Self {
+        Self {
+            executors: 2,
+            workers: 8,
+            visibility: Duration::from_secs(60),
+            wait: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Starts the pollers; they stop when `stop` turns true.
+pub fn spawn_all(platform: Arc<Platform>, config: PollerConfig, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for _ in 0..config.executors {
+        handles.push(spawn(platform.clone(), Component::Executor, config, stop.clone()));
+    }
+    for _ in 0..config.workers {
+        handles.push(spawn(platform.clone(), Component::Worker, config, stop.clone()));
+    }
+    handles.push(spawn(platform, Component::Scheduler, config, stop));
+    handles
+}
+
+/// Starts one poller.
+pub fn spawn(platform: Arc<Platform>, component: Component, config: PollerConfig, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let queue_name = match component {
+            Component::Executor => platform.names.executor.clone(),
+            Component::Worker => platform.names.worker.clone(),
+            Component::Scheduler => platform.names.timers.clone(),
+        };
+        let batch = if component == Component::Worker { 1 } else { 10 };
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let received = tokio::select! {
+                r = platform.queue.receive(&queue_name, batch, config.visibility, config.wait) => r,
+                _ = stop.changed() => return,
+            };
+            let messages = match received {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(queue = %queue_name, "receive failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let mut failed_groups: Vec<String> = Vec::new();
+            for m in messages {
+                if let Some(g) = &m.group_id
+                    && failed_groups.contains(g)
+                {
+                    // Never process a later message of a group after an earlier one failed.
+                    continue;
+                }
+                let r = match component {
+                    Component::Executor => platform.handle_executor_message(&m.body).await,
+                    Component::Worker => platform.handle_worker_message(&m.body).await,
+                    Component::Scheduler => platform.handle_timer_message(&m.body).await,
+                };
+                match r {
+                    Ok(()) => {
+                        if let Err(e) = platform.queue.delete(&queue_name, &m.receipt_handle).await {
+                            tracing::warn!(queue = %queue_name, "delete failed: {e}");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(queue = %queue_name, receive_count = m.receive_count, "message failed: {e}");
+                        if let Some(g) = m.group_id.clone() {
+                            failed_groups.push(g);
+                        }
+                        let _ = platform
+                            .queue
+                            .change_visibility(&queue_name, &m.receipt_handle, backoff(m.receive_count))
+                            .await;
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn backoff(receives: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << receives.min(8)))
+}
+
+/// A queue reference kept for symmetry with the AWS drivers.
+pub type QueueRef = Arc<dyn Queue>;

@@ -1,0 +1,300 @@
+//! The worker: runs one attempt of a runnable task and reports a [`WorkerResult`].
+//!
+//! Task behaviour lives in [`TaskRunner`]s, one file per task type under `tasks/`,
+//! registered in a [`Runners`] table by type name (families from other crates register
+//! more). A [`RunContext`] gives a runner what it may use: rendering in the task run's
+//! context, logging, internal storage, the KV store, a working directory, the clock.
+//! The attempt is bounded by the task's `timeout`.
+
+pub mod tasks;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kite_flow::Task;
+use kite_flow::plugin::LogLevel;
+use kite_ports::{Clock, Storage, StorageKey};
+use serde_json::{Map, Value};
+
+use crate::executor::context::{Runtime, render_context};
+use crate::executor::{WorkerJob, WorkerResult};
+use crate::model::{LogEntry, State};
+use crate::repo::Repos;
+
+/// Why an attempt failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TaskError(pub String);
+
+impl TaskError {
+    /// An error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<kite_ports::StorageError> for TaskError {
+    fn from(e: kite_ports::StorageError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<crate::repo::RepoError> for TaskError {
+    fn from(e: crate::repo::RepoError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for TaskError {
+    fn from(e: std::io::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// What an attempt produced.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// SUCCESS (default), WARNING or FAILED.
+    pub state: Option<State>,
+    /// Outputs.
+    pub outputs: Map<String, Value>,
+}
+
+impl Output {
+    /// A successful output with `outputs`.
+    pub fn success(outputs: Map<String, Value>) -> Self {
+        Self {
+            state: Some(State::Success),
+            outputs,
+        }
+    }
+}
+
+/// Runs one task type.
+#[async_trait]
+pub trait TaskRunner: Send + Sync {
+    /// Runs one attempt.
+    async fn run(&self, ctx: &RunContext) -> Result<Output, TaskError>;
+}
+
+/// Runners by task type name.
+#[derive(Clone, Default)]
+pub struct Runners {
+    map: HashMap<&'static str, Arc<dyn TaskRunner>>,
+}
+
+impl std::fmt::Debug for Runners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runners").field("types", &self.map.len()).finish()
+    }
+}
+
+impl Runners {
+    /// The core runners.
+    pub fn core() -> Self {
+        let mut r = Self::default();
+        tasks::register(&mut r);
+        r
+    }
+
+    /// Registers `runner` for `type_name`.
+    pub fn register(&mut self, type_name: &'static str, runner: Arc<dyn TaskRunner>) -> &mut Self {
+        self.map.insert(type_name, runner);
+        self
+    }
+
+    /// The runner of `type_name`.
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn TaskRunner>> {
+        self.map.get(type_name)
+    }
+}
+
+/// Everything a runner may use during one attempt.
+pub struct RunContext {
+    /// The job.
+    pub job: WorkerJob,
+    /// The task definition.
+    pub task: Task,
+    /// Rendering.
+    pub rt: Runtime,
+    /// Internal storage.
+    pub storage: Arc<dyn Storage>,
+    /// Repositories (KV, logs, executions).
+    pub repos: Repos,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// The attempt's working directory (shared by WorkingDirectory children).
+    pub workdir: PathBuf,
+    logs: Mutex<Vec<LogEntry>>,
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext").field("task_run", &self.job.task_run_id).finish_non_exhaustive()
+    }
+}
+
+impl RunContext {
+    /// Current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Renders a template in the task run's context.
+    pub fn render(&self, template: &str) -> Result<String, TaskError> {
+        if !kite_flow::property::is_expression(template) {
+            return Ok(template.to_owned());
+        }
+        let ctx = render_context(&self.rt, self.job.vars.clone(), &[], self.now());
+        self.rt.engine.render(template, &ctx).map_err(|e| TaskError(e.to_string()))
+    }
+
+    /// Renders a template with `extra` variables (e.g. `workingDir`) over the task run's.
+    pub fn render_with(&self, template: &str, extra: &Map<String, Value>) -> Result<String, TaskError> {
+        if !kite_flow::property::is_expression(template) {
+            return Ok(template.to_owned());
+        }
+        let mut vars = self.job.vars.clone();
+        vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let ctx = render_context(&self.rt, vars, &[], self.now());
+        self.rt.engine.render(template, &ctx).map_err(|e| TaskError(e.to_string()))
+    }
+
+    /// Renders every string inside `value`.
+    pub fn render_value(&self, value: &Value) -> Result<Value, TaskError> {
+        let ctx = render_context(&self.rt, self.job.vars.clone(), &[], self.now());
+        self.rt.engine.render_value(value, &ctx).map_err(|e| TaskError(e.to_string()))
+    }
+
+    /// Renders to a typed value.
+    pub fn render_typed(&self, template: &str) -> Result<Value, TaskError> {
+        let ctx = render_context(&self.rt, self.job.vars.clone(), &[], self.now());
+        self.rt.engine.render_typed(template, &ctx).map_err(|e| TaskError(e.to_string()))
+    }
+
+    /// Logs a line of the attempt.
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        let entry = LogEntry {
+            namespace: self.job.namespace.clone(),
+            flow_id: self.job.flow_id.clone(),
+            task_id: Some(self.job.task_id.clone()),
+            execution_id: self.job.execution_id.clone(),
+            task_run_id: Some(self.job.task_run_id.clone()),
+            attempt_number: Some(self.job.attempt),
+            timestamp: self.now(),
+            level,
+            thread: "worker".into(),
+            message: message.into(),
+        };
+        if let Ok(mut l) = self.logs.lock() {
+            l.push(entry);
+        }
+    }
+
+    /// The storage key for a file this task run produces.
+    pub fn output_key(&self, file_name: &str) -> Result<StorageKey, TaskError> {
+        StorageKey::for_task_output(
+            &self.job.namespace,
+            &self.job.flow_id,
+            &self.job.execution_id,
+            &self.job.task_id,
+            &self.job.task_run_id,
+            file_name,
+        )
+        .map_err(TaskError::from)
+    }
+
+    /// Stores a local file as an output of this task run; returns its `kestra:///` URI.
+    pub async fn put_output_file(&self, path: &Path, file_name: &str) -> Result<String, TaskError> {
+        let key = self.output_key(file_name)?;
+        self.storage.put_file(&key, path).await?;
+        Ok(key.to_uri())
+    }
+
+    /// Reads a `kestra:///` URI of internal storage.
+    pub async fn read_uri(&self, uri: &str) -> Result<bytes::Bytes, TaskError> {
+        let key = StorageKey::parse_uri(uri)?;
+        Ok(self.storage.get(&key).await?)
+    }
+}
+
+/// Runs one job to a result (never fails: errors become a FAILED attempt with a log).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_job(
+    job: WorkerJob,
+    task: Task,
+    runners: &Runners,
+    rt: Runtime,
+    storage: Arc<dyn Storage>,
+    repos: Repos,
+    clock: Arc<dyn Clock>,
+    work_root: &Path,
+) -> (WorkerResult, Vec<LogEntry>) {
+    let dir_key = job.working_directory.clone().unwrap_or_else(|| job.task_run_id.clone());
+    let workdir = work_root.join(&job.execution_id).join(dir_key);
+    let ctx = RunContext {
+        job,
+        task,
+        rt,
+        storage,
+        repos,
+        clock,
+        workdir,
+        logs: Mutex::new(Vec::new()),
+    };
+    let outcome = match runners.get(ctx.task.type_name) {
+        None => Err(TaskError(format!(
+            "task type {} cannot run on this worker (no runner registered)",
+            ctx.task.type_name
+        ))),
+        Some(runner) => {
+            let _ = tokio::fs::create_dir_all(&ctx.workdir).await;
+            let timeout = match &ctx.task.common.timeout {
+                Some(kite_flow::property::Dyn::Value(d)) => Some(d.to_std()),
+                Some(kite_flow::property::Dyn::Expr(e)) => ctx
+                    .render(e)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<kite_flow::IsoDuration>().ok())
+                    .map(|d| d.to_std()),
+                None => None,
+            };
+            match timeout {
+                Some(t) => match tokio::time::timeout(t, runner.run(&ctx)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(TaskError(format!(
+                        "Timeout after {}",
+                        kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
+                    ))),
+                },
+                None => runner.run(&ctx).await,
+            }
+        }
+    };
+    let (state, outputs) = match outcome {
+        Ok(o) => (o.state.unwrap_or(State::Success), o.outputs),
+        Err(e) => {
+            ctx.log(LogLevel::Error, e.0.clone());
+            (State::Failed, Map::new())
+        }
+    };
+    if ctx.job.working_directory.is_none() {
+        let _ = tokio::fs::remove_dir_all(&ctx.workdir).await;
+    }
+    let logs = ctx.logs.lock().map(|l| l.clone()).unwrap_or_default();
+    let error_logs = logs
+        .iter()
+        .filter(|l| l.level == LogLevel::Error)
+        .map(|l| l.message.clone())
+        .collect();
+    let result = WorkerResult {
+        task_run_id: ctx.job.task_run_id.clone(),
+        attempt: ctx.job.attempt,
+        state,
+        outputs,
+        error_logs,
+    };
+    (result, logs)
+}
