@@ -118,7 +118,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     add_fn(env, "kv", &["key", "namespace", "errorOnMissing"], |a| {
         let key = a.req_str(0)?;
         let ns = a.str(1);
-        let error_on_missing = a.bool(2)?.unwrap_or(true);
+        let error_on_missing = a.bool(2)?.unwrap_or(false);
         frame()?
             .host
             .kv(ns.as_deref(), &key, error_on_missing)

@@ -286,7 +286,7 @@ fn coerce(
                 let re = fancy_regex::Regex::new(&format!("^(?:{pattern})$"))
                     .map_err(|e| format!("invalid validator pattern: {e}"))?;
                 if !re.is_match(&s).unwrap_or(false) {
-                    return Err(format!("it must match the pattern `{pattern}`"));
+                    return Err(format!("`{s}` must match the pattern `{pattern}`"));
                 }
             }
             Ok(Value::String(s))
@@ -330,7 +330,7 @@ fn coerce(
                 )
             })?;
             let d = d.with_timezone(&chrono::Utc);
-            check_order(&d, input, |b| {
+            check_order(&d, &s, input, |b| {
                 DateTime::parse_from_rfc3339(b)
                     .ok()
                     .map(|x| x.with_timezone(&chrono::Utc))
@@ -347,7 +347,7 @@ fn coerce(
                     describe(&v)
                 )
             })?;
-            check_order(&d, input, |b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())?;
+            check_order(&d, &s, input, |b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())?;
             Ok(Value::String(d.to_string()))
         }
         T::Time => {
@@ -360,7 +360,7 @@ fn coerce(
                         describe(&v)
                     )
                 })?;
-            check_order(&t, input, |b| {
+            check_order(&t, &s, input, |b| {
                 NaiveTime::parse_from_str(b, "%H:%M:%S%.f").ok()
             })?;
             Ok(Value::String(t.to_string()))
@@ -375,12 +375,12 @@ fn coerce(
             if let Some(min) = bound(&input.min)
                 && d < min
             {
-                return Err(format!("it must be at least {min}"));
+                return Err(format!("`{d}` is shorter than the minimum {min}"));
             }
             if let Some(max) = bound(&input.max)
                 && d > max
             {
-                return Err(format!("it must be at most {max}"));
+                return Err(format!("`{d}` is longer than the maximum {max}"));
             }
             Ok(Value::String(d.to_string()))
         }
@@ -414,6 +414,11 @@ fn coerce(
                     && scheme
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                    // A hierarchical URI (`scheme:/...`) needs an authority: `scheme://host/...`.
+                    && (!rest.starts_with('/')
+                        || rest
+                            .strip_prefix("//")
+                            .is_some_and(|a| !a.is_empty() && !a.starts_with('/')))
             }) && !s.contains(char::is_whitespace);
             if ok {
                 Ok(Value::String(s))
@@ -499,6 +504,8 @@ fn check_allowed(s: &str, input: &Input, allowed: Option<&[String]>) -> Result<(
 }
 
 fn check_bounds(n: f64, input: &Input) -> Result<(), String> {
+    let shown = crate::yaml::format_float(n);
+    let shown = shown.strip_suffix(".0").map(str::to_owned).unwrap_or(shown);
     let num = |b: &Option<Value>| {
         b.as_ref().and_then(|b| match b {
             Value::Number(n) => n.as_f64(),
@@ -510,7 +517,7 @@ fn check_bounds(n: f64, input: &Input) -> Result<(), String> {
         && n < min
     {
         return Err(format!(
-            "it must be at least {}",
+            "`{shown}` is lower than the minimum {}",
             text(input.min.as_ref().unwrap_or(&Value::Null))
         ));
     }
@@ -518,27 +525,30 @@ fn check_bounds(n: f64, input: &Input) -> Result<(), String> {
         && n > max
     {
         return Err(format!(
-            "it must be at most {}",
+            "`{shown}` is greater than the maximum {}",
             text(input.max.as_ref().unwrap_or(&Value::Null))
         ));
     }
     Ok(())
 }
 
-fn check_order<T: PartialOrd + std::fmt::Display>(
+fn check_order<T: PartialOrd>(
     value: &T,
+    raw: &str,
     input: &Input,
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<(), String> {
-    if let Some(after) = input.after.as_deref().and_then(&parse)
-        && *value <= after
+    if let Some(after) = input.after.as_deref()
+        && let Some(bound) = parse(after)
+        && *value <= bound
     {
-        return Err(format!("it must be after {after}"));
+        return Err(format!("`{}` must be after {after}", raw.trim()));
     }
-    if let Some(before) = input.before.as_deref().and_then(&parse)
-        && *value >= before
+    if let Some(before) = input.before.as_deref()
+        && let Some(bound) = parse(before)
+        && *value >= bound
     {
-        return Err(format!("it must be before {before}"));
+        return Err(format!("`{}` must be before {before}", raw.trim()));
     }
     Ok(())
 }
@@ -604,7 +614,7 @@ mod tests {
         .unwrap_err();
         let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(errs.len(), 4, "{text:?}");
-        assert!(text[0].contains("`i`") && text[0].contains("at most 5"));
+        assert!(text[0].contains("`i`") && text[0].contains("`9` is greater than the maximum 5"));
         assert!(text[1].contains("`s`") && text[1].contains("pattern"));
         assert!(text[2].contains("missing required input `r`"));
         assert!(text[3].contains("e-mail"));

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kite_engine::model::{Execution, State, TaskRun, ids};
-use kite_engine::services::{Platform, ServiceError, poller};
+use kite_engine::services::{CreateOptions, Platform, ServiceError, poller};
 use serde_json::{Map, Value};
 
 use crate::commands::platform;
@@ -68,7 +68,9 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let handles = poller::spawn_all(platform.clone(), poller::PollerConfig { wait: Duration::from_millis(200), ..Default::default() }, stop_rx);
     let mut ended = platform.subscribe_ended();
-    let created = platform.create_execution(&flow, inputs, Vec::new(), None, Some(execution_id.clone())).await;
+    let created = platform
+        .create_execution(&flow, inputs, CreateOptions { id: Some(execution_id.clone()), ..Default::default() })
+        .await;
     let execution = match created {
         Ok(e) => e,
         Err(ServiceError::Inputs(errs)) => {

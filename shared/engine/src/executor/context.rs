@@ -132,7 +132,7 @@ pub fn execution_vars(rt: &Runtime, flow: &Flow, exec: &Execution) -> Map<String
         "vars".into(),
         Value::Object(flow.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
     );
-    m.insert("labels".into(), Value::Object(exec.labels_map()));
+    m.insert("labels".into(), Value::Object(kite_flow::inputs::nest(&exec.labels_map())));
     m.insert("tasks".into(), Value::Object(task_states(exec)));
     if let Some(t) = &exec.trigger {
         m.insert("trigger".into(), Value::Object(t.variables.clone()));
@@ -157,7 +157,11 @@ pub fn task_run_vars(rt: &Runtime, flow: &Flow, exec: &Execution, task: &Task, r
         json!({
             "id": run.id,
             "startDate": run.state.start_date,
-            "attemptsCount": run.attempts.len(),
+            "attemptsCount": run
+                .attempts
+                .iter()
+                .filter(|a| a.state.current.is_terminated())
+                .count(),
             "parentId": run.parent_task_run_id,
             "value": own_value,
             "iteration": run.iteration,

@@ -228,13 +228,14 @@ impl<'f> Cx<'f> {
             Event::Start => {}
             Event::WorkerResult(r) => self.apply_worker_result(r),
             Event::Timer(t) => self.apply_timer(t),
-            Event::SubflowEnded { task_run_id, execution_id, state, outputs } => {
+            Event::SubflowEnded { task_run_id, execution_id, state, outputs, error } => {
                 let Some(run) = self.run(task_run_id) else { return };
                 if run.current().is_terminated() {
                     return;
                 }
                 let Some(task) = self.task(&run.task_id) else { return };
-                flowable::subflow::on_child_ended(self, task, task_run_id, execution_id, *state, outputs.clone());
+                let ended = flowable::subflow::Ended { child: execution_id, state: *state, outputs: outputs.clone(), error: error.clone() };
+                flowable::subflow::on_child_ended(self, task, task_run_id, ended);
             }
             Event::Kill => {
                 if !self.rec.execution.current().is_terminated() {
@@ -636,11 +637,22 @@ impl<'f> Cx<'f> {
                 parent.get("parentTaskRunId").and_then(Value::as_str),
             )
         {
+            let (mut outputs, mut error) = (self.rec.execution.outputs.clone(), None);
+            if let Some(templates) = self.rec.internal.subflow_outputs.clone() {
+                let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
+                let ctx = context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
+                match self.rt.engine.render_value(&Value::Object(templates), &ctx) {
+                    Ok(Value::Object(m)) => outputs.extend(m),
+                    Ok(_) => {}
+                    Err(e) => error = Some(format!("Subflow outputs of {}: {e}", self.rec.execution.id)),
+                }
+            }
             self.actions.push(Action::NotifyParent {
                 execution_id: pe.to_owned(),
                 task_run_id: pt.to_owned(),
                 state,
-                outputs: self.rec.execution.outputs.clone(),
+                outputs,
+                error,
             });
         }
         self.actions.push(Action::Ended { state });
@@ -652,7 +664,7 @@ impl<'f> Cx<'f> {
         let mut out = Map::new();
         for o in &self.flow.outputs {
             let v = match &o.value {
-                Value::String(s) => self.rt.engine.render_typed(s, &ctx).map_err(|e| format!("{}: {e}", o.id))?,
+                Value::String(s) => Value::String(self.rt.engine.render(s, &ctx).map_err(|e| format!("{}: {e}", o.id))?),
                 other => self.rt.engine.render_value(other, &ctx).map_err(|e| format!("{}: {e}", o.id))?,
             };
             let input = kite_flow::model::input::Input {

@@ -46,6 +46,9 @@ pub struct Internal {
     /// Counter for derived ids.
     #[serde(default)]
     pub seq: u64,
+    /// Deprecated Subflow `outputs` to render for the parent when this execution ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subflow_outputs: Option<Map<String, Value>>,
 }
 
 /// A task run result reported by a worker.
@@ -120,6 +123,9 @@ pub enum Event {
         /// Its flow outputs.
         #[serde(default)]
         outputs: Map<String, Value>,
+        /// Why the child could not run or its outputs could not be rendered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// Kill the execution.
     Kill,
@@ -184,6 +190,9 @@ pub struct SubflowRequest {
     /// Trigger variables of the child.
     #[serde(default)]
     pub trigger: Map<String, Value>,
+    /// Deprecated `outputs` templates, rendered by the child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Map<String, Value>>,
 }
 
 /// An output of the executor, carried out by the executor service.
@@ -216,6 +225,9 @@ pub enum Action {
         state: State,
         /// Flow outputs.
         outputs: Map<String, Value>,
+        /// Why the parent's Subflow task must fail anyway.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// Ask the worker to stop a running attempt.
     KillTask {

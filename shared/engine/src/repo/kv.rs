@@ -1,4 +1,4 @@
-//! The namespace key-value store. Table `kv`: key `namespace|key`, value `{type, value}`,
+//! The namespace key-value store. Table `kv_store`: key `namespace|key`, value `{type, value}`,
 //! TTL through the item expiry; index `namespace` (sort = key).
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{RepoError, decode};
 
-const TABLE: &str = "kv";
+const TABLE: &str = "kv_store";
 
 /// The KV repository.
 #[derive(Clone, Debug)]

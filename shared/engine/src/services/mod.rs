@@ -64,6 +64,19 @@ pub enum ServiceError {
     Other(String),
 }
 
+/// Options of [`Platform::create_execution`].
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Labels added to the flow's.
+    pub labels: Vec<Label>,
+    /// What started it.
+    pub trigger: Option<ExecutionTrigger>,
+    /// Its id (random when None).
+    pub id: Option<String>,
+    /// Deprecated Subflow `outputs`, rendered by the child when it ends.
+    pub subflow_outputs: Option<Map<String, Value>>,
+}
+
 /// Queue names of one installation.
 #[derive(Debug, Clone)]
 pub struct QueueNames {
@@ -207,20 +220,14 @@ impl Platform {
     }
 
     /// Resolves `inputs` against `flow`, stores a new CREATED execution and starts it.
-    pub async fn create_execution(
-        &self,
-        flow: &Flow,
-        inputs: Map<String, Value>,
-        labels: Vec<Label>,
-        trigger: Option<ExecutionTrigger>,
-        id: Option<String>,
-    ) -> Result<Execution, ServiceError> {
+    pub async fn create_execution(&self, flow: &Flow, inputs: Map<String, Value>, opts: CreateOptions) -> Result<Execution, ServiceError> {
+        let CreateOptions { labels, trigger, id, subflow_outputs } = opts;
         if flow.disabled {
             return Err(ServiceError::Other(format!("flow {}.{} is disabled", flow.namespace, flow.id)));
         }
         let resolved = kite_flow::inputs::resolve(&flow.inputs, &inputs, &InputRenderer { rt: &self.rt, now: self.clock.now() })
             .map_err(ServiceError::Inputs)?;
-        let now = self.clock.now();
+        let now = now_ms(self.clock.as_ref());
         let id = id.unwrap_or_else(ids::random_id);
         let mut all_labels: Vec<Label> = flow
             .labels
@@ -242,7 +249,8 @@ impl Platform {
         }
         let mut exec = Execution::new(id.clone(), flow, resolved, all_labels, now);
         exec.trigger = trigger;
-        let rec = Record::new(exec.clone());
+        let mut rec = Record::new(exec.clone());
+        rec.internal.subflow_outputs = subflow_outputs;
         match self.repos.executions.put(&rec, Expect::Absent).await {
             Ok(_) => {}
             Err(RepoError::Store(kite_ports::DocumentError::Conflict { .. })) => {
@@ -271,7 +279,7 @@ impl Platform {
                 return Err(e);
             }
         };
-        let now = self.clock.now();
+        let now = now_ms(self.clock.as_ref());
         let before = rec.clone();
         let actions = executor::handle(&flow, &mut rec, &msg.event, &msg.id, &self.rt, now);
         if rec != before {
@@ -302,12 +310,13 @@ impl Platform {
                     self.repos.logs.append(&logs).await?;
                 }
                 Action::StartSubflow(req) => self.start_subflow(req).await?,
-                Action::NotifyParent { execution_id, task_run_id, state, outputs } => {
+                Action::NotifyParent { execution_id, task_run_id, state, outputs, error } => {
                     let event = Event::SubflowEnded {
                         task_run_id,
                         execution_id: rec.execution.id.clone(),
                         state,
                         outputs,
+                        error,
                     };
                     self.send_event(&execution_id, event).await?;
                 }
@@ -340,7 +349,16 @@ impl Platform {
             variables: req.trigger.clone(),
         };
         match self
-            .create_execution(&flow, req.inputs.clone(), req.labels.clone(), Some(trigger), Some(req.execution_id.clone()))
+            .create_execution(
+                &flow,
+                req.inputs.clone(),
+                CreateOptions {
+                    labels: req.labels.clone(),
+                    trigger: Some(trigger),
+                    id: Some(req.execution_id.clone()),
+                    subflow_outputs: req.outputs.clone(),
+                },
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -355,15 +373,14 @@ impl Platform {
 
     async fn subflow_failed(&self, req: &SubflowRequest, reason: String) -> Result<(), ServiceError> {
         tracing::warn!("subflow {}.{} not started: {reason}", req.namespace, req.flow_id);
-        let mut outputs = Map::new();
-        outputs.insert("error".into(), Value::String(reason));
         self.send_event(
             &req.parent_execution_id,
             Event::SubflowEnded {
                 task_run_id: req.parent_task_run_id.clone(),
                 execution_id: req.execution_id.clone(),
                 state: State::Failed,
-                outputs,
+                outputs: Map::new(),
+                error: Some(reason),
             },
         )
         .await
@@ -416,6 +433,12 @@ impl Platform {
     pub async fn execution(&self, id: &str) -> Result<Option<Execution>, ServiceError> {
         Ok(self.repos.executions.get(id).await?.map(|(r, _)| r.execution))
     }
+}
+
+/// The clock's time at millisecond precision (Kestra's dates carry milliseconds).
+pub fn now_ms(clock: &dyn Clock) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    clock.now().trunc_subsecs(3)
 }
 
 /// Renders input expressions (`dependsOn.condition`, SELECT `expression`).

@@ -28,6 +28,12 @@ pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
             for_each::start(cx, task, id)
         }
         t::pause::Pause::TYPE => pause::start(cx, task, id),
+        t::wait_for::WaitFor::TYPE => {
+            let mut out = serde_json::Map::new();
+            out.insert("iterationCount".into(), serde_json::Value::from(0));
+            cx.set_outputs(id, out);
+            Ok(())
+        }
         t::subflow::Subflow::TYPE => {
             cx.push_attempt(id);
             subflow::start_child(cx, task, id);

@@ -55,6 +55,7 @@ pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
     trigger.insert("flowRevision".into(), Value::from(e.flow_revision));
     trigger.insert("parentExecutionId".into(), Value::String(e.id.clone()));
     trigger.insert("parentTaskRunId".into(), Value::String(id.to_owned()));
+    let outputs = (!spec.outputs.is_empty()).then(|| spec.outputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
     let req = SubflowRequest {
         execution_id: child_id.clone(),
         parent_execution_id: e.id.clone(),
@@ -66,6 +67,7 @@ pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
         labels,
         wait,
         trigger,
+        outputs,
     };
     cx.actions.push(Action::StartSubflow(req));
     let mut out = Map::new();
@@ -77,19 +79,37 @@ pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
     }
 }
 
+/// What the child reported.
+#[derive(Debug)]
+pub struct Ended<'a> {
+    /// The child execution.
+    pub child: &'a str,
+    /// Its final state.
+    pub state: State,
+    /// Its outputs.
+    pub outputs: Map<String, Value>,
+    /// Why this task must fail anyway.
+    pub error: Option<String>,
+}
+
 /// The child ended: end this run accordingly (retry may apply).
-pub fn on_child_ended(cx: &mut Cx<'_>, task: &Task, id: &str, child: &str, state: State, outputs: Map<String, Value>) {
+pub fn on_child_ended(cx: &mut Cx<'_>, task: &Task, id: &str, ended: Ended<'_>) {
     let Some(spec) = task.spec::<Subflow>() else { return };
-    if cx.run(id).and_then(|r| r.outputs.get("executionId")).and_then(Value::as_str) != Some(child) {
+    if cx.run(id).and_then(|r| r.outputs.get("executionId")).and_then(Value::as_str) != Some(ended.child) {
         return; // a stale child (previous attempt)
     }
     let mut out = Map::new();
-    out.insert("executionId".into(), Value::String(child.to_owned()));
-    out.insert("state".into(), Value::String(state.name().into()));
-    out.insert("outputs".into(), Value::Object(outputs));
+    out.insert("executionId".into(), Value::String(ended.child.to_owned()));
+    out.insert("state".into(), Value::String(ended.state.name().into()));
+    out.insert("outputs".into(), Value::Object(ended.outputs));
+    if let Some(e) = ended.error {
+        cx.log(Some(id), kite_flow::plugin::LogLevel::Error, e);
+        cx.finish_attempt(task, id, State::Failed, out);
+        return;
+    }
     let transmit = spec.transmit_failed.unwrap_or(true);
-    let mine = match state {
-        State::Failed | State::Killed | State::Warning if transmit => state,
+    let mine = match ended.state {
+        State::Failed | State::Killed | State::Warning if transmit => ended.state,
         State::Cancelled if transmit => State::Failed,
         _ => State::Success,
     };
