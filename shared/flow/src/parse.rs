@@ -416,9 +416,10 @@ fn parse_own(
     info: &PluginInfo,
     own: &Node,
     path: &str,
+    id: &str,
     common_fields: &'static [&'static str],
 ) -> Option<Arc<dyn Spec>> {
-    match with_extra_field_names(common_fields, || (info.parse)(own, path)) {
+    match with_extra_field_names(common_fields, || (info.parse)(own, path, id)) {
         Ok(spec) => Some(spec),
         Err(e) => {
             push(e.or_path(path));
@@ -455,7 +456,7 @@ pub(crate) fn parse_task(node: &Node, path: &str) -> Task {
     if let Some(info) = h.info {
         task.type_name = info.type_name;
         task.kind = info.kind;
-        if let Some(spec) = parse_own(&info, &h.own, path, TASK_COMMON_FIELDS) {
+        if let Some(spec) = parse_own(&info, &h.own, path, &task.id, TASK_COMMON_FIELDS) {
             task.spec = spec;
         }
     }
@@ -485,7 +486,7 @@ fn parse_trigger(node: &Node, path: &str) -> Trigger {
     }
     if let Some(info) = h.info {
         trigger.type_name = info.type_name;
-        if let Some(spec) = parse_own(&info, &h.own, path, TRIGGER_COMMON_FIELDS) {
+        if let Some(spec) = parse_own(&info, &h.own, path, &trigger.id, TRIGGER_COMMON_FIELDS) {
             trigger.spec = spec;
         }
     }
@@ -504,7 +505,7 @@ fn parse_condition(node: &Node, path: &str) -> Condition {
     };
     if let Some(info) = h.info {
         condition.type_name = info.type_name;
-        if let Some(spec) = parse_own(&info, &h.own, path, &["type"]) {
+        if let Some(spec) = parse_own(&info, &h.own, path, "", &["type"]) {
             condition.spec = spec;
         }
     }

@@ -88,6 +88,10 @@ pub trait PluginType:
 
     /// Type-specific validation rules.
     fn validate(&self, _v: &mut Validator<'_>) {}
+
+    /// Called once parsed, with the task's id and path: lets a type derive hidden child
+    /// tasks from its properties (ForEachItem's `<id>_split`, `_items`, `_merge`).
+    fn expand(&mut self, _id: &str, _path: &str) {}
 }
 
 /// The type-erased view of a parsed plugin's own properties.
@@ -406,7 +410,7 @@ pub struct PluginInfo {
     /// Deprecation note.
     pub deprecated: Option<&'static str>,
     /// Parses the type-specific properties.
-    pub parse: fn(&crate::yaml::Node, &str) -> Result<Arc<dyn Spec>, crate::Diagnostic>,
+    pub parse: fn(&crate::yaml::Node, &str, &str) -> Result<Arc<dyn Spec>, crate::Diagnostic>,
     /// JSON Schema of the type-specific properties.
     pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
 }
@@ -414,8 +418,12 @@ pub struct PluginInfo {
 fn parse_spec<T: PluginType>(
     node: &crate::yaml::Node,
     path: &str,
+    id: &str,
 ) -> Result<Arc<dyn Spec>, crate::Diagnostic> {
-    crate::de::from_node::<T>(node, path).map(|t| Arc::new(t) as Arc<dyn Spec>)
+    crate::de::from_node::<T>(node, path).map(|mut t| {
+        t.expand(id, path);
+        Arc::new(t) as Arc<dyn Spec>
+    })
 }
 
 fn schema_of<T: PluginType>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -234,6 +234,10 @@ impl<'f> Cx<'f> {
                     return;
                 }
                 let Some(task) = self.task(&run.task_id) else { return };
+                if task.type_name == <kite_flow::tasks::for_each_item::ForEachItemItems as kite_flow::plugin::PluginType>::TYPE {
+                    flowable::for_each_item::on_child_ended(self, task, task_run_id, execution_id, *state);
+                    return;
+                }
                 let ended = flowable::subflow::Ended { child: execution_id, state: *state, outputs: outputs.clone(), error: error.clone() };
                 flowable::subflow::on_child_ended(self, task, task_run_id, ended);
             }
@@ -481,6 +485,7 @@ impl<'f> Cx<'f> {
         }
         let attempt = self.run(id).map(|r| r.attempts.len().saturating_sub(1) as u32).unwrap_or(0);
         let working_directory = self.working_directory_of(id);
+        let extra = flowable::for_each_item::job_extra(self, task, id);
         let vars = self.vars(id);
         let e = &self.rec.execution;
         let job = WorkerJob {
@@ -493,6 +498,7 @@ impl<'f> Cx<'f> {
             attempt,
             vars,
             working_directory,
+            extra,
         };
         self.actions.push(Action::Dispatch(job));
     }

@@ -46,6 +46,9 @@ pub struct Internal {
     /// Counter for derived ids.
     #[serde(default)]
     pub seq: u64,
+    /// Child executions of ForEachItem `_items` runs, with their end states.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub item_children: BTreeMap<String, Vec<(String, Option<State>)>>,
     /// Deprecated Subflow `outputs` to render for the parent when this execution ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow_outputs: Option<Map<String, Value>>,
@@ -160,6 +163,9 @@ pub struct WorkerJob {
     /// Shared working directory key (WorkingDirectory children).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_directory: Option<String>,
+    /// Task-specific data from the executor (e.g. the child executions a merge reads).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
 
 /// Creation of a child execution for a Subflow task run.

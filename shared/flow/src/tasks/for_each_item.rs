@@ -12,7 +12,7 @@ use crate::tasks::legacy_flows;
 use crate::validate::Validator;
 
 /// How the items file is cut into batches.
-#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Batch {
     /// Rows per batch (default 1).
@@ -70,15 +70,103 @@ pub struct ForEachItem {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub errors: Vec<Task>,
+    /// The hidden steps `<id>_split`, `<id>_items`, `<id>_merge` (derived).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub steps: Vec<Task>,
+}
+
+/// Hidden step 1: cut the items file into batch files (output `uris`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForEachItemSplit {
+    /// The items URI (expression).
+    pub items: String,
+    /// Batching.
+    pub batch: Batch,
+}
+
+/// Hidden step 2: one subflow execution per batch (outputs `numberOfBatches`, `iterations`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForEachItemItems {
+    /// Namespace of the subflow.
+    pub namespace: String,
+    /// Subflow id.
+    pub flow_id: String,
+    /// Revision.
+    pub revision: Option<Dyn<u32>>,
+    /// Inputs of each child.
+    pub inputs: IndexMap<String, serde_json::Value>,
+    /// Labels of each child.
+    pub labels: Labels,
+    /// Wait for the children.
+    pub wait: bool,
+    /// A failed child fails the step.
+    pub transmit_failed: bool,
+    /// Copy labels to children.
+    pub inherit_labels: bool,
+}
+
+/// Hidden step 3: merge the children's outputs into a file (output `subflowOutputs`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ForEachItemMerge {}
+
+impl PluginType for ForEachItemSplit {
+    const TYPE: &'static str = "io.kestra.plugin.core.flow.ForEachItem$ForEachItemSplit";
+}
+
+impl PluginType for ForEachItemItems {
+    const TYPE: &'static str = "io.kestra.plugin.core.flow.ForEachItem$ForEachItemExecutable";
+    const KIND: TaskKind = TaskKind::Executable;
+}
+
+impl PluginType for ForEachItemMerge {
+    const TYPE: &'static str = "io.kestra.plugin.core.flow.ForEachItem$ForEachItemMergeOutputs";
+}
+
+fn step<T: PluginType>(id: String, path: &str, kind: TaskKind, spec: T) -> Task {
+    Task {
+        id,
+        type_name: T::TYPE,
+        written_type: T::TYPE.to_owned(),
+        kind,
+        common: crate::plugin::TaskCommon::default(),
+        spec: std::sync::Arc::new(spec),
+        loc: crate::Location::UNKNOWN,
+        path: path.to_owned(),
+    }
 }
 
 impl PluginType for ForEachItem {
     const TYPE: &'static str = "io.kestra.plugin.core.flow.ForEachItem";
     const ALIASES: &'static [&'static str] = &[legacy_flows!("ForEachItem")];
-    const KIND: TaskKind = TaskKind::Executable;
+    const KIND: TaskKind = TaskKind::Flowable;
 
     fn branches(&self) -> Vec<Branch<'_>> {
-        vec![Branch::new("errors", &self.errors)]
+        vec![Branch::new("steps", &self.steps), Branch::new("errors", &self.errors)]
+    }
+
+    fn expand(&mut self, id: &str, path: &str) {
+        let items = ForEachItemItems {
+            namespace: self.namespace.clone(),
+            flow_id: self.flow_id.clone(),
+            revision: self.revision.clone(),
+            inputs: self.inputs.clone(),
+            labels: self.labels.clone(),
+            wait: self.wait.unwrap_or(true),
+            transmit_failed: self.transmit_failed.unwrap_or(true),
+            inherit_labels: self.inherit_labels,
+        };
+        let split = ForEachItemSplit {
+            items: self.items.clone(),
+            batch: self.batch.clone(),
+        };
+        self.steps = vec![
+            step(format!("{id}_split"), path, TaskKind::Runnable, split),
+            step(format!("{id}_items"), path, TaskKind::Executable, items),
+            step(format!("{id}_merge"), path, TaskKind::Runnable, ForEachItemMerge {}),
+        ];
     }
 
     fn validate(&self, v: &mut Validator<'_>) {

@@ -3,6 +3,7 @@
 pub mod allow_failure;
 pub mod dag;
 pub mod for_each;
+pub mod for_each_item;
 pub mod r#if;
 pub mod parallel;
 pub mod pause;
@@ -39,7 +40,11 @@ pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
             subflow::start_child(cx, task, id);
             Ok(())
         }
-        t::for_each_item::ForEachItem::TYPE => Err("ForEachItem is not supported yet by this engine".into()),
+        t::for_each_item::ForEachItem::TYPE => Ok(()),
+        t::for_each_item::ForEachItemItems::TYPE => {
+            cx.push_attempt(id);
+            for_each_item::start_items(cx, task, id)
+        }
         t::template::Template::TYPE => Err("Template tasks are not supported: templates are replaced by subflows".into()),
         _ => Ok(()),
     }
@@ -60,6 +65,7 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         t::pause::Pause::TYPE => pause::next(cx, task, id),
         t::wait_for::WaitFor::TYPE => wait_for::next(cx, task, id),
         t::working_directory::WorkingDirectory::TYPE => working_directory::next(cx, task, id),
+        t::for_each_item::ForEachItem::TYPE => for_each_item::next(cx, task, id),
         _ => Decision::Done(crate::model::State::Failed),
     }
 }

@@ -4,6 +4,8 @@
 //! globs) and [`process`] (the local `Process` task runner of the script tasks).
 
 pub(crate) mod files;
+pub mod for_each_item_merge;
+pub mod for_each_item_split;
 pub mod http_download;
 pub mod http_request;
 pub mod kv_delete;
@@ -36,6 +38,8 @@ use super::{RunContext, Runners, TaskError};
 
 /// Registers every core runner.
 pub fn register(r: &mut Runners) {
+    r.register(t::for_each_item::ForEachItemSplit::TYPE, Arc::new(for_each_item_split::Runner))
+        .register(t::for_each_item::ForEachItemMerge::TYPE, Arc::new(for_each_item_merge::Runner));
     r.register(t::kv_set::KvSet::TYPE, Arc::new(kv_set::Runner))
         .register(t::kv_get::KvGet::TYPE, Arc::new(kv_get::Runner))
         .register(

@@ -24,10 +24,14 @@ use crate::worker::{Output, RunContext, TaskError, TaskRunner};
 #[derive(Debug)]
 pub struct Runner;
 
+/// How to cut a file.
 #[derive(Debug, Clone, Copy)]
-enum Mode {
+pub(crate) enum Mode {
+    /// Parts of at most this many bytes (whole rows).
     Bytes(u64),
+    /// This many parts, rows dealt round-robin.
     Partitions(u32),
+    /// Parts of this many rows.
     Rows(u32),
 }
 
@@ -67,6 +71,15 @@ impl TaskRunner for Runner {
         if separator.is_empty() {
             return Err(TaskError::new("`separator` cannot be empty"));
         }
+        let uris = split(ctx, &key, mode, &separator).await?;
+        let mut out = Map::new();
+        out.insert("uris".into(), Value::Array(uris));
+        Ok(Output::success(out))
+    }
+}
+
+/// Cuts the file at `key` into parts stored as outputs of this task run; their URIs.
+pub(crate) async fn split(ctx: &RunContext, key: &StorageKey, mode: Mode, separator: &str) -> Result<Vec<Value>, TaskError> {
         let extension = match key.file_name().rfind('.') {
             Some(i) if i > 0 => key.file_name()[i..].to_owned(),
             _ => ".tmp".to_owned(),
@@ -88,7 +101,7 @@ impl TaskRunner for Runner {
                     splitter.open().await?;
                 }
             }
-            let mut reader = ctx.storage.open(&key).await?;
+            let mut reader = ctx.storage.open(key).await?;
             let sep = separator.as_bytes();
             let mut pending: Vec<u8> = Vec::new();
             let mut chunk = vec![0u8; 64 * 1024];
@@ -125,11 +138,9 @@ impl TaskRunner for Runner {
         for f in &splitter.files {
             let _ = tokio::fs::remove_file(f).await;
         }
-        let mut out = Map::new();
-        out.insert("uris".into(), Value::Array(result?));
-        Ok(Output::success(out))
-    }
+        result
 }
+
 
 struct Splitter<'a> {
     ctx: &'a RunContext,
