@@ -22,6 +22,7 @@ pub mod flowable;
 pub mod inline;
 pub mod record;
 pub mod retry;
+pub mod sla;
 
 use std::collections::HashMap;
 
@@ -299,6 +300,7 @@ impl<'f> Cx<'f> {
             }
             TimerKind::WaitFor { task_run_id } => flowable::wait_for::on_timer(self, task_run_id),
             TimerKind::ScheduledStart => {}
+            TimerKind::Sla { index } => sla::on_deadline(self, *index),
         }
     }
 
@@ -322,6 +324,7 @@ impl<'f> Cx<'f> {
         if self.rec.execution.current() == State::Created {
             self.rec.execution.state.set(State::Running, now);
             self.log(None, LogLevel::Info, format!("Flow started: {}.{}", self.flow.namespace, self.flow.id));
+            sla::arm(self);
         }
         for _ in 0..MAX_ROUNDS {
             let exec_state = self.rec.execution.current();
@@ -330,6 +333,9 @@ impl<'f> Cx<'f> {
             }
             if exec_state == State::Killing {
                 self.kill_all();
+                return;
+            }
+            if sla::check_assertions(self) && self.rec.execution.current().is_terminated() {
                 return;
             }
             let mut changed = self.start_created();
@@ -358,6 +364,11 @@ impl<'f> Cx<'f> {
     }
 
     fn kill_all(&mut self) {
+        self.stop_all(State::Killed);
+    }
+
+    /// Kills every live task run (and child execution) and ends the execution in `end`.
+    pub fn stop_all(&mut self, end: State) {
         let now = self.now;
         let live: Vec<(String, String)> = self
             .rec
@@ -383,7 +394,8 @@ impl<'f> Cx<'f> {
                 r.set_state(State::Killed, now);
             }
         }
-        self.end_execution(State::Killed);
+        self.rec.internal.listeners_pending = None;
+        self.finish_execution(end);
     }
 
     fn start_created(&mut self) -> bool {
@@ -597,6 +609,9 @@ impl<'f> Cx<'f> {
 
     fn resolve_top(&mut self) -> bool {
         let flow = self.flow;
+        if let Some(final_state) = self.rec.internal.listeners_pending {
+            return self.resolve_listeners(final_state);
+        }
         let d = branch::sequential(
             self,
             None,
@@ -622,8 +637,59 @@ impl<'f> Cx<'f> {
         }
     }
 
-    /// Renders flow outputs and moves the execution to its final state.
+    /// The top-level branch ended in `state`: run the deprecated listeners whose conditions
+    /// hold (their outcome does not change the state), then finish.
     fn end_execution(&mut self, state: State) {
+        let matching = self.flow.listeners.iter().any(|l| self.listener_matches(l, state));
+        if matching && self.rec.internal.listeners_pending.is_none() {
+            self.rec.internal.listeners_pending = Some(state);
+            return;
+        }
+        self.finish_execution(state);
+    }
+
+    fn listener_matches(&self, l: &kite_flow::model::flow::Listener, state: State) -> bool {
+        l.conditions.iter().all(|c| {
+            if let Some(s) = c.spec::<kite_flow::conditions::execution_status::ExecutionStatus>() {
+                let name = state.name();
+                (s.r#in.is_empty() || s.r#in.iter().any(|x| x == name)) && !s.not_in.iter().any(|x| x == name)
+            } else if let Some(e) = c.spec::<kite_flow::conditions::expression::Expression>() {
+                let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
+                let ctx = context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
+                self.rt.engine.render(&e.expression, &ctx).is_ok_and(|v| kite_expr::is_truthy(&v))
+            } else {
+                true
+            }
+        })
+    }
+
+    fn resolve_listeners(&mut self, final_state: State) -> bool {
+        let flow = self.flow;
+        for l in flow.listeners.iter().filter(|l| self.listener_matches(l, final_state)) {
+            let runs: Vec<&TaskRun> = self
+                .rec
+                .execution
+                .children(None)
+                .filter(|r| l.tasks.iter().any(|t| t.id == r.task_id))
+                .collect();
+            if runs.iter().any(|r| !r.current().is_terminated()) {
+                return false;
+            }
+            if runs.iter().any(|r| r.current().is_failed()) {
+                continue;
+            }
+            if let Some(t) = l.tasks.iter().filter(|t| !t.common.disabled).find(|t| !runs.iter().any(|r| r.task_id == t.id)) {
+                self.create_run(t, None, None, None);
+                return true;
+            }
+        }
+        self.rec.internal.listeners_pending = None;
+        self.finish_execution(final_state);
+        true
+    }
+
+    /// Renders flow outputs and moves the execution to its final state.
+    fn finish_execution(&mut self, state: State) {
         let now = self.now;
         let mut state = state;
         if matches!(state, State::Success | State::Warning) && !self.flow.outputs.is_empty() {

@@ -49,6 +49,12 @@ pub struct Internal {
     /// Child executions of ForEachItem `_items` runs, with their end states.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub item_children: BTreeMap<String, Vec<(String, Option<State>)>>,
+    /// SLAs already violated (indexes in the flow).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sla_violated: Vec<usize>,
+    /// The final state waiting for deprecated listeners to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listeners_pending: Option<State>,
     /// Deprecated Subflow `outputs` to render for the parent when this execution ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow_outputs: Option<Map<String, Value>>,
@@ -103,6 +109,11 @@ pub enum TimerKind {
     },
     /// A scheduled execution may start.
     ScheduledStart,
+    /// A MAX_DURATION SLA deadline.
+    Sla {
+        /// Index of the SLA in the flow.
+        index: usize,
+    },
 }
 
 /// An input of the executor.
