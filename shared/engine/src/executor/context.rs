@@ -170,8 +170,30 @@ pub fn task_run_vars(rt: &Runtime, flow: &Flow, exec: &Execution, task: &Task, r
     if let Some(first) = parents.first() {
         m.insert("parent".into(), first.clone());
     }
+    if let Some(wd) = working_directory_ancestor(flow, exec, run) {
+        m.insert("workerTaskrun".into(), json!({"id": wd.id, "value": wd.value.clone().or(own_value.clone())}));
+    }
     m.insert("parents".into(), Value::Array(parents));
     m
+}
+
+/// The closest WorkingDirectory run above `run`, if any.
+fn working_directory_ancestor<'a>(flow: &Flow, exec: &'a Execution, run: &TaskRun) -> Option<&'a TaskRun> {
+    use kite_flow::plugin::PluginType;
+    let wd = kite_flow::tasks::working_directory::WorkingDirectory::TYPE;
+    let mut cur = run.parent_task_run_id.as_deref().and_then(|p| exec.task_run(p));
+    let mut guard = 0;
+    while let Some(p) = cur {
+        guard += 1;
+        if guard > 10_000 {
+            return None;
+        }
+        if flow.find_task(&p.task_id).is_some_and(|t| t.type_name == wd) {
+            return Some(p);
+        }
+        cur = p.parent_task_run_id.as_deref().and_then(|id| exec.task_run(id));
+    }
+    None
 }
 
 /// Ancestors of `run` carrying a loop value, closest first, as `{taskrun: {value}, outputs}`.
@@ -185,10 +207,12 @@ fn parents(exec: &Execution, run: &TaskRun) -> Vec<Value> {
             break;
         }
         if p.value.is_some() {
-            out.push(json!({
-                "taskrun": {"value": p.value, "id": p.id},
-                "outputs": p.outputs,
-            }));
+            let mut entry = Map::new();
+            entry.insert("taskrun".into(), json!({"value": p.value}));
+            if !p.outputs.is_empty() {
+                entry.insert("outputs".into(), Value::Object(p.outputs.clone()));
+            }
+            out.push(Value::Object(entry));
         }
         cur = p.parent_task_run_id.as_deref().and_then(|id| exec.task_run(id));
     }

@@ -259,6 +259,13 @@ impl<'f> Cx<'f> {
             return; // late or duplicate result
         }
         let task_id = run.task_id.clone();
+        let parent = run.parent_task_run_id.clone();
+        let mut outputs = r.outputs.clone();
+        if let Some(files) = outputs.remove(crate::worker::WD_OUTPUT_FILES)
+            && let Some(p) = parent
+        {
+            flowable::working_directory::merge_output_files(self, &p, files);
+        }
         for m in &r.error_logs {
             self.rec.internal.error_logs.push(serde_json::json!({
                 "taskId": task_id,
@@ -268,7 +275,7 @@ impl<'f> Cx<'f> {
             }));
         }
         let Some(task) = self.task(&task_id) else { return };
-        self.finish_attempt(task, &r.task_run_id, r.state, r.outputs.clone());
+        self.finish_attempt(task, &r.task_run_id, r.state, outputs);
     }
 
     fn apply_timer(&mut self, t: &TimerKind) {
@@ -497,7 +504,10 @@ impl<'f> Cx<'f> {
         }
         let attempt = self.run(id).map(|r| r.attempts.len().saturating_sub(1) as u32).unwrap_or(0);
         let working_directory = self.working_directory_of(id);
-        let extra = flowable::for_each_item::job_extra(self, task, id);
+        let mut extra = flowable::for_each_item::job_extra(self, task, id);
+        if let Some(wd) = &working_directory {
+            flowable::working_directory::job_extra(self, wd, &mut extra);
+        }
         let vars = self.vars(id);
         let e = &self.rec.execution;
         let job = WorkerJob {

@@ -24,6 +24,12 @@ use crate::executor::{WorkerJob, WorkerResult};
 use crate::model::{LogEntry, State};
 use crate::repo::Repos;
 
+/// Job `extra` key: input files a WorkingDirectory writes before its first child runs.
+pub const WD_INPUT_FILES: &str = "workingDirectoryInputFiles";
+/// Job `extra` key (and result output key): the WorkingDirectory `outputFiles` globs, and
+/// the files uploaded for them.
+pub const WD_OUTPUT_FILES: &str = "workingDirectoryOutputFiles";
+
 /// Why an attempt failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -252,6 +258,9 @@ pub async fn run_job(
         ))),
         Some(runner) => {
             let _ = tokio::fs::create_dir_all(&ctx.workdir).await;
+            if let Err(e) = prepare_working_directory(&ctx).await {
+                ctx.log(LogLevel::Error, e.0.clone());
+            }
             let timeout = match &ctx.task.common.timeout {
                 Some(kite_flow::property::Dyn::Value(d)) => Some(d.to_std()),
                 Some(kite_flow::property::Dyn::Expr(e)) => ctx
@@ -272,6 +281,16 @@ pub async fn run_job(
                 None => runner.run(&ctx).await,
             }
         }
+    };
+    let outcome = match outcome {
+        Ok(mut o) if ctx.job.extra.contains_key(WD_OUTPUT_FILES) => match collect_working_directory(&ctx).await {
+            Ok(files) => {
+                o.outputs.insert(WD_OUTPUT_FILES.into(), Value::Object(files));
+                Ok(o)
+            }
+            Err(e) => Err(e),
+        },
+        other => other,
     };
     let (state, outputs) = match outcome {
         Ok(o) => (o.state.unwrap_or(State::Success), o.outputs),
@@ -297,4 +316,34 @@ pub async fn run_job(
         error_logs,
     };
     (result, logs)
+}
+
+/// Writes a WorkingDirectory's input files once (a marker file records it).
+async fn prepare_working_directory(ctx: &RunContext) -> Result<(), TaskError> {
+    let Some(files) = ctx.job.extra.get(WD_INPUT_FILES) else { return Ok(()) };
+    let marker = ctx.workdir.join(".kite-working-directory");
+    if tokio::fs::try_exists(&marker).await.unwrap_or(false) {
+        return Ok(());
+    }
+    if let Value::String(s) = files
+        && let Some(e) = s.strip_prefix("error: ")
+    {
+        return Err(TaskError::new(format!("WorkingDirectory inputFiles: {e}")));
+    }
+    let rendered = tasks::files::render_input_files(ctx, Some(files), &Map::new())?;
+    tasks::files::write_input_files(ctx, &ctx.workdir, &rendered).await?;
+    tokio::fs::write(&marker, b"").await?;
+    Ok(())
+}
+
+/// Uploads the files matching the WorkingDirectory's `outputFiles` globs.
+async fn collect_working_directory(ctx: &RunContext) -> Result<Map<String, Value>, TaskError> {
+    let globs: Vec<String> = ctx
+        .job
+        .extra
+        .get(WD_OUTPUT_FILES)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    tasks::files::upload_matching(ctx, &ctx.workdir, &globs).await
 }
