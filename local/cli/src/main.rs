@@ -6,6 +6,8 @@
 //! - `commands/flow_schema.rs`: `kite flow schema`.
 //! - `commands/flow_run.rs`: `kite flow run FILE`.
 //! - `commands/platform.rs`: building the in-memory or embedded platform.
+//! - `commands/server_local.rs`: `kite server local` (pollers + REST API in one process).
+//! - `commands/remote.rs`: `kite execute` and `kite flow deploy`, clients of a server.
 
 mod commands;
 
@@ -24,10 +26,75 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Orchestration benchmarks on the embedded store (prints a table).
+    Bench {
+        /// Executions of the two-task flow.
+        #[arg(long, default_value_t = 1000)]
+        executions: usize,
+        /// Values of the ForEach.
+        #[arg(long, default_value_t = 1000)]
+        foreach: usize,
+    },
     /// Work with flow files.
     Flow {
         #[command(subcommand)]
         command: FlowCommand,
+    },
+    /// Run a Kite server.
+    Server {
+        #[command(subcommand)]
+        command: ServerCommand,
+    },
+    /// Start an execution on a server (inputs as multipart form parts, files included).
+    Execute {
+        /// The flow's namespace.
+        namespace: String,
+        /// The flow id.
+        flow: String,
+        /// The server's URL.
+        #[arg(long, env = "KITE_SERVER")]
+        server: String,
+        /// An input: NAME=VALUE, or NAME=@path to upload a file.
+        #[arg(long = "input", short = 'i')]
+        inputs: Vec<String>,
+        /// A label key:value.
+        #[arg(long = "label", short = 'l')]
+        labels: Vec<String>,
+        /// Wait for the end (exit 1 unless SUCCESS or WARNING).
+        #[arg(long)]
+        wait: bool,
+        /// Print the execution as JSON.
+        #[arg(long)]
+        json: bool,
+        /// API token.
+        #[arg(long, env = "KITE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServerCommand {
+    /// Everything in one process on local storage: executor, worker, scheduler and the REST API.
+    Local {
+        /// Port (0 picks a free one; the printed URL tells which).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Interface to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Data folder (database, internal storage, working directories).
+        #[arg(long, default_value = ".kite")]
+        data: PathBuf,
+        /// A folder of flows to load at start and reload when files change.
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        /// Require `Authorization: Bearer <TOKEN>` on the API.
+        #[arg(long, env = "KITE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Seconds a message being handled stays leased; after a crash, unfinished work
+        /// is redelivered this long after it was taken.
+        #[arg(long, default_value_t = 60)]
+        lease: u64,
     },
 }
 
@@ -58,20 +125,94 @@ enum FlowCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create or update flows (files or folders, one flow per YAML document) on a server.
+    Deploy {
+        /// Files or folders (folders are searched for *.yaml and *.yml).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The server's URL.
+        #[arg(long, env = "KITE_SERVER")]
+        server: String,
+        /// API token.
+        #[arg(long, env = "KITE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KITE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KITE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let result = match cli.command {
+        Command::Bench {
+            executions,
+            foreach,
+        } => commands::bench::run(commands::bench::BenchArgs {
+            executions,
+            foreach,
+        }),
         Command::Flow { command } => match command {
             FlowCommand::Validate { paths, json } => commands::flow_validate::run(&paths, json),
             FlowCommand::Schema => commands::flow_schema::run(),
-            FlowCommand::Run { file, flows, inputs, json } => {
-                commands::flow_run::run(commands::flow_run::RunArgs { file, flows, inputs, json })
-            }
+            FlowCommand::Run {
+                file,
+                flows,
+                inputs,
+                json,
+            } => commands::flow_run::run(commands::flow_run::RunArgs {
+                file,
+                flows,
+                inputs,
+                json,
+            }),
+            FlowCommand::Deploy {
+                paths,
+                server,
+                token,
+            } => commands::remote::deploy(commands::remote::DeployArgs {
+                server: commands::remote::Server { url: server, token },
+                paths,
+            }),
         },
+        Command::Server { command } => match command {
+            ServerCommand::Local {
+                port,
+                host,
+                data,
+                flows,
+                token,
+                lease,
+            } => commands::server_local::run(commands::server_local::ServerArgs {
+                host,
+                port,
+                data,
+                flows,
+                token,
+                lease,
+            }),
+        },
+        Command::Execute {
+            namespace,
+            flow,
+            server,
+            inputs,
+            labels,
+            wait,
+            json,
+            token,
+        } => commands::remote::execute(commands::remote::ExecuteArgs {
+            server: commands::remote::Server { url: server, token },
+            namespace,
+            flow,
+            inputs,
+            labels,
+            wait,
+            json,
+        }),
     };
     match result {
         Ok(code) => code,

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use kite_engine::executor::{self, Action, Event, Record, Runtime, SubflowRequest, TimerKind, WorkerJob, WorkerResult};
+use kite_engine::executor::{
+    self, Action, Event, Record, Runtime, SubflowRequest, TimerKind, WorkerJob, WorkerResult,
+};
 use kite_engine::model::{Execution, ExecutionTrigger, LogEntry, State, TaskRun};
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
@@ -38,7 +40,10 @@ const WAIT_LIMIT: Duration = Duration::from_secs(15);
 
 /// A flow source: `id`, the test namespace, then `body` (YAML at column 0).
 fn flow_yaml(id: &str, body: &str) -> String {
-    format!("id: {id}\nnamespace: {NS}\n{}", body.trim_start_matches('\n'))
+    format!(
+        "id: {id}\nnamespace: {NS}\n{}",
+        body.trim_start_matches('\n')
+    )
 }
 
 fn parse(source: &str) -> Flow {
@@ -74,23 +79,38 @@ trait Runs {
 
 impl Runs for Execution {
     fn runs_of(&self, task: &str) -> Vec<&TaskRun> {
-        self.task_run_list.iter().filter(|r| r.task_id == task).collect()
+        self.task_run_list
+            .iter()
+            .filter(|r| r.task_id == task)
+            .collect()
     }
 
     #[track_caller]
     fn one(&self, task: &str) -> &TaskRun {
         let runs = self.runs_of(task);
-        assert_eq!(runs.len(), 1, "expected exactly one run of `{task}`, task runs: {:?}", self.task_ids());
+        assert_eq!(
+            runs.len(),
+            1,
+            "expected exactly one run of `{task}`, task runs: {:?}",
+            self.task_ids()
+        );
         runs[0]
     }
 
     fn task_ids(&self) -> Vec<&str> {
-        self.task_run_list.iter().map(|r| r.task_id.as_str()).collect()
+        self.task_run_list
+            .iter()
+            .map(|r| r.task_id.as_str())
+            .collect()
     }
 
     #[track_caller]
     fn out(&self, task: &str, key: &str) -> Value {
-        self.one(task).outputs.get(key).cloned().unwrap_or(Value::Null)
+        self.one(task)
+            .outputs
+            .get(key)
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 
     #[track_caller]
@@ -100,11 +120,15 @@ impl Runs for Execution {
 
     #[track_caller]
     fn run_by_id(&self, id: &str) -> &TaskRun {
-        self.task_run(id).unwrap_or_else(|| panic!("no task run {id}"))
+        self.task_run(id)
+            .unwrap_or_else(|| panic!("no task run {id}"))
     }
 
     fn label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|l| l.key == key).map(|l| l.value.as_str())
+        self.labels
+            .iter()
+            .find(|l| l.key == key)
+            .map(|l| l.value.as_str())
     }
 }
 
@@ -145,7 +169,10 @@ impl Kite {
 
     /// `env` feeds `envs` (`KESTRA_*`) and `secret()` (`SECRET_*`, base64).
     async fn start_with_env(env: &[(&str, &str)]) -> Self {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
         let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())));
@@ -180,8 +207,16 @@ impl Kite {
     /// Saves a flow and returns it as stored (with its revision).
     async fn deploy(&self, source: &str) -> Flow {
         let flow = parse(source);
-        self.platform.repos.flows.save(&flow, source).await.expect("save flow");
-        self.platform.load_flow(&flow.namespace, &flow.id, None).await.expect("load flow")
+        self.platform
+            .repos
+            .flows
+            .save(&flow, source)
+            .await
+            .expect("save flow");
+        self.platform
+            .load_flow(&flow.namespace, &flow.id, None)
+            .await
+            .expect("load flow")
     }
 
     async fn create(&self, flow: &Flow, inputs: Value) -> Execution {
@@ -196,7 +231,12 @@ impl Kite {
     }
 
     /// Waits until execution `id` satisfies `pred`.
-    async fn wait_until(&self, id: &str, what: &str, pred: impl Fn(&Execution) -> bool) -> Execution {
+    async fn wait_until(
+        &self,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&Execution) -> bool,
+    ) -> Execution {
         let mut ended = self.platform.subscribe_ended();
         let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
         loop {
@@ -206,7 +246,10 @@ impl Kite {
                 return e;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("execution {id} did not become {what} in time: {:#?}", self.get(id).await);
+                panic!(
+                    "execution {id} did not become {what} in time: {:#?}",
+                    self.get(id).await
+                );
             }
             tokio::select! {
                 _ = ended.recv() => {}
@@ -216,7 +259,8 @@ impl Kite {
     }
 
     async fn wait_end(&self, id: &str) -> Execution {
-        self.wait_until(id, "terminated", |e| e.state.current.is_terminated()).await
+        self.wait_until(id, "terminated", |e| e.state.current.is_terminated())
+            .await
     }
 
     async fn execute(&self, flow: &Flow, inputs: Value) -> Execution {
@@ -235,7 +279,13 @@ impl Kite {
     async fn logs_until(&self, id: &str, pred: impl Fn(&[LogEntry]) -> bool) -> Vec<LogEntry> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
-            let logs = self.platform.repos.logs.of_execution(id).await.expect("logs");
+            let logs = self
+                .platform
+                .repos
+                .logs
+                .of_execution(id)
+                .await
+                .expect("logs");
             if pred(&logs) || tokio::time::Instant::now() > deadline {
                 return logs;
             }
@@ -280,12 +330,21 @@ tasks:
     let e = kite.run(&src, json!({})).await;
     assert_state(&e, State::Success);
     assert_eq!(e.task_ids(), ["first", "seq", "second", "third", "last"]);
-    assert_eq!(history(&e.state), [State::Created, State::Running, State::Success]);
+    assert_eq!(
+        history(&e.state),
+        [State::Created, State::Running, State::Success]
+    );
     let seq = e.one("seq");
     assert_eq!(e.one("first").parent_task_run_id, None);
     assert_eq!(seq.parent_task_run_id, None);
-    assert_eq!(e.one("second").parent_task_run_id.as_deref(), Some(seq.id.as_str()));
-    assert_eq!(e.one("third").parent_task_run_id.as_deref(), Some(seq.id.as_str()));
+    assert_eq!(
+        e.one("second").parent_task_run_id.as_deref(),
+        Some(seq.id.as_str())
+    );
+    assert_eq!(
+        e.one("third").parent_task_run_id.as_deref(),
+        Some(seq.id.as_str())
+    );
     assert_eq!(e.one("last").parent_task_run_id, None);
     assert_eq!(e.out("second", "value"), json!("one-two"));
     assert_eq!(e.out("third", "value"), json!("one-two-three"));
@@ -301,7 +360,11 @@ tasks:
         let r = e.one(t);
         assert_eq!(r.attempts.len(), 1, "{t}");
         assert_eq!(r.attempts[0].state.current, State::Success);
-        assert_eq!(history(&r.state), [State::Created, State::Running, State::Success], "{t}");
+        assert_eq!(
+            history(&r.state),
+            [State::Created, State::Running, State::Success],
+            "{t}"
+        );
     }
     let mut ids: Vec<&str> = e.task_run_list.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
@@ -309,7 +372,10 @@ tasks:
     assert_eq!(ids.len(), 5, "task run ids are distinct");
     let last_id = e.one("last").id.clone();
     let logs = kite
-        .logs_until(&e.id, |l| l.iter().any(|x| x.task_run_id.as_deref() == Some(last_id.as_str())))
+        .logs_until(&e.id, |l| {
+            l.iter()
+                .any(|x| x.task_run_id.as_deref() == Some(last_id.as_str()))
+        })
         .await;
     let line = logs
         .iter()
@@ -392,7 +458,10 @@ tasks:
         .map(|t| e.one(t).state.end_date.expect("end"))
         .min()
         .expect("ends");
-    assert!(k3_start >= first_end, "k3 created at {k3_start} before k1/k2 ended ({first_end})");
+    assert!(
+        k3_start >= first_end,
+        "k3 created at {k3_start} before k1/k2 ended ({first_end})"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -432,7 +501,11 @@ tasks:
         let e = kite.execute(&flow, json!({"param": param})).await;
         assert_state(&e, State::Success);
         assert_eq!(e.task_ids(), ["check", branch], "param {param}");
-        assert_eq!(e.out("check", "evaluationResult"), json!(result), "param {param}");
+        assert_eq!(
+            e.out("check", "evaluationResult"),
+            json!(result),
+            "param {param}"
+        );
         assert_eq!(
             e.one(branch).parent_task_run_id.as_deref(),
             Some(e.one("check").id.as_str())
@@ -547,7 +620,10 @@ tasks:
     assert_eq!(values, [Some("a"), Some("b"), Some("c")]);
     for r in e.runs_of("r") {
         assert_eq!(r.parent_task_run_id.as_deref(), Some(each.as_str()));
-        assert_eq!(r.outputs["value"], json!(format!("value {}", r.value.as_deref().unwrap_or_default())));
+        assert_eq!(
+            r.outputs["value"],
+            json!(format!("value {}", r.value.as_deref().unwrap_or_default()))
+        );
     }
     assert_eq!(e.out("after", "value"), json!("value b"));
     assert_eq!(e.state_of("each"), State::Success);
@@ -571,9 +647,15 @@ tasks:
     let e = run(&src, json!({})).await;
     assert_state(&e, State::Success);
     let values: Vec<Option<&str>> = e.runs_of("r").iter().map(|r| r.value.as_deref()).collect();
-    assert_eq!(values, [Some(r#"{"k":"x"}"#), Some(r#"{"k":"y"}"#), Some("3")]);
+    assert_eq!(
+        values,
+        [Some(r#"{"k":"x"}"#), Some(r#"{"k":"y"}"#), Some("3")]
+    );
     let outs: Vec<&Value> = e.runs_of("r").iter().map(|r| &r.outputs["value"]).collect();
-    assert_eq!(outs, [&json!(r#"{"k":"x"}"#), &json!(r#"{"k":"y"}"#), &json!("3")]);
+    assert_eq!(
+        outs,
+        [&json!(r#"{"k":"x"}"#), &json!(r#"{"k":"y"}"#), &json!("3")]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -630,15 +712,25 @@ tasks:
             .map(|r| (r.task_id.clone(), r.value.clone().unwrap_or_default()))
             .collect()
     };
-    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> { v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect() };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
 
     let e = kite.run(&body(1), json!({})).await;
     assert_state(&e, State::Success);
-    assert_eq!(order(&e), pairs(&[("r", "a"), ("s", "a"), ("r", "b"), ("s", "b")]));
+    assert_eq!(
+        order(&e),
+        pairs(&[("r", "a"), ("s", "a"), ("r", "b"), ("s", "b")])
+    );
 
     let e = kite.run(&body(0), json!({})).await;
     assert_state(&e, State::Success);
-    assert_eq!(order(&e), pairs(&[("r", "a"), ("r", "b"), ("s", "a"), ("s", "b")]));
+    assert_eq!(
+        order(&e),
+        pairs(&[("r", "a"), ("r", "b"), ("s", "a"), ("s", "b")])
+    );
     let s_outs: Vec<&Value> = e.runs_of("s").iter().map(|r| &r.outputs["value"]).collect();
     assert_eq!(s_outs, [&json!("ras"), &json!("rbs")]);
 }
@@ -701,7 +793,11 @@ tasks:
             ("b".into(), "2".into(), "b-2".into()),
         ]
     );
-    let mut agains: Vec<&str> = e.runs_of("again").iter().filter_map(|r| r.outputs["value"].as_str()).collect();
+    let mut agains: Vec<&str> = e
+        .runs_of("again")
+        .iter()
+        .filter_map(|r| r.outputs["value"].as_str())
+        .collect();
     agains.sort_unstable();
     assert_eq!(agains, ["a-1!", "a-2!", "b-1!", "b-2!"]);
     assert_eq!(e.out("after", "value"), json!("b-1|a-2!"));
@@ -800,7 +896,11 @@ tasks:
     assert_eq!(e.task_ids(), ["dag", "a", "b", "c", "d"]);
     let dag = e.one("dag").id.clone();
     for t in ["a", "b", "c", "d"] {
-        assert_eq!(e.one(t).parent_task_run_id.as_deref(), Some(dag.as_str()), "{t}");
+        assert_eq!(
+            e.one(t).parent_task_run_id.as_deref(),
+            Some(dag.as_str()),
+            "{t}"
+        );
     }
     assert_eq!(e.out("d", "value"), json!("b(a)+c(a)"));
 }
@@ -1037,17 +1137,26 @@ errors:
     assert_eq!(e.state_of("c"), State::Failed);
     assert_eq!(e.state_of("p"), State::Failed);
     assert_eq!(e.state_of("e"), State::Success);
-    assert_eq!(history(&e.state), [State::Created, State::Running, State::Failed]);
+    assert_eq!(
+        history(&e.state),
+        [State::Created, State::Running, State::Failed]
+    );
     let logs = kite
-        .logs_until(&e.id, |l| l.iter().any(|x| x.message.contains("Flow completed")))
+        .logs_until(&e.id, |l| {
+            l.iter().any(|x| x.message.contains("Flow completed"))
+        })
         .await;
     assert!(
-        logs.iter().any(|l| l.message.contains("Flow completed with state FAILED")),
+        logs.iter()
+            .any(|l| l.message.contains("Flow completed with state FAILED")),
         "{logs:#?}"
     );
 
     // Variation: allowFailure on c.
-    let src = src.replace("type: io.kestra.plugin.core.execution.Fail", "type: io.kestra.plugin.core.execution.Fail\n        allowFailure: true");
+    let src = src.replace(
+        "type: io.kestra.plugin.core.execution.Fail",
+        "type: io.kestra.plugin.core.execution.Fail\n        allowFailure: true",
+    );
     let src = src.replace("id: lifecycle", "id: lifecycle-allow");
     let e = kite.run(&src, json!({})).await;
     assert_state(&e, State::Warning);
@@ -1090,10 +1199,25 @@ errors:
     );
     let e = run(&src, json!({})).await;
     assert_state(&e, State::Failed);
-    assert_eq!(e.task_ids(), ["seq", "boom", "local_error", "local_finally", "global_error"]);
+    assert_eq!(
+        e.task_ids(),
+        [
+            "seq",
+            "boom",
+            "local_error",
+            "local_finally",
+            "global_error"
+        ]
+    );
     let seq = e.one("seq").id.clone();
-    assert_eq!(e.one("local_error").parent_task_run_id.as_deref(), Some(seq.as_str()));
-    assert_eq!(e.one("local_finally").parent_task_run_id.as_deref(), Some(seq.as_str()));
+    assert_eq!(
+        e.one("local_error").parent_task_run_id.as_deref(),
+        Some(seq.as_str())
+    );
+    assert_eq!(
+        e.one("local_finally").parent_task_run_id.as_deref(),
+        Some(seq.as_str())
+    );
     assert_eq!(e.one("global_error").parent_task_run_id, None);
     assert_eq!(e.state_of("seq"), State::Failed);
     assert_eq!(e.out("local_error", "value"), json!("handled FAILED"));
@@ -1163,7 +1287,10 @@ errors:
     let e = run(&src, json!({})).await;
     assert_state(&e, State::Failed);
     assert_eq!(e.task_ids(), ["boom", "report"]);
-    assert_eq!(e.out("report", "value"), json!("[boom: it broke: error-logs]"));
+    assert_eq!(
+        e.out("report", "value"),
+        json!("[boom: it broke: error-logs]")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1188,7 +1315,10 @@ errors:
     assert_eq!(e.state_of("missing"), State::Failed);
     let v = e.out("report", "value");
     let v = v.as_str().unwrap_or_default();
-    assert!(v.ends_with(" missing") && !v.starts_with("0 "), "errorLogs(): {v}");
+    assert!(
+        v.ends_with(" missing") && !v.starts_with("0 "),
+        "errorLogs(): {v}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1335,7 +1465,11 @@ tasks:
     assert_eq!(e.task_ids(), ["inherits", "own"]);
     assert_eq!(e.one("inherits").attempts.len(), 2);
     assert_eq!(e.state_of("inherits"), State::Success);
-    assert_eq!(e.one("own").attempts.len(), 2, "the task's own retry wins over the flow's");
+    assert_eq!(
+        e.one("own").attempts.len(),
+        2,
+        "the task's own retry wins over the flow's"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1375,7 +1509,10 @@ tasks:
     assert_eq!(e.state_of("check"), State::Failed);
     let check = e.one("check").id.clone();
     let logs = kite
-        .logs_until(&e.id, |l| l.iter().any(|x| x.task_run_id.as_deref() == Some(check.as_str())))
+        .logs_until(&e.id, |l| {
+            l.iter()
+                .any(|x| x.task_run_id.as_deref() == Some(check.as_str()))
+        })
         .await;
     assert!(
         logs.iter().any(|l| l.level == LogLevel::Error
@@ -1491,7 +1628,10 @@ outputs:
     let kite = Kite::start().await;
     let e = kite.run(&src, json!({})).await;
     assert_state(&e, State::Success);
-    assert_eq!(Value::Object(e.outputs.clone()), json!({"text": "hello world", "number": 42}));
+    assert_eq!(
+        Value::Object(e.outputs.clone()),
+        json!({"text": "hello world", "number": 42})
+    );
 
     let src = flow_yaml(
         "flow-outputs-failed",
@@ -1535,16 +1675,31 @@ tasks:
     assert_eq!(e.task_ids(), ["wait", "after"]);
     assert_eq!(
         history(&e.state),
-        [State::Created, State::Running, State::Paused, State::Running, State::Success]
+        [
+            State::Created,
+            State::Running,
+            State::Paused,
+            State::Running,
+            State::Success
+        ]
     );
     let w = e.one("wait");
     assert_eq!(
         history(&w.state),
-        [State::Created, State::Running, State::Paused, State::Running, State::Success]
+        [
+            State::Created,
+            State::Running,
+            State::Paused,
+            State::Running,
+            State::Success
+        ]
     );
     let paused_at = w.state.histories[2].date;
     let resumed_at = w.state.histories[3].date;
-    assert!(resumed_at - paused_at >= chrono::Duration::milliseconds(100), "{paused_at} -> {resumed_at}");
+    assert!(
+        resumed_at - paused_at >= chrono::Duration::milliseconds(100),
+        "{paused_at} -> {resumed_at}"
+    );
     assert!(e.one("after").state.start_date.expect("start") >= resumed_at);
 }
 
@@ -1569,7 +1724,13 @@ tasks:
     assert_eq!(w.state.current, State::Failed);
     assert!(history(&w.state).contains(&State::Paused));
     assert!(history(&e.state).contains(&State::Paused));
-    let paused_at = w.state.histories.iter().find(|h| h.state == State::Paused).expect("paused").date;
+    let paused_at = w
+        .state
+        .histories
+        .iter()
+        .find(|h| h.state == State::Paused)
+        .expect("paused")
+        .date;
     assert!(w.state.end_date.expect("end") - paused_at >= chrono::Duration::milliseconds(100));
 }
 
@@ -1594,22 +1755,38 @@ tasks:
     let kite = Kite::start().await;
     let flow = kite.deploy(&src).await;
     let created = kite.create(&flow, json!({})).await;
-    let paused = kite.wait_until(&created.id, "PAUSED", |e| e.state.current == State::Paused).await;
+    let paused = kite
+        .wait_until(&created.id, "PAUSED", |e| e.state.current == State::Paused)
+        .await;
     assert_eq!(paused.task_ids(), ["approve"]);
     assert_eq!(paused.state_of("approve"), State::Paused);
 
     kite.platform
-        .send_event(&created.id, Event::Resume { inputs: obj(json!({"reason": "lgtm", "amount": "3"})) })
+        .send_event(
+            &created.id,
+            Event::Resume {
+                inputs: obj(json!({"reason": "lgtm", "amount": "3"})),
+            },
+        )
         .await
         .expect("resume");
     let e = kite.wait_end(&created.id).await;
     assert_state(&e, State::Success);
     assert_eq!(e.task_ids(), ["approve", "after"]);
-    assert_eq!(e.out("approve", "onResume"), json!({"reason": "lgtm", "amount": 3}));
+    assert_eq!(
+        e.out("approve", "onResume"),
+        json!({"reason": "lgtm", "amount": 3})
+    );
     assert_eq!(e.out("after", "value"), json!("lgtm x3"));
     assert_eq!(
         history(&e.state),
-        [State::Created, State::Running, State::Paused, State::Running, State::Success]
+        [
+            State::Created,
+            State::Running,
+            State::Paused,
+            State::Running,
+            State::Success
+        ]
     );
 }
 
@@ -1634,7 +1811,10 @@ tasks:
     assert_eq!(nap.state.current, State::Success);
     assert_eq!(nap.attempts.len(), 1);
     let took = nap.state.end_date.expect("end") - nap.state.start_date.expect("start");
-    assert!(took >= chrono::Duration::milliseconds(100), "slept only {took}");
+    assert!(
+        took >= chrono::Duration::milliseconds(100),
+        "slept only {took}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1662,7 +1842,11 @@ tasks:
     assert_state(&e, State::Success);
     assert_eq!(e.task_ids(), ["loop", "count", "count", "count", "after"]);
     assert_eq!(e.out("loop", "iterationCount"), json!(3));
-    let counts: Vec<&Value> = e.runs_of("count").iter().map(|r| &r.outputs["values"]["n"]).collect();
+    let counts: Vec<&Value> = e
+        .runs_of("count")
+        .iter()
+        .map(|r| &r.outputs["values"]["n"])
+        .collect();
     assert_eq!(counts, [&json!("1"), &json!("2"), &json!("3")]);
     let iterations: Vec<Option<u32>> = e.runs_of("count").iter().map(|r| r.iteration).collect();
     assert_eq!(iterations, [Some(0), Some(1), Some(2)]);
@@ -1755,15 +1939,30 @@ tasks:
     let sub = e.one("sub");
     assert_eq!(sub.state.current, State::Success);
     assert_eq!(sub.outputs["state"], json!("SUCCESS"));
-    assert_eq!(sub.outputs["outputs"], json!({"greeting": "hello ada x3 from parent"}));
-    assert_eq!(e.out("after", "value"), json!("hello ada x3 from parent (SUCCESS)"));
+    assert_eq!(
+        sub.outputs["outputs"],
+        json!({"greeting": "hello ada x3 from parent"})
+    );
+    assert_eq!(
+        e.out("after", "value"),
+        json!("hello ada x3 from parent (SUCCESS)")
+    );
 
-    let child_id = sub.outputs["executionId"].as_str().expect("executionId").to_owned();
+    let child_id = sub.outputs["executionId"]
+        .as_str()
+        .expect("executionId")
+        .to_owned();
     let child = kite.get(&child_id).await.expect("child execution");
     assert_state(&child, State::Success);
     assert_eq!(child.flow_id, "child");
-    assert_eq!(Value::Object(child.inputs.clone()), json!({"name": "ada", "times": 3}));
-    assert_eq!(Value::Object(child.outputs.clone()), json!({"greeting": "hello ada x3 from parent"}));
+    assert_eq!(
+        Value::Object(child.inputs.clone()),
+        json!({"name": "ada", "times": 3})
+    );
+    assert_eq!(
+        Value::Object(child.outputs.clone()),
+        json!({"greeting": "hello ada x3 from parent"})
+    );
     assert_eq!(child.label("system.correlationId"), Some(e.id.as_str()));
     let trigger = child.trigger.as_ref().expect("trigger");
     assert_eq!(trigger.variables["executionId"], json!(e.id));
@@ -1808,18 +2007,27 @@ tasks:
     assert_eq!(e.out("sub", "state"), json!("FAILED"));
 
     let e = kite
-        .run(&parent("no-transmit", "\n    transmitFailed: false"), json!({}))
+        .run(
+            &parent("no-transmit", "\n    transmitFailed: false"),
+            json!({}),
+        )
         .await;
     assert_state(&e, State::Success);
     assert_eq!(e.task_ids(), ["sub", "after"]);
     assert_eq!(e.state_of("sub"), State::Success);
     assert_eq!(e.out("sub", "state"), json!("FAILED"));
 
-    let e = kite.run(&parent("no-wait", "\n    wait: false"), json!({})).await;
+    let e = kite
+        .run(&parent("no-wait", "\n    wait: false"), json!({}))
+        .await;
     assert_state(&e, State::Success);
     assert_eq!(e.task_ids(), ["sub", "after"]);
     assert_eq!(e.state_of("sub"), State::Success);
-    let child_id = e.out("sub", "executionId").as_str().expect("executionId").to_owned();
+    let child_id = e
+        .out("sub", "executionId")
+        .as_str()
+        .expect("executionId")
+        .to_owned();
     let child = kite.wait_end(&child_id).await;
     assert_state(&child, State::Failed);
 }
@@ -1895,21 +2103,36 @@ tasks:
     let parent = kite.create(&flow, json!({})).await;
     let running = kite
         .wait_until(&parent.id, "running its subflow", |e| {
-            e.runs_of("sub").first().is_some_and(|r| r.outputs.contains_key("executionId"))
+            e.runs_of("sub")
+                .first()
+                .is_some_and(|r| r.outputs.contains_key("executionId"))
         })
         .await;
-    let child_id = running.out("sub", "executionId").as_str().expect("child id").to_owned();
+    let child_id = running
+        .out("sub", "executionId")
+        .as_str()
+        .expect("child id")
+        .to_owned();
     kite.wait_until(&child_id, "sleeping", |c| {
-        c.runs_of("nap").first().is_some_and(|r| r.state.current == State::Running)
+        c.runs_of("nap")
+            .first()
+            .is_some_and(|r| r.state.current == State::Running)
     })
     .await;
 
-    kite.platform.send_event(&parent.id, Event::Kill).await.expect("kill");
+    kite.platform
+        .send_event(&parent.id, Event::Kill)
+        .await
+        .expect("kill");
     let e = kite.wait_end(&parent.id).await;
     assert_state(&e, State::Killed);
     assert_eq!(e.task_ids(), ["sub"]);
     assert_eq!(e.state_of("sub"), State::Killed);
-    assert!(history(&e.state).contains(&State::Killing), "{:?}", history(&e.state));
+    assert!(
+        history(&e.state).contains(&State::Killing),
+        "{:?}",
+        history(&e.state)
+    );
 
     let child = kite.wait_end(&child_id).await;
     assert_state(&child, State::Killed);
@@ -1933,8 +2156,12 @@ tasks:
         ))
         .await;
     let created = kite.create(&flow, json!({})).await;
-    kite.wait_until(&created.id, "PAUSED", |e| e.state.current == State::Paused).await;
-    kite.platform.send_event(&created.id, Event::Kill).await.expect("kill");
+    kite.wait_until(&created.id, "PAUSED", |e| e.state.current == State::Paused)
+        .await;
+    kite.platform
+        .send_event(&created.id, Event::Kill)
+        .await
+        .expect("kill");
     let e = kite.wait_end(&created.id).await;
     assert_state(&e, State::Killed);
     assert_eq!(e.task_ids(), ["wait"]);
@@ -1948,7 +2175,12 @@ tasks:
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expression_context_exposes_flow_execution_inputs_vars_labels_envs_secrets() {
     // base64("p@ss w0rd") = "cEBzcyB3MHJk"
-    let kite = Kite::start_with_env(&[("KESTRA_MY_VAR", "from-env"), ("SECRET_DB_PASSWORD", "cEBzcyB3MHJk"), ("OTHER", "x")]).await;
+    let kite = Kite::start_with_env(&[
+        ("KESTRA_MY_VAR", "from-env"),
+        ("SECRET_DB_PASSWORD", "cEBzcyB3MHJk"),
+        ("OTHER", "x"),
+    ])
+    .await;
     let src = flow_yaml(
         "context",
         r#"
@@ -2049,31 +2281,60 @@ tasks:
         let platform = kite.platform.clone();
         let flow = &flow;
         async move {
-            match platform.create_execution(flow, obj(inputs.clone()), CreateOptions::default()).await {
+            match platform
+                .create_execution(flow, obj(inputs.clone()), CreateOptions::default())
+                .await
+            {
                 Err(ServiceError::Inputs(errs)) => errs,
                 other => panic!("inputs {inputs} should be rejected, got {other:?}"),
             }
         }
     };
     let errs = reject(json!({})).await;
-    assert_eq!(errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(), ["name"]);
+    assert_eq!(
+        errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(),
+        ["name"]
+    );
     let errs = reject(json!({"name": "x", "count": "abc"})).await;
-    assert_eq!(errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(), ["count"]);
+    assert_eq!(
+        errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(),
+        ["count"]
+    );
     let errs = reject(json!({"name": "x", "count": 11})).await;
-    assert_eq!(errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(), ["count"]);
+    assert_eq!(
+        errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(),
+        ["count"]
+    );
     let errs = reject(json!({"name": "x", "count": 0})).await;
-    assert_eq!(errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(), ["count"]);
+    assert_eq!(
+        errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(),
+        ["count"]
+    );
     let errs = reject(json!({"name": "x", "flag": "maybe"})).await;
-    assert_eq!(errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(), ["flag"]);
-    let listed = kite.platform.repos.executions.list(NS, Some("inputs"), 10).await.expect("list");
-    assert!(listed.is_empty(), "no execution is stored for rejected inputs");
+    assert_eq!(
+        errs.iter().map(|e| e.input.as_str()).collect::<Vec<_>>(),
+        ["flag"]
+    );
+    let listed = kite
+        .platform
+        .repos
+        .executions
+        .list(NS, Some("inputs"), 10)
+        .await
+        .expect("list");
+    assert!(
+        listed.is_empty(),
+        "no execution is stored for rejected inputs"
+    );
 
     let e = kite.execute(&flow, json!({"name": "x"})).await;
     assert_state(&e, State::Success);
     assert_eq!(e.inputs["name"], json!("x"));
     assert_eq!(e.inputs["count"], json!(5));
     assert_eq!(e.out("r", "value"), json!("x 5"));
-    let e = kite.execute(&flow, json!({"name": "y", "count": "7", "flag": "true"})).await;
+    let e = kite
+        .execute(&flow, json!({"name": "y", "count": "7", "flag": "true"}))
+        .await;
     assert_state(&e, State::Success);
     assert_eq!(e.inputs["count"], json!(7));
     assert_eq!(e.inputs["flag"], json!(true));
@@ -2095,7 +2356,9 @@ struct Pure {
 const EXEC_ID: &str = "pureExecution000000001";
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().expect("date")
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+        .single()
+        .expect("date")
 }
 
 fn ms(n: i64) -> chrono::Duration {
@@ -2123,7 +2386,14 @@ impl Pure {
     }
 
     fn apply_as(&mut self, event_id: &str, event: &Event) -> Vec<Action> {
-        executor::handle(&self.flow, &mut self.rec, event, event_id, &self.rt, self.now)
+        executor::handle(
+            &self.flow,
+            &mut self.rec,
+            event,
+            event_id,
+            &self.rt,
+            self.now,
+        )
     }
 
     fn start(&mut self) -> Vec<Action> {
@@ -2205,11 +2475,16 @@ fn subflow_requests(actions: &[Action]) -> Vec<&SubflowRequest> {
 
 /// Actions other than log lines.
 fn effects(actions: &[Action]) -> Vec<&Action> {
-    actions.iter().filter(|a| !matches!(a, Action::Logs { .. })).collect()
+    actions
+        .iter()
+        .filter(|a| !matches!(a, Action::Logs { .. }))
+        .collect()
 }
 
 fn kv_task(id: &str) -> String {
-    format!("      - id: {id}\n        type: io.kestra.plugin.core.kv.Set\n        key: {id}\n        value: v\n")
+    format!(
+        "      - id: {id}\n        type: io.kestra.plugin.core.kv.Set\n        key: {id}\n        value: v\n"
+    )
 }
 
 const TWO_WORKER_TASKS: &str = r#"
@@ -2313,7 +2588,10 @@ fn pure_late_and_duplicate_worker_results_are_ignored() {
     // The same result delivered again under another event id.
     let actions = p.apply(ev);
     assert_eq!(p.exec(), &before, "duplicate result changed the execution");
-    assert!(effects(&actions).is_empty(), "duplicate result produced {actions:?}");
+    assert!(
+        effects(&actions).is_empty(),
+        "duplicate result produced {actions:?}"
+    );
     // A contradicting late result for the finished attempt.
     let actions = p.apply(Event::WorkerResult(WorkerResult {
         task_run_id: k1.clone(),
@@ -2370,8 +2648,18 @@ tasks:
     let mut p2 = Pure::new(&src);
     let a1 = p1.apply_as("one", &Event::Start);
     let a2 = p2.apply_as("another-id", &Event::Start);
-    let ids = |p: &Pure| -> Vec<String> { p.exec().task_run_list.iter().map(|r| r.id.clone()).collect() };
-    assert_eq!(ids(&p1), ids(&p2), "same record + event -> same task run ids");
+    let ids = |p: &Pure| -> Vec<String> {
+        p.exec()
+            .task_run_list
+            .iter()
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ids(&p1),
+        ids(&p2),
+        "same record + event -> same task run ids"
+    );
     assert_eq!(p1.exec(), p2.exec());
     assert_eq!(jobs(&a1), jobs(&a2));
     assert_eq!(ids(&p1).len(), 3);
@@ -2423,7 +2711,10 @@ fn pure_parallel_concurrent_limits_running_children() {
     assert_eq!(ended(&actions), Some(State::Success));
     let par = p.run_id("par");
     for t in ["k1", "k2", "k3", "k4"] {
-        assert_eq!(p.exec().one(t).parent_task_run_id.as_deref(), Some(par.as_str()));
+        assert_eq!(
+            p.exec().one(t).parent_task_run_id.as_deref(),
+            Some(par.as_str())
+        );
     }
 }
 
@@ -2440,7 +2731,11 @@ fn pure_parallel_waits_for_running_siblings_before_failing() {
     let mut p = Pure::new(&src);
     p.start();
     p.finish(&p.run_id("k1"), State::Failed);
-    assert_eq!(p.exec().one("par").state.current, State::Running, "k2 is still running");
+    assert_eq!(
+        p.exec().one("par").state.current,
+        State::Running,
+        "k2 is still running"
+    );
     assert_eq!(p.exec().state.current, State::Running);
     let actions = p.finish(&p.run_id("k2"), State::Success);
     assert_eq!(p.exec().one("par").state.current, State::Failed);
@@ -2470,7 +2765,13 @@ tasks:
 fn job_values(p: &Pure, actions: &[Action]) -> Vec<String> {
     jobs(actions)
         .iter()
-        .map(|j| p.exec().run_by_id(&j.task_run_id).value.clone().unwrap_or_default())
+        .map(|j| {
+            p.exec()
+                .run_by_id(&j.task_run_id)
+                .value
+                .clone()
+                .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -2489,7 +2790,10 @@ fn pure_foreach_default_concurrency_is_one_value_at_a_time() {
             .id
             .clone();
         let actions = p.finish(&id, State::Success);
-        assert_eq!(job_values(&p, &actions), next.into_iter().map(str::to_owned).collect::<Vec<_>>());
+        assert_eq!(
+            job_values(&p, &actions),
+            next.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        );
         assert!(p.running("k").len() <= 1);
     }
     assert_eq!(p.exec().state.current, State::Success);
@@ -2509,7 +2813,13 @@ fn pure_foreach_concurrency_limit_two() {
     let mut p = Pure::new(&foreach_source("    concurrencyLimit: 2"));
     let actions = p.start();
     assert_eq!(job_values(&p, &actions), ["a", "b"]);
-    let b = p.running("k").iter().find(|r| r.value.as_deref() == Some("b")).expect("b").id.clone();
+    let b = p
+        .running("k")
+        .iter()
+        .find(|r| r.value.as_deref() == Some("b"))
+        .expect("b")
+        .id
+        .clone();
     let actions = p.finish(&b, State::Success);
     assert_eq!(job_values(&p, &actions), ["c"]);
     assert_eq!(p.running("k").len(), 2);
@@ -2550,7 +2860,9 @@ tasks:
 "#,
     );
     let mut p = Pure::new(&src);
-    let names = |actions: &[Action]| -> Vec<String> { jobs(actions).iter().map(|j| j.task_id.clone()).collect() };
+    let names = |actions: &[Action]| -> Vec<String> {
+        jobs(actions).iter().map(|j| j.task_id.clone()).collect()
+    };
     let actions = p.start();
     assert_eq!(names(&actions), ["a"]);
     let actions = p.finish(&p.run_id("a"), State::Success);
@@ -2587,7 +2899,12 @@ fn fail_k(p: &mut Pure) -> (Vec<Action>, Option<DateTime<Utc>>) {
     assert!(ts.len() <= 1, "{ts:?}");
     let k = p.run_id("k");
     let at = ts.first().map(|(at, kind)| {
-        assert_eq!(kind, &TimerKind::Retry { task_run_id: k.clone() });
+        assert_eq!(
+            kind,
+            &TimerKind::Retry {
+                task_run_id: k.clone()
+            }
+        );
         *at
     });
     (actions, at)
@@ -2597,7 +2914,9 @@ fn fail_k(p: &mut Pure) -> (Vec<Action>, Option<DateTime<Utc>>) {
 fn fire_retry(p: &mut Pure, at: DateTime<Utc>, expected_attempt: u32) {
     p.now = at;
     let k = p.run_id("k");
-    let actions = p.apply(Event::Timer(TimerKind::Retry { task_run_id: k.clone() }));
+    let actions = p.apply(Event::Timer(TimerKind::Retry {
+        task_run_id: k.clone(),
+    }));
     let js = jobs(&actions);
     assert_eq!(js.len(), 1, "{actions:?}");
     assert_eq!(js[0].task_run_id, k, "retries keep the task run");
@@ -2607,12 +2926,18 @@ fn fire_retry(p: &mut Pure, at: DateTime<Utc>, expected_attempt: u32) {
 
 #[test]
 fn pure_retry_constant_timers_and_attempts() {
-    let mut p = Pure::new(&retry_source("      type: constant\n      interval: PT0.1S\n      maxAttempt: 3"));
+    let mut p = Pure::new(&retry_source(
+        "      type: constant\n      interval: PT0.1S\n      maxAttempt: 3",
+    ));
     p.start();
     let (_, at) = fail_k(&mut p);
     assert_eq!(at, Some(t0() + ms(100)));
     assert_eq!(p.exec().one("k").state.current, State::Retrying);
-    assert_eq!(p.exec().state.current, State::Running, "the execution waits for the retry");
+    assert_eq!(
+        p.exec().state.current,
+        State::Running,
+        "the execution waits for the retry"
+    );
     fire_retry(&mut p, t0() + ms(100), 1);
     let (_, at) = fail_k(&mut p);
     assert_eq!(at, Some(t0() + ms(200)));
@@ -2649,7 +2974,9 @@ fn pure_retry_exponential_delays_grow_and_are_capped() {
 
 #[test]
 fn pure_retry_max_duration_stops_retrying() {
-    let mut p = Pure::new(&retry_source("      type: constant\n      interval: PT0.1S\n      maxDuration: PT0.25S"));
+    let mut p = Pure::new(&retry_source(
+        "      type: constant\n      interval: PT0.1S\n      maxDuration: PT0.25S",
+    ));
     p.start();
     let (_, at) = fail_k(&mut p);
     assert_eq!(at, Some(t0() + ms(100)));
@@ -2658,14 +2985,19 @@ fn pure_retry_max_duration_stops_retrying() {
     assert_eq!(at, Some(t0() + ms(200)));
     fire_retry(&mut p, t0() + ms(200), 2);
     let (actions, at) = fail_k(&mut p);
-    assert_eq!(at, None, "a retry at +300ms would exceed maxDuration PT0.25S");
+    assert_eq!(
+        at, None,
+        "a retry at +300ms would exceed maxDuration PT0.25S"
+    );
     assert_eq!(p.exec().one("k").attempts.len(), 3);
     assert_eq!(ended(&actions), Some(State::Failed));
 }
 
 #[test]
 fn pure_late_result_of_a_previous_attempt_is_ignored() {
-    let mut p = Pure::new(&retry_source("      type: constant\n      interval: PT0.1S\n      maxAttempt: 3"));
+    let mut p = Pure::new(&retry_source(
+        "      type: constant\n      interval: PT0.1S\n      maxAttempt: 3",
+    ));
     p.start();
     let k = p.run_id("k");
     let (_, at) = fail_k(&mut p);
@@ -2678,7 +3010,11 @@ fn pure_late_result_of_a_previous_attempt_is_ignored() {
         outputs: Map::new(),
         error_logs: Vec::new(),
     }));
-    assert_eq!(p.exec(), &before, "a result for attempt 0 arrived during attempt 1");
+    assert_eq!(
+        p.exec(),
+        &before,
+        "a result for attempt 0 arrived during attempt 1"
+    );
     assert!(effects(&actions).is_empty());
     // A retry timer fired twice does not start a third attempt.
     let actions = p.apply(Event::Timer(TimerKind::Retry { task_run_id: k }));
@@ -2704,14 +3040,24 @@ tasks:
     let mut p = Pure::new(&src);
     let actions = p.start();
     let w = p.run_id("wait");
-    assert_eq!(timers(&actions), [(t0() + ms(500), TimerKind::PauseDelay { task_run_id: w.clone() })]);
+    assert_eq!(
+        timers(&actions),
+        [(
+            t0() + ms(500),
+            TimerKind::PauseDelay {
+                task_run_id: w.clone()
+            }
+        )]
+    );
     assert_eq!(p.exec().one("wait").state.current, State::Paused);
     assert_eq!(p.exec().state.current, State::Paused);
     assert!(jobs(&actions).is_empty());
     assert_eq!(ended(&actions), None);
 
     p.now = t0() + ms(500);
-    let actions = p.apply(Event::Timer(TimerKind::PauseDelay { task_run_id: w.clone() }));
+    let actions = p.apply(Event::Timer(TimerKind::PauseDelay {
+        task_run_id: w.clone(),
+    }));
     assert_eq!(p.exec().one("wait").state.current, State::Success);
     assert_eq!(p.exec().state.current, State::Running);
     assert_eq!(jobs(&actions).len(), 1);
@@ -2736,11 +3082,21 @@ tasks:
     let mut p = Pure::new(&src);
     let actions = p.start();
     let w = p.run_id("wait");
-    assert_eq!(timers(&actions), [(t0() + ms(1000), TimerKind::PauseTimeout { task_run_id: w.clone() })]);
+    assert_eq!(
+        timers(&actions),
+        [(
+            t0() + ms(1000),
+            TimerKind::PauseTimeout {
+                task_run_id: w.clone()
+            }
+        )]
+    );
     let snapshot = p.rec.clone();
 
     p.now = t0() + ms(1000);
-    let actions = p.apply(Event::Timer(TimerKind::PauseTimeout { task_run_id: w.clone() }));
+    let actions = p.apply(Event::Timer(TimerKind::PauseTimeout {
+        task_run_id: w.clone(),
+    }));
     assert_eq!(p.exec().one("wait").state.current, State::Failed);
     assert_eq!(ended(&actions), Some(State::Failed));
 
@@ -2771,12 +3127,21 @@ tasks:
     let mut p = Pure::new(&src);
     p.start();
     let actions = p.apply(Event::Resume { inputs: Map::new() });
-    assert_eq!(p.exec().one("wait").state.current, State::Paused, "missing required onResume input");
+    assert_eq!(
+        p.exec().one("wait").state.current,
+        State::Paused,
+        "missing required onResume input"
+    );
     assert_eq!(p.exec().state.current, State::Paused);
     assert_eq!(ended(&actions), None);
-    let actions = p.apply(Event::Resume { inputs: obj(json!({"approved": true})) });
+    let actions = p.apply(Event::Resume {
+        inputs: obj(json!({"approved": true})),
+    });
     assert_eq!(ended(&actions), Some(State::Success));
-    assert_eq!(p.exec().one("wait").outputs["onResume"], json!({"approved": true}));
+    assert_eq!(
+        p.exec().one("wait").outputs["onResume"],
+        json!({"approved": true})
+    );
 }
 
 #[test]
@@ -2793,7 +3158,15 @@ tasks:
     let mut p = Pure::new(&src);
     let actions = p.start();
     let nap = p.run_id("nap");
-    assert_eq!(timers(&actions), [(t0() + ms(2000), TimerKind::Sleep { task_run_id: nap.clone() })]);
+    assert_eq!(
+        timers(&actions),
+        [(
+            t0() + ms(2000),
+            TimerKind::Sleep {
+                task_run_id: nap.clone()
+            }
+        )]
+    );
     assert!(jobs(&actions).is_empty(), "Sleep needs no worker");
     assert_eq!(p.exec().one("nap").state.current, State::Running);
     p.now = t0() + ms(2000);
@@ -2826,12 +3199,25 @@ tasks:
     let loop_id = p.run_id("loop");
     let first = p.running("k")[0].id.clone();
     let actions = p.finish(&first, State::Success);
-    assert_eq!(timers(&actions), [(t0() + ms(3000), TimerKind::WaitFor { task_run_id: loop_id.clone() })]);
-    assert!(jobs(&actions).is_empty(), "the next iteration waits for the interval");
+    assert_eq!(
+        timers(&actions),
+        [(
+            t0() + ms(3000),
+            TimerKind::WaitFor {
+                task_run_id: loop_id.clone()
+            }
+        )]
+    );
+    assert!(
+        jobs(&actions).is_empty(),
+        "the next iteration waits for the interval"
+    );
     assert_eq!(p.exec().one("loop").outputs["iterationCount"], json!(1));
 
     p.now = t0() + ms(3000);
-    let actions = p.apply(Event::Timer(TimerKind::WaitFor { task_run_id: loop_id }));
+    let actions = p.apply(Event::Timer(TimerKind::WaitFor {
+        task_run_id: loop_id,
+    }));
     assert_eq!(jobs(&actions).len(), 1);
     let second = p.running("k")[0];
     assert_eq!(second.iteration, Some(1));
@@ -2868,7 +3254,10 @@ tasks:
     assert_eq!(req.namespace, NS);
     assert_eq!(req.flow_id, "child");
     assert!(req.wait);
-    assert_eq!(Value::Object(req.inputs.clone()), json!({"parent": EXEC_ID, "n": 2}));
+    assert_eq!(
+        Value::Object(req.inputs.clone()),
+        json!({"parent": EXEC_ID, "n": 2})
+    );
     assert!(
         req.labels
             .iter()
@@ -2877,7 +3266,10 @@ tasks:
     assert_eq!(req.trigger["executionId"], json!(EXEC_ID));
     assert_eq!(req.trigger["flowId"], json!("pure-parent"));
     assert_eq!(p.exec().one("sub").state.current, State::Running);
-    assert_eq!(p.exec().one("sub").outputs["executionId"], json!(req.execution_id));
+    assert_eq!(
+        p.exec().one("sub").outputs["executionId"],
+        json!(req.execution_id)
+    );
 
     // Same decision, same child id.
     let mut replay = Pure::new(&src);
@@ -2938,7 +3330,10 @@ outputs:
         })),
     });
     let actions = p.start();
-    let notify: Vec<&Action> = actions.iter().filter(|a| matches!(a, Action::NotifyParent { .. })).collect();
+    let notify: Vec<&Action> = actions
+        .iter()
+        .filter(|a| matches!(a, Action::NotifyParent { .. }))
+        .collect();
     assert_eq!(
         notify,
         [&Action::NotifyParent {
@@ -2960,14 +3355,21 @@ fn pure_kill_kills_running_task_runs() {
     p.now = t0() + ms(10);
     let actions = p.apply(Event::Kill);
     assert!(
-        actions.contains(&Action::KillTask { task_run_id: k1.clone() }),
+        actions.contains(&Action::KillTask {
+            task_run_id: k1.clone()
+        }),
         "{actions:?}"
     );
     assert_eq!(ended(&actions), Some(State::Killed));
     assert_eq!(p.exec().state.current, State::Killed);
     assert_eq!(
         history(&p.exec().state),
-        [State::Created, State::Running, State::Killing, State::Killed]
+        [
+            State::Created,
+            State::Running,
+            State::Killing,
+            State::Killed
+        ]
     );
     assert_eq!(p.exec().one("k1").state.current, State::Killed);
     assert_eq!(p.exec().task_ids(), ["k1"]);
@@ -3001,7 +3403,9 @@ tasks:
     let child = subflow_requests(&actions)[0].execution_id.clone();
     let actions = p.apply(Event::Kill);
     assert!(
-        actions.contains(&Action::KillExecution { execution_id: child }),
+        actions.contains(&Action::KillExecution {
+            execution_id: child
+        }),
         "{actions:?}"
     );
     assert_eq!(p.exec().one("sub").state.current, State::Killed);
@@ -3035,11 +3439,740 @@ tasks:
         })
         .flatten()
         .collect();
-    assert!(logs.iter().any(|l| l.task_id.as_deref() == Some("a") && l.message == "hello"));
-    assert!(logs.iter().any(|l| l.message.contains("Flow completed with state SUCCESS")));
     assert!(
-        matches!(actions.last(), Some(Action::Ended { state: State::Success })),
-        "Ended must be the last action (after the logs it announces): {:?}",
-        actions.iter().map(std::mem::discriminant).collect::<Vec<_>>()
+        logs.iter()
+            .any(|l| l.task_id.as_deref() == Some("a") && l.message == "hello")
     );
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("Flow completed with state SUCCESS"))
+    );
+    assert!(
+        matches!(
+            actions.last(),
+            Some(Action::Ended {
+                state: State::Success
+            })
+        ),
+        "Ended must be the last action (after the logs it announces): {:?}",
+        actions
+            .iter()
+            .map(std::mem::discriminant)
+            .collect::<Vec<_>>()
+    );
+}
+
+// =======================================================================================
+// Level 1, continued: combinations
+// =======================================================================================
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn foreach_failure_stops_later_values_and_runs_the_loop_errors() {
+    let src = flow_yaml(
+        "foreach-fail",
+        r#"
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b", "c"]
+    tasks:
+      - id: check
+        type: io.kestra.plugin.core.execution.Fail
+        condition: "{{ taskrun.value == 'b' }}"
+    errors:
+      - id: loop_error
+        type: io.kestra.plugin.core.debug.Return
+        format: "loop failed"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: never
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Failed);
+    let runs: Vec<(&str, Option<&str>, State)> = e
+        .task_run_list
+        .iter()
+        .map(|r| (r.task_id.as_str(), r.value.as_deref(), r.state.current))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("each", None, State::Failed),
+            ("check", Some("a"), State::Success),
+            ("check", Some("b"), State::Failed),
+            ("loop_error", None, State::Success),
+        ]
+    );
+    assert_eq!(
+        e.one("loop_error").parent_task_run_id.as_deref(),
+        Some(e.one("each").id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn foreach_with_allowed_failures_ends_warning() {
+    let src = flow_yaml(
+        "foreach-warning",
+        r#"
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: tolerated
+        type: io.kestra.plugin.core.execution.Fail
+        allowFailure: true
+      - id: next
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: continued
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Warning);
+    assert_eq!(
+        e.task_ids(),
+        ["each", "tolerated", "next", "tolerated", "next", "after"]
+    );
+    assert_eq!(e.state_of("each"), State::Warning);
+    assert!(
+        e.runs_of("tolerated")
+            .iter()
+            .all(|r| r.state.current == State::Warning)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn foreach_values_from_a_json_input_expression() {
+    let src = flow_yaml(
+        "foreach-input",
+        r#"
+inputs:
+  - id: items
+    type: JSON
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ inputs.items }}"
+    tasks:
+      - id: r
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+"#,
+    );
+    let e = run(&src, json!({"items": r#"["x", "y"]"#})).await;
+    assert_state(&e, State::Success);
+    let values: Vec<Option<&str>> = e.runs_of("r").iter().map(|r| r.value.as_deref()).collect();
+    assert_eq!(values, [Some("x"), Some("y")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flowables_inside_foreach_see_the_iteration_value() {
+    let src = flow_yaml(
+        "foreach-flowables",
+        r#"
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: seq
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: inner
+            type: io.kestra.plugin.core.debug.Return
+            format: "in {{ taskrun.value }}"
+      - id: cond
+        type: io.kestra.plugin.core.flow.If
+        condition: "{{ taskrun.value == 'b' }}"
+        then:
+          - id: only_b
+            type: io.kestra.plugin.core.debug.Return
+            format: "{{ outputs.inner[taskrun.value].value }}!"
+      - id: pick
+        type: io.kestra.plugin.core.flow.Switch
+        value: "{{ taskrun.value }}"
+        cases:
+          a:
+            - id: case_a
+              type: io.kestra.plugin.core.debug.Return
+              format: "case {{ taskrun.value }}"
+        defaults:
+          - id: case_other
+            type: io.kestra.plugin.core.debug.Return
+            format: "other {{ taskrun.value }}"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.inner['a'].value }}|{{ outputs.only_b['b'].value }}|{{ outputs.case_a['a'].value }}|{{ outputs.case_other['b'].value }}"
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Success);
+    let inner: Vec<&Value> = e
+        .runs_of("inner")
+        .iter()
+        .map(|r| &r.outputs["value"])
+        .collect();
+    assert_eq!(inner, [&json!("in a"), &json!("in b")]);
+    assert_eq!(e.out("only_b", "value"), json!("in b!"));
+    assert_eq!(e.out("case_a", "value"), json!("case a"));
+    assert_eq!(e.out("case_other", "value"), json!("other b"));
+    let conds: Vec<&Value> = e
+        .runs_of("cond")
+        .iter()
+        .map(|r| &r.outputs["evaluationResult"])
+        .collect();
+    assert_eq!(conds, [&json!(false), &json!(true)]);
+    assert_eq!(e.out("after", "value"), json!("in a|in b!|case a|other b"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flowable_allow_failure_and_run_if() {
+    let src = flow_yaml(
+        "flowable-props",
+        r#"
+tasks:
+  - id: tolerant
+    type: io.kestra.plugin.core.flow.Sequential
+    allowFailure: true
+    tasks:
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+  - id: skipped_seq
+    type: io.kestra.plugin.core.flow.Sequential
+    runIf: "false"
+    tasks:
+      - id: never
+        type: io.kestra.plugin.core.debug.Return
+        format: never
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: continued
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Warning);
+    assert_eq!(e.task_ids(), ["tolerant", "boom", "skipped_seq", "after"]);
+    assert_eq!(e.state_of("boom"), State::Failed);
+    assert_eq!(e.state_of("tolerant"), State::Warning);
+    assert_eq!(e.state_of("skipped_seq"), State::Skipped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_finally_task_fails_a_successful_execution() {
+    let src = flow_yaml(
+        "finally-fails",
+        r#"
+tasks:
+  - id: work
+    type: io.kestra.plugin.core.debug.Return
+    format: ok
+finally:
+  - id: cleanup
+    type: io.kestra.plugin.core.execution.Fail
+  - id: cleanup2
+    type: io.kestra.plugin.core.debug.Return
+    format: still runs
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Failed);
+    assert_eq!(e.task_ids(), ["work", "cleanup", "cleanup2"]);
+    assert_eq!(e.state_of("work"), State::Success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_task_that_succeeds_does_not_trigger_errors() {
+    let src = flow_yaml(
+        "retry-no-errors",
+        r#"
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ taskrun.attemptsCount == 0 }}"
+    retry:
+      type: constant
+      interval: PT0.05S
+      maxAttempt: 2
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ taskrun.attemptsCount }}"
+errors:
+  - id: on_error
+    type: io.kestra.plugin.core.debug.Return
+    format: should not run
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Success);
+    assert_eq!(e.task_ids(), ["flaky", "after"]);
+    assert_eq!(e.one("flaky").attempts.len(), 2);
+    assert_eq!(e.state_of("flaky"), State::Success);
+    assert_eq!(e.out("after", "value"), json!("0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retry_of_a_subflow_task_starts_a_new_child() {
+    let kite = Kite::start().await;
+    kite.deploy(&flow_yaml(
+        "always-failing",
+        r#"
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+"#,
+    ))
+    .await;
+    let e = kite
+        .run(
+            &flow_yaml(
+                "subflow-retry",
+                r#"
+tasks:
+  - id: sub
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.team
+    flowId: always-failing
+    retry:
+      type: constant
+      interval: PT0.05S
+      maxAttempt: 2
+"#,
+            ),
+            json!({}),
+        )
+        .await;
+    assert_state(&e, State::Failed);
+    let sub = e.one("sub");
+    assert_eq!(sub.attempts.len(), 2);
+    assert_eq!(sub.state.current, State::Failed);
+    let children = kite
+        .platform
+        .repos
+        .executions
+        .list(NS, Some("always-failing"), 10)
+        .await
+        .expect("list");
+    assert_eq!(children.len(), 2, "one child execution per attempt");
+    assert!(
+        children
+            .iter()
+            .all(|c| c.execution.state.current == State::Failed)
+    );
+    assert!(
+        children
+            .iter()
+            .any(|c| Some(c.execution.id.as_str()) == sub.outputs["executionId"].as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subflow_labels_and_inherit_labels() {
+    let kite = Kite::start().await;
+    kite.deploy(&flow_yaml("child", CHILD)).await;
+    let e = kite
+        .run(
+            &flow_yaml(
+                "subflow-labels",
+                r#"
+labels:
+  team: data
+tasks:
+  - id: sub
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.team
+    flowId: child
+    inheritLabels: true
+    inputs:
+      name: x
+    labels:
+      origin: "{{ flow.id }}"
+"#,
+            ),
+            json!({}),
+        )
+        .await;
+    assert_state(&e, State::Success);
+    let child_id = e.out("sub", "executionId").as_str().expect("id").to_owned();
+    let child = kite.get(&child_id).await.expect("child");
+    assert_eq!(child.label("team"), Some("data"));
+    assert_eq!(child.label("origin"), Some("subflow-labels"));
+    assert_eq!(child.label("system.correlationId"), Some(e.id.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wait_for_with_a_failing_child_fails_at_once() {
+    let src = flow_yaml(
+        "wait-for-fail",
+        r#"
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ false }}"
+    checkFrequency:
+      interval: PT0.05S
+    tasks:
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+    errors:
+      - id: loop_error
+        type: io.kestra.plugin.core.debug.Return
+        format: handled
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Failed);
+    assert_eq!(e.state_of("loop"), State::Failed);
+    assert_eq!(e.runs_of("boom").len(), 1, "a failing child stops the loop");
+    assert_eq!(e.one("boom").attempts.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wait_for_runs_its_errors_branch() {
+    let src = flow_yaml(
+        "wait-for-errors",
+        r#"
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ false }}"
+    checkFrequency:
+      interval: PT0.05S
+    tasks:
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+    errors:
+      - id: loop_error
+        type: io.kestra.plugin.core.debug.Return
+        format: handled
+"#,
+    );
+    let e = run(&src, json!({})).await;
+    assert_state(&e, State::Failed);
+    assert_eq!(e.task_ids(), ["loop", "boom", "loop_error"]);
+    assert_eq!(e.state_of("loop_error"), State::Success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn labels_task_accepts_the_list_form() {
+    let e = run(
+        &flow_yaml(
+            "labels-list",
+            r#"
+tasks:
+  - id: set
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      - key: stage
+        value: "{{ 'b' ~ 'eta' }}"
+      - key: number
+        value: 7
+"#,
+        ),
+        json!({}),
+    )
+    .await;
+    assert_state(&e, State::Success);
+    assert_eq!(e.label("stage"), Some("beta"));
+    assert_eq!(e.label("number"), Some("7"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn if_condition_render_error_fails_the_if() {
+    let e = run(
+        &flow_yaml(
+            "if-error",
+            r#"
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ outputs.nothing.value }}"
+    then:
+      - id: never
+        type: io.kestra.plugin.core.debug.Return
+        format: never
+"#,
+        ),
+        json!({}),
+    )
+    .await;
+    assert_state(&e, State::Failed);
+    assert_eq!(e.task_ids(), ["check"]);
+    assert_eq!(e.state_of("check"), State::Failed);
+}
+
+// =======================================================================================
+// Level 2, continued
+// =======================================================================================
+
+#[test]
+fn pure_a_retrying_child_keeps_its_parent_running() {
+    let src = flow_yaml(
+        "pure-retry-parent",
+        r#"
+tasks:
+  - id: par
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: k
+        type: io.kestra.plugin.core.kv.Set
+        key: k
+        value: v
+        retry:
+          type: constant
+          interval: PT1S
+          maxAttempt: 2
+      - id: other
+        type: io.kestra.plugin.core.kv.Set
+        key: other
+        value: v
+  - id: next
+    type: io.kestra.plugin.core.kv.Set
+    key: next
+    value: v
+errors:
+  - id: on_error
+    type: io.kestra.plugin.core.log.Log
+    message: failed
+"#,
+    );
+    let mut p = Pure::new(&src);
+    p.start();
+    p.finish(&p.run_id("other"), State::Success);
+    let (_, at) = fail_k(&mut p);
+    assert_eq!(at, Some(t0() + ms(1000)));
+    assert_eq!(p.exec().one("k").state.current, State::Retrying);
+    assert_eq!(
+        p.exec().one("par").state.current,
+        State::Running,
+        "Parallel concluded during a retry"
+    );
+    assert_eq!(
+        p.exec().task_ids(),
+        ["par", "k", "other"],
+        "nothing else may start during the retry"
+    );
+    fire_retry(&mut p, t0() + ms(1000), 1);
+    let actions = p.finish(&p.run_id("k"), State::Success);
+    assert_eq!(p.exec().one("par").state.current, State::Success);
+    assert_eq!(
+        jobs(&actions)
+            .iter()
+            .map(|j| j.task_id.as_str())
+            .collect::<Vec<_>>(),
+        ["next"]
+    );
+}
+
+#[test]
+fn pure_kill_during_a_retry_wait() {
+    let mut p = Pure::new(&retry_source(
+        "      type: constant\n      interval: PT1S\n      maxAttempt: 3",
+    ));
+    p.start();
+    let k = p.run_id("k");
+    fail_k(&mut p);
+    let actions = p.apply(Event::Kill);
+    assert_eq!(ended(&actions), Some(State::Killed));
+    assert_eq!(p.exec().one("k").state.current, State::Killed);
+    p.now = t0() + ms(1000);
+    let actions = p.apply(Event::Timer(TimerKind::Retry { task_run_id: k }));
+    assert!(effects(&actions).is_empty(), "{actions:?}");
+    assert_eq!(p.exec().one("k").attempts.len(), 1);
+    assert_eq!(p.exec().state.current, State::Killed);
+}
+
+#[test]
+fn pure_events_after_the_end_change_nothing() {
+    let mut p = Pure::new(&flow_yaml(
+        "pure-ended",
+        r#"
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.debug.Return
+    format: x
+"#,
+    ));
+    let actions = p.start();
+    assert_eq!(ended(&actions), Some(State::Success));
+    let before = p.exec().clone();
+    for ev in [
+        Event::Start,
+        Event::Kill,
+        Event::Resume { inputs: Map::new() },
+    ] {
+        let actions = p.apply(ev);
+        assert!(effects(&actions).is_empty(), "{actions:?}");
+        assert_eq!(p.exec(), &before);
+    }
+}
+
+#[test]
+fn pure_resume_resumes_the_first_paused_task_run_only() {
+    let src = flow_yaml(
+        "pure-two-pauses",
+        r#"
+tasks:
+  - id: par
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: p1
+        type: io.kestra.plugin.core.flow.Pause
+      - id: p2
+        type: io.kestra.plugin.core.flow.Pause
+"#,
+    );
+    let mut p = Pure::new(&src);
+    p.start();
+    assert_eq!(p.exec().state.current, State::Paused);
+    p.apply(Event::Resume { inputs: Map::new() });
+    assert_eq!(p.exec().one("p1").state.current, State::Success);
+    assert_eq!(p.exec().one("p2").state.current, State::Paused);
+    assert_eq!(p.exec().state.current, State::Paused);
+    let actions = p.apply(Event::Resume { inputs: Map::new() });
+    assert_eq!(p.exec().one("p2").state.current, State::Success);
+    assert_eq!(ended(&actions), Some(State::Success));
+}
+
+#[test]
+fn pure_wait_for_max_duration() {
+    let src = flow_yaml(
+        "pure-wait-for-duration",
+        r#"
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ false }}"
+    failOnMaxReached: true
+    checkFrequency:
+      interval: PT0.6S
+      maxDuration: PT1S
+    tasks:
+      - id: k
+        type: io.kestra.plugin.core.kv.Set
+        key: k
+        value: v
+"#,
+    );
+    let mut p = Pure::new(&src);
+    p.start();
+    let loop_id = p.run_id("loop");
+    let mut iterations = 0;
+    loop {
+        iterations += 1;
+        let id = p.running("k")[0].id.clone();
+        let actions = p.finish(&id, State::Success);
+        if let Some(state) = ended(&actions) {
+            assert_eq!(state, State::Failed);
+            break;
+        }
+        let ts = timers(&actions);
+        assert_eq!(
+            ts,
+            [(
+                p.now + ms(600),
+                TimerKind::WaitFor {
+                    task_run_id: loop_id.clone()
+                }
+            )]
+        );
+        p.now = ts[0].0;
+        p.apply(Event::Timer(TimerKind::WaitFor {
+            task_run_id: loop_id.clone(),
+        }));
+        assert!(iterations < 10, "WaitFor never reached maxDuration");
+    }
+    // Iterations end at +0s, +0.6s and +1.2s: the third is past maxDuration.
+    assert_eq!(iterations, 3);
+    assert_eq!(p.exec().one("loop").state.current, State::Failed);
+}
+
+/// Decides a flow twice, once keeping the record in memory and once round-tripping it
+/// through JSON (as the repository stores it) before every event: same results.
+#[test]
+fn pure_record_survives_json_round_trips_between_events() {
+    let src = flow_yaml(
+        "pure-roundtrip",
+        r#"
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b"]
+    concurrencyLimit: 0
+    tasks:
+      - id: cond
+        type: io.kestra.plugin.core.flow.If
+        condition: "{{ taskrun.value == 'a' }}"
+        then:
+          - id: k
+            type: io.kestra.plugin.core.kv.Set
+            key: "k-{{ taskrun.value }}"
+            value: v
+        else:
+          - id: wait
+            type: io.kestra.plugin.core.flow.Pause
+            delay: PT1S
+  - id: loop
+    type: io.kestra.plugin.core.flow.WaitFor
+    condition: "{{ outputs.loop.iterationCount >= 2 }}"
+    checkFrequency:
+      interval: PT1S
+    tasks:
+      - id: w
+        type: io.kestra.plugin.core.kv.Set
+        key: w
+        value: v
+"#,
+    );
+    let mut plain = Pure::new(&src);
+    let mut stored = Pure::new(&src);
+    let roundtrip = |rec: &Record| -> Record {
+        let json = serde_json::to_string(rec).expect("serialize");
+        serde_json::from_str(&json).expect("deserialize")
+    };
+    let step = |ev: Event, at: DateTime<Utc>, plain: &mut Pure, stored: &mut Pure| {
+        plain.now = at;
+        stored.now = at;
+        stored.rec = roundtrip(&stored.rec);
+        let a1 = plain.apply(ev.clone());
+        let a2 = stored.apply(ev);
+        assert_eq!(a1, a2);
+        assert_eq!(plain.rec, stored.rec);
+        a1
+    };
+    step(Event::Start, t0(), &mut plain, &mut stored);
+    let k = plain.run_id("k");
+    let wait = plain.run_id("wait");
+    let ev = plain.result_event(&k, State::Success);
+    step(ev, t0() + ms(10), &mut plain, &mut stored);
+    step(
+        Event::Timer(TimerKind::PauseDelay { task_run_id: wait }),
+        t0() + ms(1000),
+        &mut plain,
+        &mut stored,
+    );
+    let loop_id = plain.run_id("loop");
+    for i in 0..2 {
+        let w = plain.running("w")[0].id.clone();
+        let ev = plain.result_event(&w, State::Success);
+        let at = plain.now + ms(10);
+        let actions = step(ev, at, &mut plain, &mut stored);
+        if i == 0 {
+            let at = plain.now + ms(1000);
+            step(
+                Event::Timer(TimerKind::WaitFor {
+                    task_run_id: loop_id.clone(),
+                }),
+                at,
+                &mut plain,
+                &mut stored,
+            );
+        } else {
+            assert_eq!(ended(&actions), Some(State::Success));
+        }
+    }
+    assert_eq!(stored.exec().state.current, State::Success);
 }

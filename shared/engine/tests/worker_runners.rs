@@ -94,6 +94,7 @@ impl Harness {
             attempt: 0,
             vars,
             working_directory: None,
+            extra: Default::default(),
         }
     }
 

@@ -74,7 +74,10 @@ fn host_functions() {
     err_kind("{{ secret('NOPE') }}", ExprErrorKind::Function);
     err_kind("{{ read('kestra:///nope') }}", ExprErrorKind::Function);
     err_kind("{{ fileSize('kestra:///nope') }}", ExprErrorKind::Function);
-    err_kind("{{ kv('nope', errorOnMissing=true) }}", ExprErrorKind::Function);
+    err_kind(
+        "{{ kv('nope', errorOnMissing=true) }}",
+        ExprErrorKind::Function,
+    );
     assert_eq!(r("{{ kv('nope') ?? 'none' }}"), "none");
     err_kind("{{ secret() }}", ExprErrorKind::Function);
 }

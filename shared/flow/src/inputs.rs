@@ -347,7 +347,9 @@ fn coerce(
                     describe(&v)
                 )
             })?;
-            check_order(&d, &s, input, |b| NaiveDate::parse_from_str(b, "%Y-%m-%d").ok())?;
+            check_order(&d, &s, input, |b| {
+                NaiveDate::parse_from_str(b, "%Y-%m-%d").ok()
+            })?;
             Ok(Value::String(d.to_string()))
         }
         T::Time => {

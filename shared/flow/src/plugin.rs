@@ -396,6 +396,9 @@ impl Serialize for Condition {
     }
 }
 
+/// Parses a plugin's own properties: `(node, path, id)`.
+pub type ParseFn = fn(&crate::yaml::Node, &str, &str) -> Result<Arc<dyn Spec>, crate::Diagnostic>;
+
 /// How a registered type is parsed and described.
 #[derive(Debug, Clone, Copy)]
 pub struct PluginInfo {
@@ -410,7 +413,7 @@ pub struct PluginInfo {
     /// Deprecation note.
     pub deprecated: Option<&'static str>,
     /// Parses the type-specific properties.
-    pub parse: fn(&crate::yaml::Node, &str, &str) -> Result<Arc<dyn Spec>, crate::Diagnostic>,
+    pub parse: ParseFn,
     /// JSON Schema of the type-specific properties.
     pub schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
 }

@@ -40,7 +40,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let source = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let source = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let file = args.file.display().to_string();
     let parsed = kite_flow::parse_flow(&source);
     let Some(flow) = parsed.flow.clone() else {
@@ -66,10 +67,24 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let handles = poller::spawn_all(platform.clone(), poller::PollerConfig { wait: Duration::from_millis(200), ..Default::default() }, stop_rx);
+    let handles = poller::spawn_all(
+        platform.clone(),
+        poller::PollerConfig {
+            wait: Duration::from_millis(200),
+            ..Default::default()
+        },
+        stop_rx,
+    );
     let mut ended = platform.subscribe_ended();
     let created = platform
-        .create_execution(&flow, inputs, CreateOptions { id: Some(execution_id.clone()), ..Default::default() })
+        .create_execution(
+            &flow,
+            inputs,
+            CreateOptions {
+                id: Some(execution_id.clone()),
+                ..Default::default()
+            },
+        )
         .await;
     let execution = match created {
         Ok(e) => e,
@@ -111,16 +126,30 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     for h in handles {
         let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
     }
-    let Some(exec) = final_exec else { bail!("execution {} disappeared", execution.id) };
+    let Some(exec) = final_exec else {
+        bail!("execution {} disappeared", execution.id)
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&exec)?);
     } else {
         printer.update(&exec);
         print_tree(&exec);
-        let logs = platform.repos.logs.of_execution(&exec.id).await.unwrap_or_default();
-        let errors: Vec<_> = logs.iter().filter(|l| l.level == kite_flow::plugin::LogLevel::Error).collect();
+        let logs = platform
+            .repos
+            .logs
+            .of_execution(&exec.id)
+            .await
+            .unwrap_or_default();
+        let errors: Vec<_> = logs
+            .iter()
+            .filter(|l| l.level == kite_flow::plugin::LogLevel::Error)
+            .collect();
         for l in errors.iter().take(20) {
-            println!("  ERROR {}: {}", l.task_id.as_deref().unwrap_or("-"), l.message);
+            println!(
+                "  ERROR {}: {}",
+                l.task_id.as_deref().unwrap_or("-"),
+                l.message
+            );
         }
     }
     Ok(match exec.state.current {
@@ -135,17 +164,22 @@ fn waits_for_a_human(flow: &kite_flow::Flow, e: &Execution) -> bool {
     if e.state.current != State::Paused {
         return false;
     }
-    e.task_run_list.iter().filter(|r| r.state.current == State::Paused).all(|r| {
-        flow.find_task(&r.task_id)
-            .and_then(|t| t.spec::<kite_flow::tasks::pause::Pause>().map(|p| (t, p)))
-            .is_some_and(|(t, p)| p.delay.is_none() && t.common.timeout.is_none())
-    })
+    e.task_run_list
+        .iter()
+        .filter(|r| r.state.current == State::Paused)
+        .all(|r| {
+            flow.find_task(&r.task_id)
+                .and_then(|t| t.spec::<kite_flow::tasks::pause::Pause>().map(|p| (t, p)))
+                .is_some_and(|(t, p)| p.delay.is_none() && t.common.timeout.is_none())
+        })
 }
 
 async fn load_flows(platform: &Platform, dir: &Path) -> anyhow::Result<()> {
     let files = crate::commands::flow_validate::collect_files(&[dir.to_path_buf()])?;
     for f in files {
-        let Ok(source) = std::fs::read_to_string(&f) else { continue };
+        let Ok(source) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         for parsed in kite_flow::parse_flows(&source) {
             match parsed.flow {
                 Some(flow) => {
@@ -153,7 +187,11 @@ async fn load_flows(platform: &Platform, dir: &Path) -> anyhow::Result<()> {
                 }
                 None => {
                     for d in parsed.errors() {
-                        eprintln!("warning: skipped {}: {}", f.display(), d.render(&f.display().to_string()));
+                        eprintln!(
+                            "warning: skipped {}: {}",
+                            f.display(),
+                            d.render(&f.display().to_string())
+                        );
                     }
                 }
             }
@@ -162,7 +200,12 @@ async fn load_flows(platform: &Platform, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn parse_inputs(platform: &Platform, flow: &kite_flow::Flow, execution_id: &str, raw: &[String]) -> anyhow::Result<Map<String, Value>> {
+async fn parse_inputs(
+    platform: &Platform,
+    flow: &kite_flow::Flow,
+    execution_id: &str,
+    raw: &[String],
+) -> anyhow::Result<Map<String, Value>> {
     let mut out = Map::new();
     for item in raw {
         let Some((name, value)) = item.split_once('=') else {
@@ -170,17 +213,21 @@ async fn parse_inputs(platform: &Platform, flow: &kite_flow::Flow, execution_id:
         };
         let value = if let Some(path) = value.strip_prefix('@') {
             let path = Path::new(path);
-            let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("upload.upl");
+            let file_name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("upload.upl");
             let declared_file = flow
                 .inputs
                 .iter()
                 .any(|i| i.key() == name && i.kind == kite_flow::model::input::InputType::File);
             if declared_file {
-                let key = kite_ports::StorageKey::for_execution(&flow.namespace, &flow.id, execution_id)
-                    .and_then(|k| k.join("inputs"))
-                    .and_then(|k| k.join(name))
-                    .and_then(|k| k.join(file_name))
-                    .with_context(|| format!("--input {name}: invalid input or file name"))?;
+                let key =
+                    kite_ports::StorageKey::for_execution(&flow.namespace, &flow.id, execution_id)
+                        .and_then(|k| k.join("inputs"))
+                        .and_then(|k| k.join(name))
+                        .and_then(|k| k.join(file_name))
+                        .with_context(|| format!("--input {name}: invalid input or file name"))?;
                 platform
                     .storage
                     .put_file(&key, path)
@@ -188,7 +235,11 @@ async fn parse_inputs(platform: &Platform, flow: &kite_flow::Flow, execution_id:
                     .with_context(|| format!("--input {name}: cannot read {}", path.display()))?;
                 Value::String(key.to_uri())
             } else {
-                Value::String(std::fs::read_to_string(path).with_context(|| format!("--input {name}: cannot read {}", path.display()))?)
+                Value::String(
+                    std::fs::read_to_string(path).with_context(|| {
+                        format!("--input {name}: cannot read {}", path.display())
+                    })?,
+                )
             }
         } else {
             Value::String(value.to_owned())
@@ -210,8 +261,18 @@ impl Progress {
             let n = r.state.histories.len();
             let before = self.seen.insert(r.id.clone(), n).unwrap_or(0);
             for h in r.state.histories.iter().skip(before) {
-                let value = r.value.as_deref().map(|v| format!(" [{v}]")).unwrap_or_default();
-                println!("{} {:<10} {}{}", h.date.format("%H:%M:%S%.3f"), h.state.name(), r.task_id, value);
+                let value = r
+                    .value
+                    .as_deref()
+                    .map(|v| format!(" [{v}]"))
+                    .unwrap_or_default();
+                println!(
+                    "{} {:<10} {}{}",
+                    h.date.format("%H:%M:%S%.3f"),
+                    h.state.name(),
+                    r.task_id,
+                    value
+                );
             }
         }
     }
@@ -219,16 +280,38 @@ impl Progress {
 
 fn print_tree(e: &Execution) {
     println!();
-    println!("{} {}.{} {} ({})", e.id, e.namespace, e.flow_id, e.state.current, e.state.duration.as_deref().unwrap_or("-"));
+    println!(
+        "{} {}.{} {} ({})",
+        e.id,
+        e.namespace,
+        e.flow_id,
+        e.state.current,
+        e.state.duration.as_deref().unwrap_or("-")
+    );
     let mut by_parent: BTreeMap<Option<&str>, Vec<&TaskRun>> = BTreeMap::new();
     for r in &e.task_run_list {
-        by_parent.entry(r.parent_task_run_id.as_deref()).or_default().push(r);
+        by_parent
+            .entry(r.parent_task_run_id.as_deref())
+            .or_default()
+            .push(r);
     }
     fn walk(parent: Option<&str>, depth: usize, by_parent: &BTreeMap<Option<&str>, Vec<&TaskRun>>) {
         for r in by_parent.get(&parent).map(Vec::as_slice).unwrap_or(&[]) {
-            let value = r.value.as_deref().map(|v| format!(" [{v}]")).unwrap_or_default();
-            let attempts = if r.attempts.len() > 1 { format!(", {} attempts", r.attempts.len()) } else { String::new() };
-            let outputs = if r.outputs.is_empty() { String::new() } else { format!(" {}", Value::Object(r.outputs.clone())) };
+            let value = r
+                .value
+                .as_deref()
+                .map(|v| format!(" [{v}]"))
+                .unwrap_or_default();
+            let attempts = if r.attempts.len() > 1 {
+                format!(", {} attempts", r.attempts.len())
+            } else {
+                String::new()
+            };
+            let outputs = if r.outputs.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", Value::Object(r.outputs.clone()))
+            };
             let outputs: String = outputs.chars().take(160).collect();
             println!(
                 "{}{} {}{} ({}{}){}",

@@ -1,6 +1,9 @@
 //! One module per `kite` command.
 
+pub mod bench;
 pub mod flow_run;
 pub mod flow_schema;
-pub mod platform;
 pub mod flow_validate;
+pub mod platform;
+pub mod remote;
+pub mod server_local;

@@ -7,7 +7,9 @@ use kite_engine::executor::Runtime;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{Platform, QueueNames};
-use kite_ports::{Clock, DocumentStore, MemoryDocuments, MemoryQueue, MemoryStorage, Queue, Storage, SystemClock};
+use kite_ports::{
+    Clock, DocumentStore, MemoryDocuments, MemoryQueue, MemoryStorage, Queue, Storage, SystemClock,
+};
 use serde_json::{Map, Value};
 
 /// The process environment as pairs.
@@ -38,7 +40,15 @@ pub async fn build(
     let env = env_pairs();
     let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
     let rt = Runtime::new(Arc::new(host), globals()?, &env);
-    let platform = Platform::new(queue, storage, repos, clock, rt, QueueNames::with_prefix("kite-"), work_root);
+    let platform = Platform::new(
+        queue,
+        storage,
+        repos,
+        clock,
+        rt,
+        QueueNames::with_prefix("kite-"),
+        work_root,
+    );
     platform.ensure_queues().await?;
     Ok(platform)
 }
@@ -53,6 +63,31 @@ pub async fn in_memory() -> anyhow::Result<Platform> {
         Arc::new(MemoryDocuments::new(clock.clone())),
         clock,
         work_root,
+    )
+    .await
+}
+
+/// A platform on the embedded backends under `data_dir`: queues and documents in
+/// `kite.db` (SQLite), internal storage in `storage/`, task working directories in
+/// `work/`. Everything survives a restart (or a crash) of the process.
+pub async fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Platform> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = data_dir.join("kite.db");
+    let embedded = kite_embedded::Embedded::open(&db, clock.clone())
+        .with_context(|| format!("cannot open {}", db.display()))?;
+    let storage_dir = data_dir.join("storage");
+    let storage = kite_embedded::DiskStorage::open(&storage_dir)
+        .await
+        .with_context(|| format!("cannot open the storage folder {}", storage_dir.display()))?;
+    build(
+        Arc::new(embedded.queue()),
+        Arc::new(storage),
+        Arc::new(embedded.documents()),
+        clock,
+        data_dir.join("work"),
     )
     .await
 }

@@ -71,7 +71,12 @@ fn enabled(tasks: &[Task]) -> impl Iterator<Item = &Task> {
 }
 
 /// Children of `parent` (with loop `value`, when given) that are runs of `tasks`.
-pub fn runs_of<'a>(cx: &'a Cx<'_>, parent: Option<&'a str>, tasks: &'a [Task], value: Option<&'a str>) -> Vec<&'a TaskRun> {
+pub fn runs_of<'a>(
+    cx: &'a Cx<'_>,
+    parent: Option<&'a str>,
+    tasks: &'a [Task],
+    value: Option<&'a str>,
+) -> Vec<&'a TaskRun> {
     cx.rec
         .execution
         .children(parent)
@@ -86,12 +91,22 @@ pub fn live(r: &TaskRun) -> bool {
 }
 
 /// Sequential resolution of `lists` under `parent` (children carrying `value`).
-pub fn sequential<'f>(cx: &Cx<'f>, parent: Option<&str>, lists: Lists<'f>, value: Option<&str>) -> Decision<'f> {
+pub fn sequential<'f>(
+    cx: &Cx<'f>,
+    parent: Option<&str>,
+    lists: Lists<'f>,
+    value: Option<&str>,
+) -> Decision<'f> {
     resolve(cx, parent, lists, value, Mode::Sequential)
 }
 
 /// Parallel resolution: every main task at once (at most `limit` running; 0 = no limit).
-pub fn parallel<'f>(cx: &Cx<'f>, parent: Option<&str>, lists: Lists<'f>, limit: usize) -> Decision<'f> {
+pub fn parallel<'f>(
+    cx: &Cx<'f>,
+    parent: Option<&str>,
+    lists: Lists<'f>,
+    limit: usize,
+) -> Decision<'f> {
     resolve(cx, parent, lists, None, Mode::Parallel(limit))
 }
 
@@ -101,7 +116,13 @@ enum Mode {
     Parallel(usize),
 }
 
-fn resolve<'f>(cx: &Cx<'f>, parent: Option<&str>, lists: Lists<'f>, value: Option<&str>, mode: Mode) -> Decision<'f> {
+fn resolve<'f>(
+    cx: &Cx<'f>,
+    parent: Option<&str>,
+    lists: Lists<'f>,
+    value: Option<&str>,
+    mode: Mode,
+) -> Decision<'f> {
     let main = runs_of(cx, parent, lists.tasks, value);
     let errors = runs_of(cx, parent, lists.errors, value);
     let finally = runs_of(cx, parent, lists.finally, value);
@@ -111,7 +132,9 @@ fn resolve<'f>(cx: &Cx<'f>, parent: Option<&str>, lists: Lists<'f>, value: Optio
 
     if !failed && finally.is_empty() && errors.is_empty() {
         let started: Vec<&str> = main.iter().map(|r| r.task_id.as_str()).collect();
-        let pending: Vec<&Task> = enabled(lists.tasks).filter(|t| !started.contains(&t.id.as_str())).collect();
+        let pending: Vec<&Task> = enabled(lists.tasks)
+            .filter(|t| !started.contains(&t.id.as_str()))
+            .collect();
         match mode {
             Mode::Sequential => {
                 if any_live {
@@ -123,9 +146,19 @@ fn resolve<'f>(cx: &Cx<'f>, parent: Option<&str>, lists: Lists<'f>, value: Optio
             }
             Mode::Parallel(limit) => {
                 let running = main.iter().filter(|r| live(r)).count();
-                let room = if limit == 0 { usize::MAX } else { limit.saturating_sub(running) };
+                let room = if limit == 0 {
+                    usize::MAX
+                } else {
+                    limit.saturating_sub(running)
+                };
                 if !pending.is_empty() && room > 0 {
-                    return Decision::Create(pending.into_iter().take(room).map(|t| NewRun::new(t, v())).collect());
+                    return Decision::Create(
+                        pending
+                            .into_iter()
+                            .take(room)
+                            .map(|t| NewRun::new(t, v()))
+                            .collect(),
+                    );
                 }
                 if any_live {
                     return Decision::Wait;

@@ -75,8 +75,17 @@ impl Host for ExecHost {
     fn file_exists(&self, uri: &str) -> Result<bool, String> {
         self.inner.file_exists(uri)
     }
-    fn kv(&self, namespace: Option<&str>, key: &str, error_on_missing: bool) -> Result<Value, String> {
-        self.inner.kv(namespace.or(self.namespace.as_deref()), key, error_on_missing)
+    fn kv(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        error_on_missing: bool,
+    ) -> Result<Value, String> {
+        self.inner.kv(
+            namespace.or(self.namespace.as_deref()),
+            key,
+            error_on_missing,
+        )
     }
     fn error_logs(&self) -> Vec<Value> {
         self.error_logs.clone()
@@ -84,7 +93,12 @@ impl Host for ExecHost {
 }
 
 /// A render context for `vars`.
-pub fn render_context(rt: &Runtime, vars: Map<String, Value>, error_logs: &[Value], now: DateTime<Utc>) -> Context {
+pub fn render_context(
+    rt: &Runtime,
+    vars: Map<String, Value>,
+    error_logs: &[Value],
+    now: DateTime<Utc>,
+) -> Context {
     let namespace = vars
         .get("flow")
         .and_then(|f| f.get("namespace"))
@@ -126,13 +140,24 @@ pub fn execution_vars(rt: &Runtime, flow: &Flow, exec: &Execution) -> Map<String
             "state": exec.state.current,
         }),
     );
-    m.insert("inputs".into(), Value::Object(kite_flow::inputs::nest(&exec.inputs)));
+    m.insert(
+        "inputs".into(),
+        Value::Object(kite_flow::inputs::nest(&exec.inputs)),
+    );
     m.insert("outputs".into(), Value::Object(merged_outputs(exec)));
     m.insert(
         "vars".into(),
-        Value::Object(flow.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        Value::Object(
+            flow.variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
     );
-    m.insert("labels".into(), Value::Object(kite_flow::inputs::nest(&exec.labels_map())));
+    m.insert(
+        "labels".into(),
+        Value::Object(kite_flow::inputs::nest(&exec.labels_map())),
+    );
     m.insert("tasks".into(), Value::Object(task_states(exec)));
     if let Some(t) = &exec.trigger {
         m.insert("trigger".into(), Value::Object(t.variables.clone()));
@@ -143,9 +168,18 @@ pub fn execution_vars(rt: &Runtime, flow: &Flow, exec: &Execution) -> Map<String
 }
 
 /// The variables of `run` (a run of `task`).
-pub fn task_run_vars(rt: &Runtime, flow: &Flow, exec: &Execution, task: &Task, run: &TaskRun) -> Map<String, Value> {
+pub fn task_run_vars(
+    rt: &Runtime,
+    flow: &Flow,
+    exec: &Execution,
+    task: &Task,
+    run: &TaskRun,
+) -> Map<String, Value> {
     let mut m = execution_vars(rt, flow, exec);
-    m.insert("task".into(), json!({"id": task.id, "type": task.type_name}));
+    m.insert(
+        "task".into(),
+        json!({"id": task.id, "type": task.type_name}),
+    );
     let parents = parents(exec, run);
     let own_value = run.value.clone().or_else(|| {
         parents
@@ -171,27 +205,43 @@ pub fn task_run_vars(rt: &Runtime, flow: &Flow, exec: &Execution, task: &Task, r
         m.insert("parent".into(), first.clone());
     }
     if let Some(wd) = working_directory_ancestor(flow, exec, run) {
-        m.insert("workerTaskrun".into(), json!({"id": wd.id, "value": wd.value.clone().or(own_value.clone())}));
+        m.insert(
+            "workerTaskrun".into(),
+            json!({"id": wd.id, "value": wd.value.clone().or(own_value.clone())}),
+        );
     }
     m.insert("parents".into(), Value::Array(parents));
     m
 }
 
 /// The closest WorkingDirectory run above `run`, if any.
-fn working_directory_ancestor<'a>(flow: &Flow, exec: &'a Execution, run: &TaskRun) -> Option<&'a TaskRun> {
+fn working_directory_ancestor<'a>(
+    flow: &Flow,
+    exec: &'a Execution,
+    run: &TaskRun,
+) -> Option<&'a TaskRun> {
     use kite_flow::plugin::PluginType;
     let wd = kite_flow::tasks::working_directory::WorkingDirectory::TYPE;
-    let mut cur = run.parent_task_run_id.as_deref().and_then(|p| exec.task_run(p));
+    let mut cur = run
+        .parent_task_run_id
+        .as_deref()
+        .and_then(|p| exec.task_run(p));
     let mut guard = 0;
     while let Some(p) = cur {
         guard += 1;
         if guard > 10_000 {
             return None;
         }
-        if flow.find_task(&p.task_id).is_some_and(|t| t.type_name == wd) {
+        if flow
+            .find_task(&p.task_id)
+            .is_some_and(|t| t.type_name == wd)
+        {
             return Some(p);
         }
-        cur = p.parent_task_run_id.as_deref().and_then(|id| exec.task_run(id));
+        cur = p
+            .parent_task_run_id
+            .as_deref()
+            .and_then(|id| exec.task_run(id));
     }
     None
 }
@@ -199,7 +249,10 @@ fn working_directory_ancestor<'a>(flow: &Flow, exec: &'a Execution, run: &TaskRu
 /// Ancestors of `run` carrying a loop value, closest first, as `{taskrun: {value}, outputs}`.
 fn parents(exec: &Execution, run: &TaskRun) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut cur = run.parent_task_run_id.as_deref().and_then(|p| exec.task_run(p));
+    let mut cur = run
+        .parent_task_run_id
+        .as_deref()
+        .and_then(|p| exec.task_run(p));
     let mut guard = 0;
     while let Some(p) = cur {
         guard += 1;
@@ -214,7 +267,10 @@ fn parents(exec: &Execution, run: &TaskRun) -> Vec<Value> {
             }
             out.push(Value::Object(entry));
         }
-        cur = p.parent_task_run_id.as_deref().and_then(|id| exec.task_run(id));
+        cur = p
+            .parent_task_run_id
+            .as_deref()
+            .and_then(|id| exec.task_run(id));
     }
     out
 }
@@ -235,7 +291,9 @@ pub fn merged_outputs(exec: &Execution) -> Map<String, Value> {
                 *slot = Value::Object(Map::new());
             }
             let Value::Object(m) = slot else { break };
-            slot = m.entry(v.clone()).or_insert_with(|| Value::Object(Map::new()));
+            slot = m
+                .entry(v.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
         }
         if let Value::Object(m) = slot {
             for (k, v) in &run.outputs {
@@ -262,7 +320,9 @@ fn task_states(exec: &Execution) -> Map<String, Value> {
                     *slot = Value::Object(Map::new());
                 }
                 let Value::Object(m) = slot else { break };
-                slot = m.entry(v.clone()).or_insert_with(|| Value::Object(Map::new()));
+                slot = m
+                    .entry(v.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
             }
             *slot = state;
         }

@@ -58,7 +58,9 @@ pub struct Cx<'f> {
 
 impl std::fmt::Debug for Cx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cx").field("execution", &self.rec.execution.id).finish_non_exhaustive()
+        f.debug_struct("Cx")
+            .field("execution", &self.rec.execution.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,7 +120,10 @@ impl<'f> Cx<'f> {
     pub fn log(&mut self, run: Option<&str>, level: LogLevel, message: impl Into<String>) {
         let message = message.into();
         let (task_id, attempt) = match run.and_then(|id| self.run(id)) {
-            Some(r) => (Some(r.task_id.clone()), Some(r.attempts.len().saturating_sub(1) as u32)),
+            Some(r) => (
+                Some(r.task_id.clone()),
+                Some(r.attempts.len().saturating_sub(1) as u32),
+            ),
             None => (None, None),
         };
         if level == LogLevel::Error {
@@ -145,10 +150,11 @@ impl<'f> Cx<'f> {
         });
     }
 
+    /// Puts the log lines first: they must be stored before the end is announced.
     fn flush_logs(&mut self) {
         if !self.logs.is_empty() {
             let logs = std::mem::take(&mut self.logs);
-            self.actions.push(Action::Logs { entries: logs });
+            self.actions.insert(0, Action::Logs { entries: logs });
         }
     }
 
@@ -156,7 +162,9 @@ impl<'f> Cx<'f> {
     pub fn vars(&self, run_id: &str) -> Map<String, Value> {
         let run = self.run(run_id);
         match run.and_then(|r| self.task(&r.task_id).map(|t| (t, r))) {
-            Some((task, run)) => context::task_run_vars(self.rt, self.flow, &self.rec.execution, task, run),
+            Some((task, run)) => {
+                context::task_run_vars(self.rt, self.flow, &self.rec.execution, task, run)
+            }
             None => context::execution_vars(self.rt, self.flow, &self.rec.execution),
         }
     }
@@ -166,20 +174,41 @@ impl<'f> Cx<'f> {
         if !kite_flow::property::is_expression(template) && !template.contains("{#") {
             return Ok(template.to_owned());
         }
-        let ctx = context::render_context(self.rt, self.vars(run_id), &self.rec.internal.error_logs, self.now);
+        let ctx = context::render_context(
+            self.rt,
+            self.vars(run_id),
+            &self.rec.internal.error_logs,
+            self.now,
+        );
         context::render(self.rt, template, &ctx).map_err(|e| e.to_string())
     }
 
     /// Renders a JSON value (strings inside are templates) in the context of `run_id`.
     pub fn render_value(&self, run_id: &str, value: &Value) -> Result<Value, String> {
-        let ctx = context::render_context(self.rt, self.vars(run_id), &self.rec.internal.error_logs, self.now);
-        self.rt.engine.render_value(value, &ctx).map_err(|e| e.to_string())
+        let ctx = context::render_context(
+            self.rt,
+            self.vars(run_id),
+            &self.rec.internal.error_logs,
+            self.now,
+        );
+        self.rt
+            .engine
+            .render_value(value, &ctx)
+            .map_err(|e| e.to_string())
     }
 
     /// Renders to a typed value (a single `{{ }}` keeps its type).
     pub fn render_typed(&self, run_id: &str, template: &str) -> Result<Value, String> {
-        let ctx = context::render_context(self.rt, self.vars(run_id), &self.rec.internal.error_logs, self.now);
-        self.rt.engine.render_typed(template, &ctx).map_err(|e| e.to_string())
+        let ctx = context::render_context(
+            self.rt,
+            self.vars(run_id),
+            &self.rec.internal.error_logs,
+            self.now,
+        );
+        self.rt
+            .engine
+            .render_typed(template, &ctx)
+            .map_err(|e| e.to_string())
     }
 
     fn next_id(&mut self, salt: &str) -> String {
@@ -189,7 +218,13 @@ impl<'f> Cx<'f> {
     }
 
     /// Creates a CREATED task run of `task` under `parent`.
-    pub fn create_run(&mut self, task: &Task, parent: Option<&str>, value: Option<String>, iteration: Option<u32>) -> String {
+    pub fn create_run(
+        &mut self,
+        task: &Task,
+        parent: Option<&str>,
+        value: Option<String>,
+        iteration: Option<u32>,
+    ) -> String {
         let id = self.next_id(&task.id);
         let e = &self.rec.execution;
         let run = TaskRun {
@@ -229,17 +264,32 @@ impl<'f> Cx<'f> {
             Event::Start => {}
             Event::WorkerResult(r) => self.apply_worker_result(r),
             Event::Timer(t) => self.apply_timer(t),
-            Event::SubflowEnded { task_run_id, execution_id, state, outputs, error } => {
-                let Some(run) = self.run(task_run_id) else { return };
+            Event::SubflowEnded {
+                task_run_id,
+                execution_id,
+                state,
+                outputs,
+                error,
+            } => {
+                let Some(run) = self.run(task_run_id) else {
+                    return;
+                };
                 if run.current().is_terminated() {
                     return;
                 }
-                let Some(task) = self.task(&run.task_id) else { return };
+                let Some(task) = self.task(&run.task_id) else {
+                    return;
+                };
                 if task.type_name == <kite_flow::tasks::for_each_item::ForEachItemItems as kite_flow::plugin::PluginType>::TYPE {
                     flowable::for_each_item::on_child_ended(self, task, task_run_id, execution_id, *state);
                     return;
                 }
-                let ended = flowable::subflow::Ended { child: execution_id, state: *state, outputs: outputs.clone(), error: error.clone() };
+                let ended = flowable::subflow::Ended {
+                    child: execution_id,
+                    state: *state,
+                    outputs: outputs.clone(),
+                    error: error.clone(),
+                };
                 flowable::subflow::on_child_ended(self, task, task_run_id, ended);
             }
             Event::Kill => {
@@ -253,7 +303,9 @@ impl<'f> Cx<'f> {
     }
 
     fn apply_worker_result(&mut self, r: &WorkerResult) {
-        let Some(run) = self.run(&r.task_run_id) else { return };
+        let Some(run) = self.run(&r.task_run_id) else {
+            return;
+        };
         let current_attempt = run.attempts.len().saturating_sub(1) as u32;
         if run.current() != State::Running || current_attempt != r.attempt {
             return; // late or duplicate result
@@ -274,18 +326,24 @@ impl<'f> Cx<'f> {
                 "level": "ERROR",
             }));
         }
-        let Some(task) = self.task(&task_id) else { return };
+        let Some(task) = self.task(&task_id) else {
+            return;
+        };
         self.finish_attempt(task, &r.task_run_id, r.state, outputs);
     }
 
     fn apply_timer(&mut self, t: &TimerKind) {
         match t {
             TimerKind::Retry { task_run_id } => {
-                let Some(run) = self.run(task_run_id) else { return };
+                let Some(run) = self.run(task_run_id) else {
+                    return;
+                };
                 if run.current() != State::Retrying {
                     return;
                 }
-                let Some(task) = self.task(&run.task_id) else { return };
+                let Some(task) = self.task(&run.task_id) else {
+                    return;
+                };
                 if task.kind == TaskKind::Runnable {
                     self.start_attempt(task, task_run_id);
                 } else {
@@ -296,13 +354,19 @@ impl<'f> Cx<'f> {
                 }
             }
             TimerKind::PauseDelay { task_run_id } => flowable::pause::on_delay(self, task_run_id),
-            TimerKind::PauseTimeout { task_run_id } => flowable::pause::on_timeout(self, task_run_id),
+            TimerKind::PauseTimeout { task_run_id } => {
+                flowable::pause::on_timeout(self, task_run_id)
+            }
             TimerKind::Sleep { task_run_id } => {
-                let Some(run) = self.run(task_run_id) else { return };
+                let Some(run) = self.run(task_run_id) else {
+                    return;
+                };
                 if run.current() != State::Running {
                     return;
                 }
-                let Some(task) = self.task(&run.task_id) else { return };
+                let Some(task) = self.task(&run.task_id) else {
+                    return;
+                };
                 self.finish_attempt(task, task_run_id, State::Success, Map::new());
             }
             TimerKind::WaitFor { task_run_id } => flowable::wait_for::on_timer(self, task_run_id),
@@ -311,16 +375,16 @@ impl<'f> Cx<'f> {
         }
     }
 
+    /// Resumes the first paused task run (as Kestra does).
     fn resume(&mut self, inputs: &Map<String, Value>) {
-        let paused: Vec<String> = self
+        let first = self
             .rec
             .execution
             .task_run_list
             .iter()
-            .filter(|r| r.current() == State::Paused)
-            .map(|r| r.id.clone())
-            .collect();
-        for id in paused {
+            .find(|r| r.current() == State::Paused)
+            .map(|r| r.id.clone());
+        if let Some(id) = first {
             flowable::pause::resume(self, &id, inputs.clone());
         }
     }
@@ -330,7 +394,11 @@ impl<'f> Cx<'f> {
         let now = self.now;
         if self.rec.execution.current() == State::Created {
             self.rec.execution.state.set(State::Running, now);
-            self.log(None, LogLevel::Info, format!("Flow started: {}.{}", self.flow.namespace, self.flow.id));
+            self.log(
+                None,
+                LogLevel::Info,
+                format!("Flow started: {}.{}", self.flow.namespace, self.flow.id),
+            );
             sla::arm(self);
         }
         for _ in 0..MAX_ROUNDS {
@@ -355,13 +423,22 @@ impl<'f> Cx<'f> {
                 return;
             }
         }
-        self.log(None, LogLevel::Error, "the executor did not converge; failing the execution");
+        self.log(
+            None,
+            LogLevel::Error,
+            "the executor did not converge; failing the execution",
+        );
         self.end_execution(State::Failed);
     }
 
     fn update_paused(&mut self) {
         let now = self.now;
-        let any_paused = self.rec.execution.task_run_list.iter().any(|r| r.current() == State::Paused);
+        let any_paused = self
+            .rec
+            .execution
+            .task_run_list
+            .iter()
+            .any(|r| r.current() == State::Paused);
         let cur = self.rec.execution.current();
         if any_paused && cur == State::Running {
             self.rec.execution.state.set(State::Paused, now);
@@ -388,10 +465,18 @@ impl<'f> Cx<'f> {
         for (id, task_id) in live {
             if let Some(task) = self.task(&task_id) {
                 match task.kind {
-                    TaskKind::Runnable => self.actions.push(Action::KillTask { task_run_id: id.clone() }),
+                    TaskKind::Runnable => self.actions.push(Action::KillTask {
+                        task_run_id: id.clone(),
+                    }),
                     TaskKind::Executable => {
-                        if let Some(child) = self.run(&id).and_then(|r| r.outputs.get("executionId")).and_then(Value::as_str) {
-                            self.actions.push(Action::KillExecution { execution_id: child.to_owned() });
+                        if let Some(child) = self
+                            .run(&id)
+                            .and_then(|r| r.outputs.get("executionId"))
+                            .and_then(Value::as_str)
+                        {
+                            self.actions.push(Action::KillExecution {
+                                execution_id: child.to_owned(),
+                            });
                         }
                     }
                     TaskKind::Flowable => {}
@@ -483,16 +568,19 @@ impl<'f> Cx<'f> {
         if let Some(sleep) = task.spec::<kite_flow::tasks::sleep::Sleep>() {
             let d = match &sleep.duration {
                 kite_flow::property::Dyn::Value(d) => Ok(*d),
-                kite_flow::property::Dyn::Expr(e) => self
-                    .render(id, e)
-                    .and_then(|s| s.parse::<kite_flow::IsoDuration>().map_err(|e| e.to_string())),
+                kite_flow::property::Dyn::Expr(e) => self.render(id, e).and_then(|s| {
+                    s.parse::<kite_flow::IsoDuration>()
+                        .map_err(|e| e.to_string())
+                }),
             };
             match d {
                 Ok(d) => {
                     let at = self.now + d.to_chrono();
                     self.actions.push(Action::Timer {
                         at,
-                        timer: TimerKind::Sleep { task_run_id: id.to_owned() },
+                        timer: TimerKind::Sleep {
+                            task_run_id: id.to_owned(),
+                        },
                     });
                 }
                 Err(e) => {
@@ -502,7 +590,10 @@ impl<'f> Cx<'f> {
             }
             return;
         }
-        let attempt = self.run(id).map(|r| r.attempts.len().saturating_sub(1) as u32).unwrap_or(0);
+        let attempt = self
+            .run(id)
+            .map(|r| r.attempts.len().saturating_sub(1) as u32)
+            .unwrap_or(0);
         let working_directory = self.working_directory_of(id);
         let mut extra = flowable::for_each_item::job_extra(self, task, id);
         if let Some(wd) = &working_directory {
@@ -534,7 +625,13 @@ impl<'f> Cx<'f> {
 
     /// Ends the current attempt of run `id` with `state`, applying retry, warningOnRetry,
     /// allowFailure and allowWarning.
-    pub fn finish_attempt(&mut self, task: &Task, id: &str, state: State, outputs: Map<String, Value>) {
+    pub fn finish_attempt(
+        &mut self,
+        task: &Task,
+        id: &str,
+        state: State,
+        outputs: Map<String, Value>,
+    ) {
         let now = self.now;
         if let Some(r) = self.run_mut(id) {
             r.outputs.extend(outputs);
@@ -548,7 +645,9 @@ impl<'f> Cx<'f> {
             self.set_run_state(id, State::Retrying);
             self.actions.push(Action::Timer {
                 at,
-                timer: TimerKind::Retry { task_run_id: id.to_owned() },
+                timer: TimerKind::Retry {
+                    task_run_id: id.to_owned(),
+                },
             });
             return;
         }
@@ -582,12 +681,17 @@ impl<'f> Cx<'f> {
             .task_run_list
             .iter()
             .filter(|r| r.current() == State::Running)
-            .filter(|r| self.task(&r.task_id).is_some_and(|t| t.kind != TaskKind::Runnable))
+            .filter(|r| {
+                self.task(&r.task_id)
+                    .is_some_and(|t| t.kind != TaskKind::Runnable)
+            })
             .map(|r| (r.id.clone(), r.task_id.clone()))
             .collect();
         let mut changed = false;
         for (id, task_id) in running.into_iter().rev() {
-            let Some(task) = self.task(&task_id) else { continue };
+            let Some(task) = self.task(&task_id) else {
+                continue;
+            };
             if task.kind == TaskKind::Executable {
                 continue;
             }
@@ -650,7 +754,11 @@ impl<'f> Cx<'f> {
     /// The top-level branch ended in `state`: run the deprecated listeners whose conditions
     /// hold (their outcome does not change the state), then finish.
     fn end_execution(&mut self, state: State) {
-        let matching = self.flow.listeners.iter().any(|l| self.listener_matches(l, state));
+        let matching = self
+            .flow
+            .listeners
+            .iter()
+            .any(|l| self.listener_matches(l, state));
         if matching && self.rec.internal.listeners_pending.is_none() {
             self.rec.internal.listeners_pending = Some(state);
             return;
@@ -662,11 +770,16 @@ impl<'f> Cx<'f> {
         l.conditions.iter().all(|c| {
             if let Some(s) = c.spec::<kite_flow::conditions::execution_status::ExecutionStatus>() {
                 let name = state.name();
-                (s.r#in.is_empty() || s.r#in.iter().any(|x| x == name)) && !s.not_in.iter().any(|x| x == name)
+                (s.r#in.is_empty() || s.r#in.iter().any(|x| x == name))
+                    && !s.not_in.iter().any(|x| x == name)
             } else if let Some(e) = c.spec::<kite_flow::conditions::expression::Expression>() {
                 let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
-                let ctx = context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
-                self.rt.engine.render(&e.expression, &ctx).is_ok_and(|v| kite_expr::is_truthy(&v))
+                let ctx =
+                    context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
+                self.rt
+                    .engine
+                    .render(&e.expression, &ctx)
+                    .is_ok_and(|v| kite_expr::is_truthy(&v))
             } else {
                 true
             }
@@ -675,7 +788,11 @@ impl<'f> Cx<'f> {
 
     fn resolve_listeners(&mut self, final_state: State) -> bool {
         let flow = self.flow;
-        for l in flow.listeners.iter().filter(|l| self.listener_matches(l, final_state)) {
+        for l in flow
+            .listeners
+            .iter()
+            .filter(|l| self.listener_matches(l, final_state))
+        {
             let runs: Vec<&TaskRun> = self
                 .rec
                 .execution
@@ -688,7 +805,12 @@ impl<'f> Cx<'f> {
             if runs.iter().any(|r| r.current().is_failed()) {
                 continue;
             }
-            if let Some(t) = l.tasks.iter().filter(|t| !t.common.disabled).find(|t| !runs.iter().any(|r| r.task_id == t.id)) {
+            if let Some(t) = l
+                .tasks
+                .iter()
+                .filter(|t| !t.common.disabled)
+                .find(|t| !runs.iter().any(|r| r.task_id == t.id))
+            {
                 self.create_run(t, None, None, None);
                 return true;
             }
@@ -706,14 +828,28 @@ impl<'f> Cx<'f> {
             match self.flow_outputs() {
                 Ok(o) => self.rec.execution.outputs = o,
                 Err(e) => {
-                    self.log(None, LogLevel::Error, format!("Failed to render flow outputs: {e}"));
+                    self.log(
+                        None,
+                        LogLevel::Error,
+                        format!("Failed to render flow outputs: {e}"),
+                    );
                     state = State::Failed;
                 }
             }
         }
         self.rec.execution.state.set(state, now);
-        self.log(None, LogLevel::Info, format!("Flow completed with state {state}"));
-        if let Some(parent) = self.rec.execution.trigger.as_ref().filter(|t| t.kind == "subflow").map(|t| t.variables.clone())
+        self.log(
+            None,
+            LogLevel::Info,
+            format!("Flow completed with state {state}"),
+        );
+        if let Some(parent) = self
+            .rec
+            .execution
+            .trigger
+            .as_ref()
+            .filter(|t| t.kind == "subflow")
+            .map(|t| t.variables.clone())
             && let (Some(pe), Some(pt)) = (
                 parent.get("parentExecutionId").and_then(Value::as_str),
                 parent.get("parentTaskRunId").and_then(Value::as_str),
@@ -722,11 +858,14 @@ impl<'f> Cx<'f> {
             let (mut outputs, mut error) = (self.rec.execution.outputs.clone(), None);
             if let Some(templates) = self.rec.internal.subflow_outputs.clone() {
                 let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
-                let ctx = context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
+                let ctx =
+                    context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
                 match self.rt.engine.render_value(&Value::Object(templates), &ctx) {
                     Ok(Value::Object(m)) => outputs.extend(m),
                     Ok(_) => {}
-                    Err(e) => error = Some(format!("Subflow outputs of {}: {e}", self.rec.execution.id)),
+                    Err(e) => {
+                        error = Some(format!("Subflow outputs of {}: {e}", self.rec.execution.id))
+                    }
                 }
             }
             self.actions.push(Action::NotifyParent {
@@ -746,8 +885,17 @@ impl<'f> Cx<'f> {
         let mut out = Map::new();
         for o in &self.flow.outputs {
             let v = match &o.value {
-                Value::String(s) => Value::String(self.rt.engine.render(s, &ctx).map_err(|e| format!("{}: {e}", o.id))?),
-                other => self.rt.engine.render_value(other, &ctx).map_err(|e| format!("{}: {e}", o.id))?,
+                Value::String(s) => Value::String(
+                    self.rt
+                        .engine
+                        .render(s, &ctx)
+                        .map_err(|e| format!("{}: {e}", o.id))?,
+                ),
+                other => self
+                    .rt
+                    .engine
+                    .render_value(other, &ctx)
+                    .map_err(|e| format!("{}: {e}", o.id))?,
             };
             let input = kite_flow::model::input::Input {
                 id: o.id.clone(),
@@ -775,8 +923,14 @@ impl<'f> Cx<'f> {
             };
             let mut supplied = Map::new();
             supplied.insert(o.id.clone(), v);
-            let typed = kite_flow::inputs::resolve(&[input], &supplied, &kite_flow::inputs::NoRenderer)
-                .map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+            let typed =
+                kite_flow::inputs::resolve(&[input], &supplied, &kite_flow::inputs::NoRenderer)
+                    .map_err(|e| {
+                        e.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })?;
             out.extend(typed);
         }
         Ok(out)

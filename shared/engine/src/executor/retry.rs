@@ -26,7 +26,9 @@ pub fn policy<'a>(cx: &'a Cx<'_>, task: &'a Task, id: &str) -> Option<&'a Retry>
 /// A stable pseudo-random fraction in [0, 1) for run `id`'s attempt `n`.
 fn fraction(id: &str, n: usize) -> f64 {
     let h = crate::model::ids::derived_id(&[id, &n.to_string()]);
-    let v = h.bytes().fold(0u64, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let v = h.bytes().fold(0u64, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u64::from(b))
+    });
     (v % 1_000_000) as f64 / 1_000_000.0
 }
 
@@ -50,7 +52,10 @@ pub fn next_retry(cx: &Cx<'_>, task: &Task, id: &str) -> Option<DateTime<Utc>> {
             let base = ms(p.interval) as f64;
             let factor = p.delay_factor.unwrap_or(2.0);
             let d = base * factor.powi(attempts.saturating_sub(1) as i32);
-            let cap = p.max_interval.map(|m| m.as_millis() as f64).unwrap_or(f64::MAX);
+            let cap = p
+                .max_interval
+                .map(|m| m.as_millis() as f64)
+                .unwrap_or(f64::MAX);
             d.min(cap) as i64
         }
         RetryType::Random => {
@@ -61,7 +66,11 @@ pub fn next_retry(cx: &Cx<'_>, task: &Task, id: &str) -> Option<DateTime<Utc>> {
     };
     let at = cx.now + chrono::Duration::milliseconds(delay_ms);
     if let Some(max) = p.max_duration {
-        let first = run.attempts.first().and_then(|a| a.state.start_date).unwrap_or(cx.now);
+        let first = run
+            .attempts
+            .first()
+            .and_then(|a| a.state.start_date)
+            .unwrap_or(cx.now);
         if at > first + max.to_chrono() {
             return None;
         }

@@ -15,7 +15,10 @@ pub fn arm(cx: &mut Cx<'_>) {
             && let Some(d) = sla.duration
         {
             let start = cx.rec.execution.state.start_date.unwrap_or(cx.now);
-            cx.actions.push(Action::Timer { at: start + d.to_chrono(), timer: TimerKind::Sla { index } });
+            cx.actions.push(Action::Timer {
+                at: start + d.to_chrono(),
+                timer: TimerKind::Sla { index },
+            });
         }
     }
 }
@@ -32,13 +35,21 @@ pub fn on_deadline(cx: &mut Cx<'_>, index: usize) {
 pub fn check_assertions(cx: &mut Cx<'_>) -> bool {
     let mut changed = false;
     for (index, sla) in cx.flow.sla.iter().enumerate() {
-        if sla.kind != SlaType::ExecutionAssertion || cx.rec.internal.sla_violated.contains(&index) {
+        if sla.kind != SlaType::ExecutionAssertion || cx.rec.internal.sla_violated.contains(&index)
+        {
             continue;
         }
-        let Some(assertion) = &sla.assertion else { continue };
+        let Some(assertion) = &sla.assertion else {
+            continue;
+        };
         let vars = context::execution_vars(cx.rt, cx.flow, &cx.rec.execution);
         let ctx = context::render_context(cx.rt, vars, &cx.rec.internal.error_logs, cx.now);
-        let holds = cx.rt.engine.render(assertion, &ctx).map(|v| kite_expr::is_truthy(&v)).unwrap_or(false);
+        let holds = cx
+            .rt
+            .engine
+            .render(assertion, &ctx)
+            .map(|v| kite_expr::is_truthy(&v))
+            .unwrap_or(false);
         if !holds {
             violate(cx, index, "the execution assertion does not hold");
             changed = true;
@@ -55,13 +66,22 @@ fn violate(cx: &mut Cx<'_>, index: usize, why: &str) {
         return;
     }
     cx.rec.internal.sla_violated.push(index);
-    let Some(sla) = cx.flow.sla.get(index) else { return };
-    cx.log(None, LogLevel::Warn, format!("SLA '{}' violated: {why}", sla.id));
+    let Some(sla) = cx.flow.sla.get(index) else {
+        return;
+    };
+    cx.log(
+        None,
+        LogLevel::Warn,
+        format!("SLA '{}' violated: {why}", sla.id),
+    );
     for l in sla.labels.iter() {
         let labels = &mut cx.rec.execution.labels;
         match labels.iter_mut().find(|x| x.key == l.key) {
             Some(x) => x.value = l.value.clone(),
-            None => labels.push(Label { key: l.key.clone(), value: l.value.clone() }),
+            None => labels.push(Label {
+                key: l.key.clone(),
+                value: l.value.clone(),
+            }),
         }
     }
     match sla.behavior {

@@ -147,7 +147,10 @@ impl Execution {
     }
 
     /// Children of `parent` (None: top level) in creation order.
-    pub fn children<'a>(&'a self, parent: Option<&'a str>) -> impl Iterator<Item = &'a TaskRun> + 'a {
+    pub fn children<'a>(
+        &'a self,
+        parent: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a TaskRun> + 'a {
         self.task_run_list
             .iter()
             .filter(move |t| t.parent_task_run_id.as_deref() == parent)
@@ -166,7 +169,10 @@ impl Execution {
             if guard > 10_000 {
                 break;
             }
-            cur = r.parent_task_run_id.as_deref().and_then(|p| self.task_run(p));
+            cur = r
+                .parent_task_run_id
+                .as_deref()
+                .and_then(|p| self.task_run(p));
         }
         values.reverse();
         values
@@ -176,7 +182,8 @@ impl Execution {
     pub fn labels_map(&self) -> Map<String, Value> {
         let mut m = Map::new();
         for l in &self.labels {
-            m.entry(l.key.clone()).or_insert_with(|| Value::String(l.value.clone()));
+            m.entry(l.key.clone())
+                .or_insert_with(|| Value::String(l.value.clone()));
         }
         m
     }

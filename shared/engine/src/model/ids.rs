@@ -34,7 +34,10 @@ pub fn derived_id(parts: &[&str]) -> String {
 
 /// Whether `s` looks like an id of ours (base62, 1..=64 characters).
 pub fn is_valid_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -174,7 +174,11 @@ impl StateHistory {
         let start = self.histories.first().map(|h| h.date);
         let last = self.histories.last().map(|h| h.date);
         self.start_date = start;
-        self.end_date = if self.current.is_terminated() { last } else { None };
+        self.end_date = if self.current.is_terminated() {
+            last
+        } else {
+            None
+        };
         if let (Some(s), Some(e)) = (start, last) {
             let ms = (e - s).num_milliseconds();
             self.duration = Some(kite_flow::IsoDuration::from_millis(ms).to_string());

@@ -37,11 +37,18 @@ impl ExecutionRepo {
         let json = serde_json::to_string(rec).map_err(|e| RepoError::Invalid(e.to_string()))?;
         let sort = format!(
             "{}|{}",
-            e.state.start_date.map(|d| d.to_rfc3339()).unwrap_or_default(),
+            e.state
+                .start_date
+                .map(|d| d.to_rfc3339())
+                .unwrap_or_default(),
             e.id
         );
         let doc = Document::new(json)
-            .index("flow", format!("{}|{}", e.namespace, e.flow_id), sort.clone())
+            .index(
+                "flow",
+                format!("{}|{}", e.namespace, e.flow_id),
+                sort.clone(),
+            )
             .index("namespace", e.namespace.clone(), sort);
         Ok(self.docs.put(TABLE, &e.id, doc, expected).await?)
     }
@@ -52,14 +59,24 @@ impl ExecutionRepo {
     }
 
     /// Executions of a flow (or of a namespace when `flow_id` is None), newest first.
-    pub async fn list(&self, namespace: &str, flow_id: Option<&str>, limit: usize) -> Result<Vec<Record>, RepoError> {
+    pub async fn list(
+        &self,
+        namespace: &str,
+        flow_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>, RepoError> {
         let (index, partition) = match flow_id {
             Some(f) => ("flow", format!("{namespace}|{f}")),
             None => ("namespace", namespace.to_owned()),
         };
-        let mut q = Query::new(TABLE, index, partition).range(RangeCond::All).limit(limit.clamp(1, 1000));
+        let mut q = Query::new(TABLE, index, partition)
+            .range(RangeCond::All)
+            .limit(limit.clamp(1, 1000));
         q.descending = true;
         let page = self.docs.query(&q).await?;
-        page.items.iter().map(|i| decode("execution", &i.key, &i.doc.value)).collect()
+        page.items
+            .iter()
+            .map(|i| decode("execution", &i.key, &i.doc.value))
+            .collect()
     }
 }

@@ -30,9 +30,16 @@ pub struct StoredFlow {
 impl StoredFlow {
     /// Parses the source; the revision is set from the store.
     pub fn parse(&self) -> Result<kite_flow::Flow, RepoError> {
-        let mut flow = kite_flow::parse_flow(&self.source).into_result().map_err(|errs| {
-            RepoError::Invalid(errs.iter().map(|d| d.render("flow")).collect::<Vec<_>>().join("\n"))
-        })?;
+        let mut flow = kite_flow::parse_flow(&self.source)
+            .into_result()
+            .map_err(|errs| {
+                RepoError::Invalid(
+                    errs.iter()
+                        .map(|d| d.render("flow"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            })?;
         flow.revision = Some(self.revision);
         Ok(flow)
     }
@@ -67,8 +74,15 @@ impl FlowRepo {
     }
 
     /// A given revision (latest when None).
-    pub async fn get_revision(&self, ns: &str, id: &str, revision: Option<u32>) -> Result<Option<StoredFlow>, RepoError> {
-        let Some(rev) = revision else { return self.get(ns, id).await };
+    pub async fn get_revision(
+        &self,
+        ns: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> Result<Option<StoredFlow>, RepoError> {
+        let Some(rev) = revision else {
+            return self.get(ns, id).await;
+        };
         let k = format!("{}|{rev}", key(ns, id));
         match self.docs.get(TABLE, &k).await? {
             Some(v) => Ok(Some(decode("flow revision", &k, &v.value)?)),
@@ -78,7 +92,11 @@ impl FlowRepo {
 
     /// Saves `source` as a new revision unless it equals the latest (then returns it as is).
     /// Concurrent saves are settled by a conditional write on the latest item.
-    pub async fn save(&self, flow: &kite_flow::Flow, source: &str) -> Result<StoredFlow, RepoError> {
+    pub async fn save(
+        &self,
+        flow: &kite_flow::Flow,
+        source: &str,
+    ) -> Result<StoredFlow, RepoError> {
         for _ in 0..5 {
             let k = key(&flow.namespace, &flow.id);
             let current = self.docs.get(TABLE, &k).await?;
@@ -99,7 +117,8 @@ impl FlowRepo {
                 source: source.to_owned(),
                 deleted: false,
             };
-            let json = serde_json::to_string(&stored).map_err(|e| RepoError::Invalid(e.to_string()))?;
+            let json =
+                serde_json::to_string(&stored).map_err(|e| RepoError::Invalid(e.to_string()))?;
             let latest = Document::new(json.clone()).index("namespace", &flow.namespace, &flow.id);
             let rev = Document::new(json);
             let ops = vec![
@@ -112,13 +131,18 @@ impl FlowRepo {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RepoError::Invalid(format!("flow {}.{} is being updated concurrently; retry", flow.namespace, flow.id)))
+        Err(RepoError::Invalid(format!(
+            "flow {}.{} is being updated concurrently; retry",
+            flow.namespace, flow.id
+        )))
     }
 
     /// Soft-deletes a flow (a new revision marked deleted).
     pub async fn delete(&self, ns: &str, id: &str) -> Result<bool, RepoError> {
         let k = key(ns, id);
-        let Some(v) = self.docs.get(TABLE, &k).await? else { return Ok(false) };
+        let Some(v) = self.docs.get(TABLE, &k).await? else {
+            return Ok(false);
+        };
         let mut f: StoredFlow = decode("flow", &k, &v.value)?;
         if f.deleted {
             return Ok(false);
@@ -126,14 +150,18 @@ impl FlowRepo {
         f.deleted = true;
         f.revision += 1;
         let json = serde_json::to_string(&f).map_err(|e| RepoError::Invalid(e.to_string()))?;
-        self.docs.put(TABLE, &k, Document::new(json), Expect::Version(v.version)).await?;
+        self.docs
+            .put(TABLE, &k, Document::new(json), Expect::Version(v.version))
+            .await?;
         Ok(true)
     }
 
     /// Every latest flow of a namespace.
     pub async fn list(&self, ns: &str) -> Result<Vec<StoredFlow>, RepoError> {
         let mut out = Vec::new();
-        let mut q = Query::new(TABLE, "namespace", ns).range(RangeCond::All).limit(1000);
+        let mut q = Query::new(TABLE, "namespace", ns)
+            .range(RangeCond::All)
+            .limit(1000);
         loop {
             let page = self.docs.query(&q).await?;
             for item in page.items {
@@ -152,7 +180,9 @@ impl FlowRepo {
 
     /// Every revision of a flow, oldest first.
     pub async fn revisions(&self, ns: &str, id: &str) -> Result<Vec<StoredFlow>, RepoError> {
-        let Some(latest) = self.docs.get(TABLE, &key(ns, id)).await? else { return Ok(Vec::new()) };
+        let Some(latest) = self.docs.get(TABLE, &key(ns, id)).await? else {
+            return Ok(Vec::new());
+        };
         let latest: StoredFlow = decode("flow", &key(ns, id), &latest.value)?;
         let mut out = Vec::new();
         for rev in 1..=latest.revision {

@@ -40,13 +40,24 @@ impl KvRepo {
     }
 
     /// Sets `k` (fails with a conflict when it exists and `overwrite` is false).
-    pub async fn set(&self, ns: &str, k: &str, value: Value, expires_at: Option<DateTime<Utc>>, overwrite: bool) -> Result<(), RepoError> {
+    pub async fn set(
+        &self,
+        ns: &str,
+        k: &str,
+        value: Value,
+        expires_at: Option<DateTime<Utc>>,
+        overwrite: bool,
+    ) -> Result<(), RepoError> {
         let json = serde_json::json!({"key": k, "value": value}).to_string();
         let mut doc = Document::new(json).index("namespace", ns, k);
         if let Some(at) = expires_at {
             doc = doc.expires_at(at);
         }
-        let expect = if overwrite { Expect::Any } else { Expect::Absent };
+        let expect = if overwrite {
+            Expect::Any
+        } else {
+            Expect::Absent
+        };
         self.docs.put(TABLE, &key(ns, k), doc, expect).await?;
         Ok(())
     }

@@ -32,7 +32,11 @@ impl LogRepo {
         for e in entries {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
             let sort = format!("{}|{seq:012}", e.timestamp.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
-            let key = format!("{}|{sort}|{}", e.execution_id, crate::model::ids::random_id());
+            let key = format!(
+                "{}|{sort}|{}",
+                e.execution_id,
+                crate::model::ids::random_id()
+            );
             let json = serde_json::to_string(e).map_err(|e| RepoError::Invalid(e.to_string()))?;
             let doc = Document::new(json).index("execution", e.execution_id.clone(), sort);
             self.docs.put(TABLE, &key, doc, Expect::Any).await?;
@@ -43,7 +47,9 @@ impl LogRepo {
     /// Lines of an execution, oldest first.
     pub async fn of_execution(&self, execution_id: &str) -> Result<Vec<LogEntry>, RepoError> {
         let mut out = Vec::new();
-        let mut q = Query::new(TABLE, "execution", execution_id).range(RangeCond::All).limit(1000);
+        let mut q = Query::new(TABLE, "execution", execution_id)
+            .range(RangeCond::All)
+            .limit(1000);
         loop {
             let page = self.docs.query(&q).await?;
             for i in &page.items {

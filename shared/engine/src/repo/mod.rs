@@ -70,7 +70,11 @@ impl Repos {
     }
 }
 
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, key: &str, json: &str) -> Result<T, RepoError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    key: &str,
+    json: &str,
+) -> Result<T, RepoError> {
     serde_json::from_str(json).map_err(|source| RepoError::Corrupt {
         what,
         key: key.to_owned(),

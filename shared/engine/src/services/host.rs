@@ -26,13 +26,20 @@ pub struct PlatformHost {
 
 impl std::fmt::Debug for PlatformHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlatformHost").field("secrets", &self.secrets.len()).finish_non_exhaustive()
+        f.debug_struct("PlatformHost")
+            .field("secrets", &self.secrets.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl PlatformHost {
     /// A host reading secrets from `env` (`SECRET_NAME` = base64 of the value).
-    pub fn new(env: &[(String, String)], storage: Arc<dyn Storage>, repos: Repos, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        env: &[(String, String)],
+        storage: Arc<dyn Storage>,
+        repos: Repos,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let secrets = env
             .iter()
             .filter_map(|(k, v)| k.strip_prefix("SECRET_").map(|n| (n.to_owned(), v.clone())))
@@ -65,7 +72,9 @@ impl kite_expr::Host for PlatformHost {
             .ok_or_else(|| format!("Cannot find secret for key '{key}': set the environment variable SECRET_{} to its base64 value", key.to_ascii_uppercase()))?;
         let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
         match base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()) {
-            Ok(bytes) => String::from_utf8(bytes).map_err(|_| format!("secret '{key}' is not UTF-8 text")),
+            Ok(bytes) => {
+                String::from_utf8(bytes).map_err(|_| format!("secret '{key}' is not UTF-8 text"))
+            }
             Err(_) => Ok(raw.clone()),
         }
     }
@@ -86,11 +95,20 @@ impl kite_expr::Host for PlatformHost {
         block(self.storage.exists(&key)).map_err(|e| e.to_string())
     }
 
-    fn kv(&self, namespace: Option<&str>, key: &str, error_on_missing: bool) -> Result<Value, String> {
-        let ns = namespace.or(self.namespace.as_deref()).ok_or("kv() needs a namespace here")?;
+    fn kv(
+        &self,
+        namespace: Option<&str>,
+        key: &str,
+        error_on_missing: bool,
+    ) -> Result<Value, String> {
+        let ns = namespace
+            .or(self.namespace.as_deref())
+            .ok_or("kv() needs a namespace here")?;
         match block(self.repos.kv.get(ns, key)).map_err(|e| e.to_string())? {
             Some(v) => Ok(v),
-            None if error_on_missing => Err(format!("no key '{key}' in the KV store of namespace '{ns}'")),
+            None if error_on_missing => Err(format!(
+                "no key '{key}' in the KV store of namespace '{ns}'"
+            )),
             None => Ok(Value::Null),
         }
     }

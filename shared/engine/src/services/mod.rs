@@ -108,15 +108,25 @@ impl QueueNames {
             }
         };
         let mut out = Vec::new();
-        for (name, fifo) in [(&self.executor, true), (&self.worker, false), (&self.timers, false)] {
+        for (name, fifo) in [
+            (&self.executor, true),
+            (&self.worker, false),
+            (&self.timers, false),
+        ] {
             let d = dlq(name);
             let (q, dq) = if fifo {
                 (QueueSpec::fifo(name.clone()), QueueSpec::fifo(d.clone()))
             } else {
-                (QueueSpec::standard(name.clone()), QueueSpec::standard(d.clone()))
+                (
+                    QueueSpec::standard(name.clone()),
+                    QueueSpec::standard(d.clone()),
+                )
             };
             out.push(dq);
-            out.push(q.with_visibility_timeout(Duration::from_secs(60)).with_dead_letter(d, 10));
+            out.push(
+                q.with_visibility_timeout(Duration::from_secs(60))
+                    .with_dead_letter(d, 10),
+            );
         }
         out
     }
@@ -146,7 +156,9 @@ pub struct Platform {
 
 impl std::fmt::Debug for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Platform").field("names", &self.names).finish_non_exhaustive()
+        f.debug_struct("Platform")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,14 +211,21 @@ impl Platform {
         self.queue
             .send(
                 &self.names.executor,
-                OutgoingMessage::new(body).in_group(execution_id).with_dedup_id(msg.id),
+                OutgoingMessage::new(body)
+                    .in_group(execution_id)
+                    .with_dedup_id(msg.id),
             )
             .await?;
         Ok(())
     }
 
     /// Loads a flow (latest revision when None) and parses it.
-    pub async fn load_flow(&self, namespace: &str, id: &str, revision: Option<u32>) -> Result<Flow, ServiceError> {
+    pub async fn load_flow(
+        &self,
+        namespace: &str,
+        id: &str,
+        revision: Option<u32>,
+    ) -> Result<Flow, ServiceError> {
         let stored = self
             .repos
             .flows
@@ -220,13 +239,33 @@ impl Platform {
     }
 
     /// Resolves `inputs` against `flow`, stores a new CREATED execution and starts it.
-    pub async fn create_execution(&self, flow: &Flow, inputs: Map<String, Value>, opts: CreateOptions) -> Result<Execution, ServiceError> {
-        let CreateOptions { labels, trigger, id, subflow_outputs } = opts;
+    pub async fn create_execution(
+        &self,
+        flow: &Flow,
+        inputs: Map<String, Value>,
+        opts: CreateOptions,
+    ) -> Result<Execution, ServiceError> {
+        let CreateOptions {
+            labels,
+            trigger,
+            id,
+            subflow_outputs,
+        } = opts;
         if flow.disabled {
-            return Err(ServiceError::Other(format!("flow {}.{} is disabled", flow.namespace, flow.id)));
+            return Err(ServiceError::Other(format!(
+                "flow {}.{} is disabled",
+                flow.namespace, flow.id
+            )));
         }
-        let resolved = kite_flow::inputs::resolve(&flow.inputs, &inputs, &InputRenderer { rt: &self.rt, now: self.clock.now() })
-            .map_err(ServiceError::Inputs)?;
+        let resolved = kite_flow::inputs::resolve(
+            &flow.inputs,
+            &inputs,
+            &InputRenderer {
+                rt: &self.rt,
+                now: self.clock.now(),
+            },
+        )
+        .map_err(ServiceError::Inputs)?;
         let now = now_ms(self.clock.as_ref());
         let id = id.unwrap_or_else(ids::random_id);
         let mut all_labels: Vec<Label> = flow
@@ -264,13 +303,21 @@ impl Platform {
 
     /// Handles one message of the executor queue.
     pub async fn handle_executor_message(&self, body: &str) -> Result<(), ServiceError> {
-        let msg: ExecutorMessage = serde_json::from_str(body).map_err(|source| ServiceError::Malformed { what: "executor", source })?;
+        let msg: ExecutorMessage =
+            serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
+                what: "executor",
+                source,
+            })?;
         let Some((mut rec, version)) = self.repos.executions.get(&msg.execution_id).await? else {
             tracing::warn!(execution = %msg.execution_id, "event for an unknown execution dropped");
             return Ok(());
         };
         let flow = match self
-            .load_flow(&rec.execution.namespace, &rec.execution.flow_id, Some(rec.execution.flow_revision))
+            .load_flow(
+                &rec.execution.namespace,
+                &rec.execution.flow_id,
+                Some(rec.execution.flow_revision),
+            )
             .await
         {
             Ok(f) => f,
@@ -283,7 +330,10 @@ impl Platform {
         let before = rec.clone();
         let actions = executor::handle(&flow, &mut rec, &msg.event, &msg.id, &self.rt, now);
         if rec != before {
-            self.repos.executions.put(&rec, Expect::Version(version)).await?;
+            self.repos
+                .executions
+                .put(&rec, Expect::Version(version))
+                .await?;
         }
         self.carry_out(&rec, actions).await
     }
@@ -292,8 +342,11 @@ impl Platform {
         for action in actions {
             match action {
                 Action::Dispatch(job) => {
-                    let body = serde_json::to_string(&job).map_err(|e| ServiceError::Other(e.to_string()))?;
-                    self.queue.send(&self.names.worker, OutgoingMessage::new(body)).await?;
+                    let body = serde_json::to_string(&job)
+                        .map_err(|e| ServiceError::Other(e.to_string()))?;
+                    self.queue
+                        .send(&self.names.worker, OutgoingMessage::new(body))
+                        .await?;
                 }
                 Action::Timer { at, timer } => {
                     self.schedule_timer(TimerMessage {
@@ -310,7 +363,13 @@ impl Platform {
                     self.repos.logs.append(&logs).await?;
                 }
                 Action::StartSubflow(req) => self.start_subflow(req).await?,
-                Action::NotifyParent { execution_id, task_run_id, state, outputs, error } => {
+                Action::NotifyParent {
+                    execution_id,
+                    task_run_id,
+                    state,
+                    outputs,
+                    error,
+                } => {
                     let event = Event::SubflowEnded {
                         task_run_id,
                         execution_id: rec.execution.id.clone(),
@@ -321,7 +380,9 @@ impl Platform {
                     self.send_event(&execution_id, event).await?;
                 }
                 Action::KillTask { .. } => {}
-                Action::KillExecution { execution_id } => self.send_event(&execution_id, Event::Kill).await?,
+                Action::KillExecution { execution_id } => {
+                    self.send_event(&execution_id, Event::Kill).await?
+                }
                 Action::Ended { state } => {
                     let _ = self.ended.send((rec.execution.id.clone(), state));
                 }
@@ -331,10 +392,19 @@ impl Platform {
     }
 
     async fn start_subflow(&self, req: SubflowRequest) -> Result<(), ServiceError> {
-        if self.repos.executions.get(&req.execution_id).await?.is_some() {
+        if self
+            .repos
+            .executions
+            .get(&req.execution_id)
+            .await?
+            .is_some()
+        {
             return Ok(()); // already created by an earlier delivery
         }
-        let flow = match self.load_flow(&req.namespace, &req.flow_id, req.revision).await {
+        let flow = match self
+            .load_flow(&req.namespace, &req.flow_id, req.revision)
+            .await
+        {
             Ok(f) => Some(f),
             Err(ServiceError::FlowNotFound { .. }) => None,
             Err(e) => return Err(e),
@@ -363,7 +433,11 @@ impl Platform {
         {
             Ok(_) => Ok(()),
             Err(ServiceError::Inputs(errs)) => {
-                let reason = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                let reason = errs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 self.subflow_failed(&req, reason).await
             }
             Err(ServiceError::Other(m)) => self.subflow_failed(&req, m).await,
@@ -371,8 +445,16 @@ impl Platform {
         }
     }
 
-    async fn subflow_failed(&self, req: &SubflowRequest, reason: String) -> Result<(), ServiceError> {
-        tracing::warn!("subflow {}.{} not started: {reason}", req.namespace, req.flow_id);
+    async fn subflow_failed(
+        &self,
+        req: &SubflowRequest,
+        reason: String,
+    ) -> Result<(), ServiceError> {
+        tracing::warn!(
+            "subflow {}.{} not started: {reason}",
+            req.namespace,
+            req.flow_id
+        );
         self.send_event(
             &req.parent_execution_id,
             Event::SubflowEnded {
@@ -389,29 +471,49 @@ impl Platform {
     /// Puts a timer on the timer queue (with at most the queue's maximum delay).
     pub async fn schedule_timer(&self, t: TimerMessage) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let wait = (t.at - now).to_std().unwrap_or(Duration::ZERO).min(MAX_QUEUE_DELAY);
+        let wait = (t.at - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_QUEUE_DELAY);
         let body = serde_json::to_string(&t).map_err(|e| ServiceError::Other(e.to_string()))?;
         self.queue
-            .send(&self.names.timers, OutgoingMessage::new(body).with_delay(wait))
+            .send(
+                &self.names.timers,
+                OutgoingMessage::new(body).with_delay(wait),
+            )
             .await?;
         Ok(())
     }
 
     /// Handles one timer message: forwards it to the executor when due, re-delays otherwise.
     pub async fn handle_timer_message(&self, body: &str) -> Result<(), ServiceError> {
-        let t: TimerMessage = serde_json::from_str(body).map_err(|source| ServiceError::Malformed { what: "timer", source })?;
+        let t: TimerMessage =
+            serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
+                what: "timer",
+                source,
+            })?;
         if t.at > self.clock.now() + chrono::Duration::milliseconds(5) {
             return self.schedule_timer(t).await;
         }
-        self.send_event(&t.execution_id, Event::Timer(t.timer)).await
+        self.send_event(&t.execution_id, Event::Timer(t.timer))
+            .await
     }
 
     /// Handles one worker job.
     pub async fn handle_worker_message(&self, body: &str) -> Result<(), ServiceError> {
-        let job: executor::WorkerJob = serde_json::from_str(body).map_err(|source| ServiceError::Malformed { what: "worker", source })?;
-        let flow = self.load_flow(&job.namespace, &job.flow_id, Some(job.flow_revision)).await?;
+        let job: executor::WorkerJob =
+            serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
+                what: "worker",
+                source,
+            })?;
+        let flow = self
+            .load_flow(&job.namespace, &job.flow_id, Some(job.flow_revision))
+            .await?;
         let Some(task) = flow.find_task(&job.task_id).cloned() else {
-            return Err(ServiceError::Other(format!("task {} not found in flow {}.{}", job.task_id, job.namespace, job.flow_id)));
+            return Err(ServiceError::Other(format!(
+                "task {} not found in flow {}.{}",
+                job.task_id, job.namespace, job.flow_id
+            )));
         };
         let execution_id = job.execution_id.clone();
         let (result, logs) = crate::worker::run_job(
@@ -426,12 +528,18 @@ impl Platform {
         )
         .await;
         self.repos.logs.append(&logs).await?;
-        self.send_event(&execution_id, Event::WorkerResult(result)).await
+        self.send_event(&execution_id, Event::WorkerResult(result))
+            .await
     }
 
     /// The execution `id`.
     pub async fn execution(&self, id: &str) -> Result<Option<Execution>, ServiceError> {
-        Ok(self.repos.executions.get(id).await?.map(|(r, _)| r.execution))
+        Ok(self
+            .repos
+            .executions
+            .get(id)
+            .await?
+            .map(|(r, _)| r.execution))
     }
 }
 
@@ -450,8 +558,14 @@ struct InputRenderer<'a> {
 impl kite_flow::inputs::InputRenderer for InputRenderer<'_> {
     fn render_typed(&self, expression: &str, inputs: &Map<String, Value>) -> Result<Value, String> {
         let mut vars = Map::new();
-        vars.insert("inputs".into(), Value::Object(kite_flow::inputs::nest(inputs)));
+        vars.insert(
+            "inputs".into(),
+            Value::Object(kite_flow::inputs::nest(inputs)),
+        );
         let ctx = executor::context::render_context(self.rt, vars, &[], self.now);
-        self.rt.engine.render_typed(expression, &ctx).map_err(|e| e.to_string())
+        self.rt
+            .engine
+            .render_typed(expression, &ctx)
+            .map_err(|e| e.to_string())
     }
 }

@@ -48,27 +48,50 @@ impl Default for PollerConfig {
 }
 
 /// Starts the pollers; they stop when `stop` turns true.
-pub fn spawn_all(platform: Arc<Platform>, config: PollerConfig, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(
+    platform: Arc<Platform>,
+    config: PollerConfig,
+    stop: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     let mut handles = Vec::new();
     for _ in 0..config.executors {
-        handles.push(spawn(platform.clone(), Component::Executor, config, stop.clone()));
+        handles.push(spawn(
+            platform.clone(),
+            Component::Executor,
+            config,
+            stop.clone(),
+        ));
     }
     for _ in 0..config.workers {
-        handles.push(spawn(platform.clone(), Component::Worker, config, stop.clone()));
+        handles.push(spawn(
+            platform.clone(),
+            Component::Worker,
+            config,
+            stop.clone(),
+        ));
     }
     handles.push(spawn(platform, Component::Scheduler, config, stop));
     handles
 }
 
 /// Starts one poller.
-pub fn spawn(platform: Arc<Platform>, component: Component, config: PollerConfig, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(
+    platform: Arc<Platform>,
+    component: Component,
+    config: PollerConfig,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let queue_name = match component {
             Component::Executor => platform.names.executor.clone(),
             Component::Worker => platform.names.worker.clone(),
             Component::Scheduler => platform.names.timers.clone(),
         };
-        let batch = if component == Component::Worker { 1 } else { 10 };
+        let batch = if component == Component::Worker {
+            1
+        } else {
+            10
+        };
         loop {
             if *stop.borrow() {
                 return;
@@ -100,7 +123,8 @@ pub fn spawn(platform: Arc<Platform>, component: Component, config: PollerConfig
                 };
                 match r {
                     Ok(()) => {
-                        if let Err(e) = platform.queue.delete(&queue_name, &m.receipt_handle).await {
+                        if let Err(e) = platform.queue.delete(&queue_name, &m.receipt_handle).await
+                        {
                             tracing::warn!(queue = %queue_name, "delete failed: {e}");
                         }
                     }
@@ -111,7 +135,11 @@ pub fn spawn(platform: Arc<Platform>, component: Component, config: PollerConfig
                         }
                         let _ = platform
                             .queue
-                            .change_visibility(&queue_name, &m.receipt_handle, backoff(m.receive_count))
+                            .change_visibility(
+                                &queue_name,
+                                &m.receipt_handle,
+                                backoff(m.receive_count),
+                            )
                             .await;
                     }
                 }

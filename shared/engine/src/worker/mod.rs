@@ -94,7 +94,9 @@ pub struct Runners {
 
 impl std::fmt::Debug for Runners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runners").field("types", &self.map.len()).finish()
+        f.debug_struct("Runners")
+            .field("types", &self.map.len())
+            .finish()
     }
 }
 
@@ -139,7 +141,9 @@ pub struct RunContext {
 
 impl std::fmt::Debug for RunContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunContext").field("task_run", &self.job.task_run_id).finish_non_exhaustive()
+        f.debug_struct("RunContext")
+            .field("task_run", &self.job.task_run_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -155,30 +159,46 @@ impl RunContext {
             return Ok(template.to_owned());
         }
         let ctx = render_context(&self.rt, self.job.vars.clone(), &[], self.now());
-        self.rt.engine.render(template, &ctx).map_err(|e| TaskError(e.to_string()))
+        self.rt
+            .engine
+            .render(template, &ctx)
+            .map_err(|e| TaskError(e.to_string()))
     }
 
     /// Renders a template with `extra` variables (e.g. `workingDir`) over the task run's.
-    pub fn render_with(&self, template: &str, extra: &Map<String, Value>) -> Result<String, TaskError> {
+    pub fn render_with(
+        &self,
+        template: &str,
+        extra: &Map<String, Value>,
+    ) -> Result<String, TaskError> {
         if !kite_flow::property::is_expression(template) {
             return Ok(template.to_owned());
         }
         let mut vars = self.job.vars.clone();
         vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         let ctx = render_context(&self.rt, vars, &[], self.now());
-        self.rt.engine.render(template, &ctx).map_err(|e| TaskError(e.to_string()))
+        self.rt
+            .engine
+            .render(template, &ctx)
+            .map_err(|e| TaskError(e.to_string()))
     }
 
     /// Renders every string inside `value`.
     pub fn render_value(&self, value: &Value) -> Result<Value, TaskError> {
         let ctx = render_context(&self.rt, self.job.vars.clone(), &[], self.now());
-        self.rt.engine.render_value(value, &ctx).map_err(|e| TaskError(e.to_string()))
+        self.rt
+            .engine
+            .render_value(value, &ctx)
+            .map_err(|e| TaskError(e.to_string()))
     }
 
     /// Renders to a typed value.
     pub fn render_typed(&self, template: &str) -> Result<Value, TaskError> {
         let ctx = render_context(&self.rt, self.job.vars.clone(), &[], self.now());
-        self.rt.engine.render_typed(template, &ctx).map_err(|e| TaskError(e.to_string()))
+        self.rt
+            .engine
+            .render_typed(template, &ctx)
+            .map_err(|e| TaskError(e.to_string()))
     }
 
     /// Logs a line of the attempt.
@@ -239,7 +259,10 @@ pub async fn run_job(
     clock: Arc<dyn Clock>,
     work_root: &Path,
 ) -> (WorkerResult, Vec<LogEntry>) {
-    let dir_key = job.working_directory.clone().unwrap_or_else(|| job.task_run_id.clone());
+    let dir_key = job
+        .working_directory
+        .clone()
+        .unwrap_or_else(|| job.task_run_id.clone());
     let workdir = work_root.join(&job.execution_id).join(dir_key);
     let ctx = RunContext {
         job,
@@ -283,13 +306,16 @@ pub async fn run_job(
         }
     };
     let outcome = match outcome {
-        Ok(mut o) if ctx.job.extra.contains_key(WD_OUTPUT_FILES) => match collect_working_directory(&ctx).await {
-            Ok(files) => {
-                o.outputs.insert(WD_OUTPUT_FILES.into(), Value::Object(files));
-                Ok(o)
+        Ok(mut o) if ctx.job.extra.contains_key(WD_OUTPUT_FILES) => {
+            match collect_working_directory(&ctx).await {
+                Ok(files) => {
+                    o.outputs
+                        .insert(WD_OUTPUT_FILES.into(), Value::Object(files));
+                    Ok(o)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         other => other,
     };
     let (state, outputs) = match outcome {
@@ -320,7 +346,9 @@ pub async fn run_job(
 
 /// Writes a WorkingDirectory's input files once (a marker file records it).
 async fn prepare_working_directory(ctx: &RunContext) -> Result<(), TaskError> {
-    let Some(files) = ctx.job.extra.get(WD_INPUT_FILES) else { return Ok(()) };
+    let Some(files) = ctx.job.extra.get(WD_INPUT_FILES) else {
+        return Ok(());
+    };
     let marker = ctx.workdir.join(".kite-working-directory");
     if tokio::fs::try_exists(&marker).await.unwrap_or(false) {
         return Ok(());
@@ -343,7 +371,11 @@ async fn collect_working_directory(ctx: &RunContext) -> Result<Map<String, Value
         .extra
         .get(WD_OUTPUT_FILES)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     tasks::files::upload_matching(ctx, &ctx.workdir, &globs).await
 }

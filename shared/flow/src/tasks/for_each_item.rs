@@ -144,7 +144,10 @@ impl PluginType for ForEachItem {
     const KIND: TaskKind = TaskKind::Flowable;
 
     fn branches(&self) -> Vec<Branch<'_>> {
-        vec![Branch::new("steps", &self.steps), Branch::new("errors", &self.errors)]
+        vec![
+            Branch::new("steps", &self.steps),
+            Branch::new("errors", &self.errors),
+        ]
     }
 
     fn expand(&mut self, id: &str, path: &str) {
@@ -165,7 +168,12 @@ impl PluginType for ForEachItem {
         self.steps = vec![
             step(format!("{id}_split"), path, TaskKind::Runnable, split),
             step(format!("{id}_items"), path, TaskKind::Executable, items),
-            step(format!("{id}_merge"), path, TaskKind::Runnable, ForEachItemMerge {}),
+            step(
+                format!("{id}_merge"),
+                path,
+                TaskKind::Runnable,
+                ForEachItemMerge {},
+            ),
         ];
     }
 

@@ -9,8 +9,19 @@ use crate::model::State;
 
 /// Next children; FAILED becomes WARNING.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
-    let Some(s) = task.spec::<AllowFailure>() else { return Decision::Done(State::Failed) };
-    match branch::sequential(cx, Some(id), Lists { tasks: &s.tasks, errors: &s.errors, finally: &[] }, None) {
+    let Some(s) = task.spec::<AllowFailure>() else {
+        return Decision::Done(State::Failed);
+    };
+    match branch::sequential(
+        cx,
+        Some(id),
+        Lists {
+            tasks: &s.tasks,
+            errors: &s.errors,
+            finally: &[],
+        },
+        None,
+    ) {
         Decision::Done(State::Failed) => Decision::Done(State::Warning),
         other => other,
     }

@@ -11,23 +11,44 @@ use crate::model::State;
 
 /// Next children.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
-    let Some(dag) = task.spec::<Dag>() else { return Decision::Done(State::Failed) };
-    let children: Vec<&'f Task> = task.branches().first().map(|b| b.tasks.iter().collect()).unwrap_or_default();
-    let nodes: Vec<&'f Task> = children.into_iter().filter_map(|t| cx.task(&t.id)).collect();
+    let Some(dag) = task.spec::<Dag>() else {
+        return Decision::Done(State::Failed);
+    };
+    let children: Vec<&'f Task> = task
+        .branches()
+        .first()
+        .map(|b| b.tasks.iter().collect())
+        .unwrap_or_default();
+    let nodes: Vec<&'f Task> = children
+        .into_iter()
+        .filter_map(|t| cx.task(&t.id))
+        .collect();
     let started: Vec<&crate::model::TaskRun> = cx.rec.execution.children(Some(id)).collect();
     let failed = started.iter().any(|r| r.current().is_failed());
     let limit = match &dag.concurrent {
         None => 0,
         Some(Dyn::Value(n)) => *n as usize,
-        Some(Dyn::Expr(e)) => cx.render(id, e).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0),
+        Some(Dyn::Expr(e)) => cx
+            .render(id, e)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0),
     };
     if !failed {
         let running = started.iter().filter(|r| live(r)).count();
-        let room = if limit == 0 { usize::MAX } else { limit.saturating_sub(running) };
+        let room = if limit == 0 {
+            usize::MAX
+        } else {
+            limit.saturating_sub(running)
+        };
         let done = |tid: &str| {
-            started
-                .iter()
-                .any(|r| r.task_id == tid && matches!(r.current(), State::Success | State::Warning | State::Skipped))
+            started.iter().any(|r| {
+                r.task_id == tid
+                    && matches!(
+                        r.current(),
+                        State::Success | State::Warning | State::Skipped
+                    )
+            })
         };
         let ready: Vec<NewRun<'f>> = dag
             .tasks
@@ -46,18 +67,36 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
     if started.iter().any(|r| live(r)) {
         return Decision::Wait;
     }
-    let lists = branch::Lists { tasks: &[], errors: &dag.errors, finally: &dag.finally };
+    let lists = branch::Lists {
+        tasks: &[],
+        errors: &dag.errors,
+        finally: &dag.finally,
+    };
     if failed {
         let errs = runs_of(cx, Some(id), &dag.errors, None);
-        if let Some(t) = dag.errors.iter().find(|t| !errs.iter().any(|r| r.task_id == t.id)) {
+        if let Some(t) = dag
+            .errors
+            .iter()
+            .find(|t| !errs.iter().any(|r| r.task_id == t.id))
+        {
             return Decision::Create(vec![NewRun::new(t, None)]);
         }
     }
     let fin = runs_of(cx, Some(id), lists.finally, None);
-    if let Some(t) = dag.finally.iter().find(|t| !fin.iter().any(|r| r.task_id == t.id)) {
+    if let Some(t) = dag
+        .finally
+        .iter()
+        .find(|t| !fin.iter().any(|r| r.task_id == t.id))
+    {
         return Decision::Create(vec![NewRun::new(t, None)]);
     }
-    let main: Vec<&crate::model::TaskRun> =
-        started.into_iter().filter(|r| dag.tasks.iter().any(|n| n.task.id == r.task_id)).collect();
-    if failed { Decision::Done(State::Failed) } else { Decision::Done(worst(main)) }
+    let main: Vec<&crate::model::TaskRun> = started
+        .into_iter()
+        .filter(|r| dag.tasks.iter().any(|n| n.task.id == r.task_id))
+        .collect();
+    if failed {
+        Decision::Done(State::Failed)
+    } else {
+        Decision::Done(worst(main))
+    }
 }

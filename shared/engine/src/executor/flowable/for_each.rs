@@ -4,7 +4,9 @@
 use kite_flow::Task;
 use kite_flow::plugin::PluginType;
 use kite_flow::property::Dyn;
-use kite_flow::tasks::{each_parallel::EachParallel, each_sequential::EachSequential, for_each::ForEach};
+use kite_flow::tasks::{
+    each_parallel::EachParallel, each_sequential::EachSequential, for_each::ForEach,
+};
 use serde_json::Value;
 
 use crate::executor::Cx;
@@ -22,13 +24,34 @@ struct Spec<'f> {
 
 fn spec(task: &Task) -> Option<Spec<'_>> {
     if let Some(f) = task.spec::<ForEach>() {
-        return Some(Spec { values: &f.values, tasks: &f.tasks, errors: &f.errors, finally: &f.finally, limit: f.concurrency_limit.as_ref(), default_limit: 1 });
+        return Some(Spec {
+            values: &f.values,
+            tasks: &f.tasks,
+            errors: &f.errors,
+            finally: &f.finally,
+            limit: f.concurrency_limit.as_ref(),
+            default_limit: 1,
+        });
     }
     if let Some(f) = task.spec::<EachSequential>() {
-        return Some(Spec { values: &f.value, tasks: &f.tasks, errors: &f.errors, finally: &[], limit: None, default_limit: 1 });
+        return Some(Spec {
+            values: &f.value,
+            tasks: &f.tasks,
+            errors: &f.errors,
+            finally: &[],
+            limit: None,
+            default_limit: 1,
+        });
     }
     if let Some(f) = task.spec::<EachParallel>() {
-        return Some(Spec { values: &f.value, tasks: &f.tasks, errors: &f.errors, finally: &[], limit: f.concurrent.as_ref(), default_limit: 0 });
+        return Some(Spec {
+            values: &f.value,
+            tasks: &f.tasks,
+            errors: &f.errors,
+            finally: &[],
+            limit: f.concurrent.as_ref(),
+            default_limit: 0,
+        });
     }
     None
 }
@@ -48,14 +71,20 @@ pub fn resolve_values(cx: &Cx<'_>, id: &str, values: &Value) -> Result<Vec<Strin
             let rendered = cx.render(id, s).map_err(|e| format!("values: {e}"))?;
             match serde_json::from_str::<Value>(&rendered) {
                 Ok(Value::Array(a)) => a,
-                _ => return Err(format!("values must be a list or a JSON array, got `{rendered}`")),
+                _ => {
+                    return Err(format!(
+                        "values must be a list or a JSON array, got `{rendered}`"
+                    ));
+                }
             }
         }
         Value::Array(a) => {
             let mut out = Vec::with_capacity(a.len());
             for item in a {
                 out.push(match item {
-                    Value::String(s) => Value::String(cx.render(id, s).map_err(|e| format!("values: {e}"))?),
+                    Value::String(s) => {
+                        Value::String(cx.render(id, s).map_err(|e| format!("values: {e}"))?)
+                    }
                     other => other.clone(),
                 });
             }
@@ -86,14 +115,24 @@ pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
 
 /// Next children.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
-    let Some(s) = spec(task) else { return Decision::Done(State::Failed) };
+    let Some(s) = spec(task) else {
+        return Decision::Done(State::Failed);
+    };
     let values = cx.rec.internal.loops.get(id).cloned().unwrap_or_default();
     let limit = match s.limit {
         None => s.default_limit,
         Some(Dyn::Value(n)) => *n as usize,
-        Some(Dyn::Expr(e)) => cx.render(id, e).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(s.default_limit),
+        Some(Dyn::Expr(e)) => cx
+            .render(id, e)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(s.default_limit),
     };
-    let group = Lists { tasks: s.tasks, errors: &[], finally: &[] };
+    let group = Lists {
+        tasks: s.tasks,
+        errors: &[],
+        finally: &[],
+    };
     let mut creates = Vec::new();
     let (mut active, mut failed, mut all_done) = (0usize, false, true);
     let mut states = Vec::new();
@@ -122,7 +161,11 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         }
     }
     if !failed {
-        let room = if limit == 0 { usize::MAX } else { limit.saturating_sub(active) };
+        let room = if limit == 0 {
+            usize::MAX
+        } else {
+            limit.saturating_sub(active)
+        };
         for v in not_started.into_iter().take(room) {
             if let Some(first) = s.tasks.iter().find(|t| !t.common.disabled) {
                 creates.push(NewRun::new(first, Some(v.clone())));
@@ -136,20 +179,37 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         return Decision::Wait;
     }
     // Every value group ended (or a failure stopped the loop): errors, then finally.
-    let tail = branch::sequential(cx, Some(id), Lists { tasks: &[], errors: s.errors, finally: s.finally }, None);
-    let tail_runs = runs_of(cx, Some(id), s.errors, None).len() + runs_of(cx, Some(id), s.finally, None).len();
+    let tail = branch::sequential(
+        cx,
+        Some(id),
+        Lists {
+            tasks: &[],
+            errors: s.errors,
+            finally: s.finally,
+        },
+        None,
+    );
+    let tail_runs =
+        runs_of(cx, Some(id), s.errors, None).len() + runs_of(cx, Some(id), s.finally, None).len();
     if failed {
         let errs = runs_of(cx, Some(id), s.errors, None);
         if errs.iter().any(|r| branch::live(r)) {
             return Decision::Wait;
         }
-        if let Some(t) = s.errors.iter().find(|t| !t.common.disabled && !errs.iter().any(|r| r.task_id == t.id)) {
+        if let Some(t) = s
+            .errors
+            .iter()
+            .find(|t| !t.common.disabled && !errs.iter().any(|r| r.task_id == t.id))
+        {
             return Decision::Create(vec![NewRun::new(t, None)]);
         }
     }
     match tail {
         Decision::Create(c) if tail_runs > 0 || !s.finally.is_empty() => {
-            let fin: Vec<NewRun<'f>> = c.into_iter().filter(|n| s.finally.iter().any(|t| t.id == n.task.id)).collect();
+            let fin: Vec<NewRun<'f>> = c
+                .into_iter()
+                .filter(|n| s.finally.iter().any(|t| t.id == n.task.id))
+                .collect();
             if !fin.is_empty() {
                 return Decision::Create(fin);
             }

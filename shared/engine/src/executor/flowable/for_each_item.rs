@@ -13,8 +13,19 @@ use crate::model::{Label, State, ids};
 
 /// The steps in sequence, then `errors`.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
-    let Some(spec) = task.spec::<ForEachItem>() else { return Decision::Done(State::Failed) };
-    branch::sequential(cx, Some(id), Lists { tasks: &spec.steps, errors: &spec.errors, finally: &[] }, None)
+    let Some(spec) = task.spec::<ForEachItem>() else {
+        return Decision::Done(State::Failed);
+    };
+    branch::sequential(
+        cx,
+        Some(id),
+        Lists {
+            tasks: &spec.steps,
+            errors: &spec.errors,
+            finally: &[],
+        },
+        None,
+    )
 }
 
 fn iterations(children: &[(String, Option<State>)], wait: bool) -> Value {
@@ -38,8 +49,13 @@ fn iterations(children: &[(String, Option<State>)], wait: bool) -> Value {
 
 /// Starts one child per batch written by the `_split` sibling.
 pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
-    let spec = task.spec::<ForEachItemItems>().ok_or("not a ForEachItem step")?;
-    let parent = cx.run(id).and_then(|r| r.parent_task_run_id.clone()).ok_or("ForEachItem step without parent")?;
+    let spec = task
+        .spec::<ForEachItemItems>()
+        .ok_or("not a ForEachItem step")?;
+    let parent = cx
+        .run(id)
+        .and_then(|r| r.parent_task_run_id.clone())
+        .ok_or("ForEachItem step without parent")?;
     let split_id = format!("{}_split", task.id.trim_end_matches("_items"));
     let uris: Vec<String> = cx
         .rec
@@ -48,7 +64,11 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
         .find(|r| r.task_id == split_id)
         .and_then(|r| r.outputs.get("uris"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     if uris.is_empty() {
         cx.finish_attempt(task, id, State::Success, Map::new());
@@ -60,15 +80,33 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
         None => None,
     };
     let base_vars = cx.vars(id);
-    let inputs_json = Value::Object(spec.inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let inputs_json = Value::Object(
+        spec.inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
     let mut labels: Vec<Label> = Vec::new();
     if spec.inherit_labels {
-        labels.extend(cx.rec.execution.labels.iter().filter(|l| !l.key.starts_with("system.")).cloned());
+        labels.extend(
+            cx.rec
+                .execution
+                .labels
+                .iter()
+                .filter(|l| !l.key.starts_with("system."))
+                .cloned(),
+        );
     }
     for l in spec.labels.iter() {
-        labels.push(Label { key: l.key.clone(), value: cx.render(id, &l.value).unwrap_or_else(|_| l.value.clone()) });
+        labels.push(Label {
+            key: l.key.clone(),
+            value: cx.render(id, &l.value).unwrap_or_else(|_| l.value.clone()),
+        });
     }
-    labels.push(Label { key: "system.correlationId".into(), value: cx.rec.execution.id.clone() });
+    labels.push(Label {
+        key: "system.correlationId".into(),
+        value: cx.rec.execution.id.clone(),
+    });
     let mut children = Vec::with_capacity(uris.len());
     for (i, uri) in uris.iter().enumerate() {
         let mut vars = base_vars.clone();
@@ -76,7 +114,12 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
             tr.insert("items".into(), Value::String(uri.clone()));
             tr.insert("iteration".into(), Value::from(i + 1));
         }
-        let ctx = crate::executor::context::render_context(cx.rt, vars, &cx.rec.internal.error_logs, cx.now);
+        let ctx = crate::executor::context::render_context(
+            cx.rt,
+            vars,
+            &cx.rec.internal.error_logs,
+            cx.now,
+        );
         let inputs = match cx.rt.engine.render_value(&inputs_json, &ctx) {
             Ok(Value::Object(m)) => m,
             Ok(_) => Map::new(),
@@ -104,12 +147,22 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
             trigger,
             outputs: None,
         }));
-        children.push((child, if spec.wait { None } else { Some(State::Success) }));
+        children.push((
+            child,
+            if spec.wait {
+                None
+            } else {
+                Some(State::Success)
+            },
+        ));
     }
     let mut out = Map::new();
     out.insert("numberOfBatches".into(), Value::from(children.len()));
     out.insert("iterations".into(), iterations(&children, spec.wait));
-    cx.rec.internal.item_children.insert(id.to_owned(), children);
+    cx.rec
+        .internal
+        .item_children
+        .insert(id.to_owned(), children);
     if spec.wait {
         cx.set_outputs(id, out);
     } else {
@@ -120,9 +173,15 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
 
 /// A child ended: count it; end the step when all did.
 pub fn on_child_ended(cx: &mut Cx<'_>, task: &Task, id: &str, child: &str, state: State) {
-    let Some(spec) = task.spec::<ForEachItemItems>() else { return };
-    let Some(children) = cx.rec.internal.item_children.get_mut(id) else { return };
-    let Some(slot) = children.iter_mut().find(|(c, _)| c == child) else { return };
+    let Some(spec) = task.spec::<ForEachItemItems>() else {
+        return;
+    };
+    let Some(children) = cx.rec.internal.item_children.get_mut(id) else {
+        return;
+    };
+    let Some(slot) = children.iter_mut().find(|(c, _)| c == child) else {
+        return;
+    };
     if slot.1.is_some() {
         return;
     }
@@ -132,8 +191,14 @@ pub fn on_child_ended(cx: &mut Cx<'_>, task: &Task, id: &str, child: &str, state
     out.insert("iterations".into(), iterations(&children, true));
     cx.set_outputs(id, out);
     if children.iter().all(|(_, s)| s.is_some()) {
-        let failed = children.iter().any(|(_, s)| matches!(s, Some(State::Failed | State::Killed)));
-        let st = if failed && spec.transmit_failed { State::Failed } else { State::Success };
+        let failed = children
+            .iter()
+            .any(|(_, s)| matches!(s, Some(State::Failed | State::Killed)));
+        let st = if failed && spec.transmit_failed {
+            State::Failed
+        } else {
+            State::Success
+        };
         cx.finish_attempt(task, id, st, Map::new());
     }
 }
@@ -144,7 +209,9 @@ pub fn job_extra(cx: &Cx<'_>, task: &Task, id: &str) -> Map<String, Value> {
     if task.type_name != <kite_flow::tasks::for_each_item::ForEachItemMerge as kite_flow::plugin::PluginType>::TYPE {
         return m;
     }
-    let Some(parent) = cx.run(id).and_then(|r| r.parent_task_run_id.clone()) else { return m };
+    let Some(parent) = cx.run(id).and_then(|r| r.parent_task_run_id.clone()) else {
+        return m;
+    };
     let items_id = format!("{}_items", task.id.trim_end_matches("_merge"));
     let children: Vec<Value> = cx
         .rec

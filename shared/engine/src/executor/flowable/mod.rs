@@ -25,9 +25,9 @@ pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
     match task.type_name {
         t::r#if::If::TYPE => r#if::start(cx, task, id),
         t::switch::Switch::TYPE => switch::start(cx, task, id),
-        t::for_each::ForEach::TYPE | t::each_sequential::EachSequential::TYPE | t::each_parallel::EachParallel::TYPE => {
-            for_each::start(cx, task, id)
-        }
+        t::for_each::ForEach::TYPE
+        | t::each_sequential::EachSequential::TYPE
+        | t::each_parallel::EachParallel::TYPE => for_each::start(cx, task, id),
         t::pause::Pause::TYPE => pause::start(cx, task, id),
         t::wait_for::WaitFor::TYPE => {
             let mut out = serde_json::Map::new();
@@ -45,7 +45,9 @@ pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
             cx.push_attempt(id);
             for_each_item::start_items(cx, task, id)
         }
-        t::template::Template::TYPE => Err("Template tasks are not supported: templates are replaced by subflows".into()),
+        t::template::Template::TYPE => {
+            Err("Template tasks are not supported: templates are replaced by subflows".into())
+        }
         _ => Ok(()),
     }
 }
@@ -57,9 +59,9 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         t::parallel::Parallel::TYPE => parallel::next(cx, task, id),
         t::r#if::If::TYPE => r#if::next(cx, task, id),
         t::switch::Switch::TYPE => switch::next(cx, task, id),
-        t::for_each::ForEach::TYPE | t::each_sequential::EachSequential::TYPE | t::each_parallel::EachParallel::TYPE => {
-            for_each::next(cx, task, id)
-        }
+        t::for_each::ForEach::TYPE
+        | t::each_sequential::EachSequential::TYPE
+        | t::each_parallel::EachParallel::TYPE => for_each::next(cx, task, id),
         t::dag::Dag::TYPE => dag::next(cx, task, id),
         t::allow_failure::AllowFailure::TYPE => allow_failure::next(cx, task, id),
         t::pause::Pause::TYPE => pause::next(cx, task, id),

@@ -9,6 +9,17 @@ use crate::model::State;
 
 /// Next children.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
-    let Some(s) = task.spec::<Sequential>() else { return Decision::Done(State::Failed) };
-    branch::sequential(cx, Some(id), Lists { tasks: &s.tasks, errors: &s.errors, finally: &s.finally }, None)
+    let Some(s) = task.spec::<Sequential>() else {
+        return Decision::Done(State::Failed);
+    };
+    branch::sequential(
+        cx,
+        Some(id),
+        Lists {
+            tasks: &s.tasks,
+            errors: &s.errors,
+            finally: &s.finally,
+        },
+        None,
+    )
 }

@@ -10,27 +10,52 @@ use crate::model::{Label, State, ids};
 
 /// Asks for the child execution (ids derived from the attempt, so a replay asks once).
 pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
-    let Some(spec) = task.spec::<Subflow>() else { return };
-    let attempt = cx.run(id).map(|r| r.attempts.len()).unwrap_or(0).to_string();
+    let Some(spec) = task.spec::<Subflow>() else {
+        return;
+    };
+    let attempt = cx
+        .run(id)
+        .map(|r| r.attempts.len())
+        .unwrap_or(0)
+        .to_string();
     let child_id = ids::derived_id(&[&cx.rec.execution.id, id, &attempt, "subflow"]);
-    let inputs_json = Value::Object(spec.inputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let inputs_json = Value::Object(
+        spec.inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
     let inputs = match cx.render_value(id, &inputs_json) {
         Ok(Value::Object(m)) => m,
         Ok(_) => Map::new(),
         Err(e) => {
-            cx.log(Some(id), kite_flow::plugin::LogLevel::Error, format!("inputs: {e}"));
+            cx.log(
+                Some(id),
+                kite_flow::plugin::LogLevel::Error,
+                format!("inputs: {e}"),
+            );
             cx.finish_attempt(task, id, State::Failed, Map::new());
             return;
         }
     };
     let mut labels: Vec<Label> = Vec::new();
     if spec.inherit_labels {
-        labels.extend(cx.rec.execution.labels.iter().filter(|l| !l.key.starts_with("system.")).cloned());
+        labels.extend(
+            cx.rec
+                .execution
+                .labels
+                .iter()
+                .filter(|l| !l.key.starts_with("system."))
+                .cloned(),
+        );
     }
     for l in spec.labels.iter() {
         let value = cx.render(id, &l.value).unwrap_or_else(|_| l.value.clone());
         labels.retain(|x| x.key != l.key);
-        labels.push(Label { key: l.key.clone(), value });
+        labels.push(Label {
+            key: l.key.clone(),
+            value,
+        });
     }
     let correlation = cx
         .rec
@@ -40,7 +65,10 @@ pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
         .find(|l| l.key == "system.correlationId")
         .map(|l| l.value.clone())
         .unwrap_or_else(|| cx.rec.execution.id.clone());
-    labels.push(Label { key: "system.correlationId".into(), value: correlation });
+    labels.push(Label {
+        key: "system.correlationId".into(),
+        value: correlation,
+    });
     let revision = match &spec.revision {
         Some(Dyn::Value(r)) => Some(*r),
         Some(Dyn::Expr(e)) => cx.render(id, e).ok().and_then(|s| s.trim().parse().ok()),
@@ -55,7 +83,12 @@ pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
     trigger.insert("flowRevision".into(), Value::from(e.flow_revision));
     trigger.insert("parentExecutionId".into(), Value::String(e.id.clone()));
     trigger.insert("parentTaskRunId".into(), Value::String(id.to_owned()));
-    let outputs = (!spec.outputs.is_empty()).then(|| spec.outputs.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let outputs = (!spec.outputs.is_empty()).then(|| {
+        spec.outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    });
     let req = SubflowRequest {
         execution_id: child_id.clone(),
         parent_execution_id: e.id.clone(),
@@ -94,8 +127,15 @@ pub struct Ended<'a> {
 
 /// The child ended: end this run accordingly (retry may apply).
 pub fn on_child_ended(cx: &mut Cx<'_>, task: &Task, id: &str, ended: Ended<'_>) {
-    let Some(spec) = task.spec::<Subflow>() else { return };
-    if cx.run(id).and_then(|r| r.outputs.get("executionId")).and_then(Value::as_str) != Some(ended.child) {
+    let Some(spec) = task.spec::<Subflow>() else {
+        return;
+    };
+    if cx
+        .run(id)
+        .and_then(|r| r.outputs.get("executionId"))
+        .and_then(Value::as_str)
+        != Some(ended.child)
+    {
         return; // a stale child (previous attempt)
     }
     let mut out = Map::new();

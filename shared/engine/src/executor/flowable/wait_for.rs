@@ -22,7 +22,9 @@ fn iteration(cx: &Cx<'_>, id: &str) -> u32 {
 
 /// Next children, or the loop's end.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
-    let Some(spec) = task.spec::<WaitFor>() else { return Decision::Done(State::Failed) };
+    let Some(spec) = task.spec::<WaitFor>() else {
+        return Decision::Done(State::Failed);
+    };
     if cx.rec.internal.branches.contains_key(&waiting_key(id)) {
         return Decision::Wait;
     }
@@ -37,10 +39,40 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         return Decision::Wait;
     }
     if runs.iter().any(|r| r.current().is_failed()) {
+        let errs: Vec<&TaskRun> = cx
+            .rec
+            .execution
+            .children(Some(id))
+            .filter(|r| spec.errors.iter().any(|t| t.id == r.task_id))
+            .collect();
+        if errs.iter().any(|r| live(r)) {
+            return Decision::Wait;
+        }
+        if let Some(t) = spec
+            .errors
+            .iter()
+            .filter(|t| !t.common.disabled)
+            .find(|t| !errs.iter().any(|r| r.task_id == t.id))
+        {
+            return Decision::Create(vec![NewRun {
+                task: t,
+                value: None,
+                iteration: None,
+            }]);
+        }
         return Decision::Done(State::Failed);
     }
-    if let Some(t) = spec.tasks.iter().filter(|t| !t.common.disabled).find(|t| !runs.iter().any(|r| r.task_id == t.id)) {
-        return Decision::Create(vec![NewRun { task: t, value: None, iteration: Some(it) }]);
+    if let Some(t) = spec
+        .tasks
+        .iter()
+        .filter(|t| !t.common.disabled)
+        .find(|t| !runs.iter().any(|r| r.task_id == t.id))
+    {
+        return Decision::Create(vec![NewRun {
+            task: t,
+            value: None,
+            iteration: Some(it),
+        }]);
     }
     // The iteration ended: the caller (`check`) evaluates the condition.
     let _ = worst(runs);
@@ -62,7 +94,10 @@ pub fn check(cx: &mut Cx<'_>, task: &Task, id: &str) -> Option<State> {
         .filter(|r| r.iteration.unwrap_or(0) == it && spec.tasks.iter().any(|t| t.id == r.task_id))
         .collect();
     let enabled = spec.tasks.iter().filter(|t| !t.common.disabled).count();
-    if runs.len() < enabled || runs.iter().any(|r| live(r)) || runs.iter().any(|r| r.current().is_failed()) {
+    if runs.len() < enabled
+        || runs.iter().any(|r| live(r))
+        || runs.iter().any(|r| r.current().is_failed())
+    {
         return None;
     }
     let mut out = Map::new();
@@ -81,7 +116,11 @@ pub fn check(cx: &mut Cx<'_>, task: &Task, id: &str) -> Option<State> {
     let render_u32 = |cx: &Cx<'_>, d: &Option<Dyn<u32>>, default: u32| match d {
         None => default,
         Some(Dyn::Value(v)) => *v,
-        Some(Dyn::Expr(e)) => cx.render(id, e).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(default),
+        Some(Dyn::Expr(e)) => cx
+            .render(id, e)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(default),
     };
     let render_dur = |cx: &Cx<'_>, d: &Option<Dyn<kite_flow::IsoDuration>>, default: i64| match d {
         None => kite_flow::IsoDuration::from_secs(default),
@@ -95,15 +134,31 @@ pub fn check(cx: &mut Cx<'_>, task: &Task, id: &str) -> Option<State> {
     let max_it = render_u32(cx, &spec.check_frequency.max_iterations, 100);
     let max_dur = render_dur(cx, &spec.check_frequency.max_duration, 3600);
     let interval = render_dur(cx, &spec.check_frequency.interval, 1);
-    let started = cx.run(id).and_then(|r| r.state.start_date).unwrap_or(cx.now);
+    let started = cx
+        .run(id)
+        .and_then(|r| r.state.start_date)
+        .unwrap_or(cx.now);
     let elapsed = cx.now - started;
     if it + 1 >= max_it || elapsed >= max_dur.to_chrono() {
-        cx.log(Some(id), LogLevel::Warn, "WaitFor reached its maximum iterations or duration");
-        return Some(if spec.fail_on_max_reached { State::Failed } else { State::Success });
+        cx.log(
+            Some(id),
+            LogLevel::Warn,
+            "WaitFor reached its maximum iterations or duration",
+        );
+        return Some(if spec.fail_on_max_reached {
+            State::Failed
+        } else {
+            State::Success
+        });
     }
     cx.rec.internal.branches.insert(waiting_key(id), "1".into());
     let at = cx.now + interval.to_chrono();
-    cx.actions.push(Action::Timer { at, timer: TimerKind::WaitFor { task_run_id: id.to_owned() } });
+    cx.actions.push(Action::Timer {
+        at,
+        timer: TimerKind::WaitFor {
+            task_run_id: id.to_owned(),
+        },
+    });
     None
 }
 

@@ -10,36 +10,63 @@ use crate::model::State;
 
 /// Next children.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
-    let Some(s) = task.spec::<WorkingDirectory>() else { return Decision::Done(State::Failed) };
-    branch::sequential(cx, Some(id), Lists { tasks: &s.tasks, errors: &s.errors, finally: &s.finally }, None)
+    let Some(s) = task.spec::<WorkingDirectory>() else {
+        return Decision::Done(State::Failed);
+    };
+    branch::sequential(
+        cx,
+        Some(id),
+        Lists {
+            tasks: &s.tasks,
+            errors: &s.errors,
+            finally: &s.finally,
+        },
+        None,
+    )
 }
 
 /// What a child job of WorkingDirectory run `wd` needs: its `inputFiles` (rendered) and
 /// `outputFiles` globs; the worker writes the former once and uploads the latter after
 /// each child.
 pub fn job_extra(cx: &Cx<'_>, wd: &str, extra: &mut serde_json::Map<String, serde_json::Value>) {
-    let Some(spec) = cx.run(wd).and_then(|r| cx.task(&r.task_id)).and_then(|t| t.spec::<WorkingDirectory>()) else { return };
+    let Some(spec) = cx
+        .run(wd)
+        .and_then(|r| cx.task(&r.task_id))
+        .and_then(|t| t.spec::<WorkingDirectory>())
+    else {
+        return;
+    };
     if let Some(files) = &spec.input_files {
         match cx.render_value(wd, files) {
             Ok(v) => {
                 extra.insert(crate::worker::WD_INPUT_FILES.into(), v);
             }
             Err(e) => {
-                extra.insert(crate::worker::WD_INPUT_FILES.into(), serde_json::Value::String(format!("error: {e}")));
+                extra.insert(
+                    crate::worker::WD_INPUT_FILES.into(),
+                    serde_json::Value::String(format!("error: {e}")),
+                );
             }
         }
     }
     if !spec.output_files.is_empty() {
         extra.insert(
             crate::worker::WD_OUTPUT_FILES.into(),
-            serde_json::Value::Array(spec.output_files.iter().map(|g| serde_json::Value::String(g.clone())).collect()),
+            serde_json::Value::Array(
+                spec.output_files
+                    .iter()
+                    .map(|g| serde_json::Value::String(g.clone()))
+                    .collect(),
+            ),
         );
     }
 }
 
 /// Merges files uploaded by a child into the WorkingDirectory run's `outputFiles`.
 pub fn merge_output_files(cx: &mut Cx<'_>, wd: &str, files: serde_json::Value) {
-    let serde_json::Value::Object(files) = files else { return };
+    let serde_json::Value::Object(files) = files else {
+        return;
+    };
     if let Some(run) = cx.rec.execution.task_run_mut(wd) {
         let entry = run
             .outputs

@@ -22,7 +22,8 @@ pub fn run(cx: &mut Cx<'_>, task: &Task, id: &str) -> Outcome {
         Value::String(s) => {
             let r = cx.render_typed(id, s)?;
             match r {
-                Value::String(t) => serde_json::from_str(&t).map_err(|_| format!("labels must be a map, got `{t}`"))?,
+                Value::String(t) => serde_json::from_str(&t)
+                    .map_err(|_| format!("labels must be a map, got `{t}`"))?,
                 other => other,
             }
         }
@@ -34,11 +35,17 @@ pub fn run(cx: &mut Cx<'_>, task: &Task, id: &str) -> Outcome {
             .iter()
             .map(|i| (text(&i["key"]), text(&i["value"])))
             .collect(),
-        other => return Err(format!("labels must be a map or a list of key/value, got {other}")),
+        other => {
+            return Err(format!(
+                "labels must be a map or a list of key/value, got {other}"
+            ));
+        }
     };
     for (k, v) in pairs {
         if k.starts_with("system.") {
-            return Err(format!("System labels can only be set by Kestra itself, offending label: {k}={v}"));
+            return Err(format!(
+                "System labels can only be set by Kestra itself, offending label: {k}={v}"
+            ));
         }
         let labels = &mut cx.rec.execution.labels;
         match labels.iter_mut().find(|l| l.key == k) {

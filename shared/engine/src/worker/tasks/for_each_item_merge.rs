@@ -19,10 +19,16 @@ impl TaskRunner for Runner {
             .extra
             .get("children")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         tokio::fs::create_dir_all(&ctx.workdir).await?;
-        let path = ctx.workdir.join(format!(".kite-merge-{}.ion", ctx.job.task_run_id));
+        let path = ctx
+            .workdir
+            .join(format!(".kite-merge-{}.ion", ctx.job.task_run_id));
         let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(&path).await?);
         for id in &children {
             let outputs = match ctx.repos.executions.get(id).await? {

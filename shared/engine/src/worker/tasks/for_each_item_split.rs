@@ -16,7 +16,10 @@ pub struct Runner;
 #[async_trait]
 impl TaskRunner for Runner {
     async fn run(&self, ctx: &RunContext) -> Result<Output, TaskError> {
-        let spec = ctx.task.spec::<ForEachItemSplit>().ok_or_else(|| TaskError::new("not a ForEachItem split step"))?;
+        let spec = ctx
+            .task
+            .spec::<ForEachItemSplit>()
+            .ok_or_else(|| TaskError::new("not a ForEachItem split step"))?;
         let uri = ctx.render(&spec.items)?;
         let key = StorageKey::parse_uri(uri.trim())?;
         let b = &spec.batch;
@@ -36,7 +39,11 @@ impl TaskRunner for Runner {
             Some(s) => ctx.render(s)?,
             None => "\n".to_owned(),
         };
-        let uris = if ctx.storage.size(&key).await? == 0 { Vec::new() } else { split(ctx, &key, mode, &separator).await? };
+        let uris = if ctx.storage.size(&key).await? == 0 {
+            Vec::new()
+        } else {
+            split(ctx, &key, mode, &separator).await?
+        };
         let mut out = Map::new();
         out.insert("uris".into(), Value::Array(uris));
         Ok(Output::success(out))

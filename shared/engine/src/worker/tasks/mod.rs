@@ -38,8 +38,14 @@ use super::{RunContext, Runners, TaskError};
 
 /// Registers every core runner.
 pub fn register(r: &mut Runners) {
-    r.register(t::for_each_item::ForEachItemSplit::TYPE, Arc::new(for_each_item_split::Runner))
-        .register(t::for_each_item::ForEachItemMerge::TYPE, Arc::new(for_each_item_merge::Runner));
+    r.register(
+        t::for_each_item::ForEachItemSplit::TYPE,
+        Arc::new(for_each_item_split::Runner),
+    )
+    .register(
+        t::for_each_item::ForEachItemMerge::TYPE,
+        Arc::new(for_each_item_merge::Runner),
+    );
     r.register(t::kv_set::KvSet::TYPE, Arc::new(kv_set::Runner))
         .register(t::kv_get::KvGet::TYPE, Arc::new(kv_get::Runner))
         .register(

@@ -18,7 +18,12 @@ impl TaskRunner for Runner {
             .task
             .spec::<StateDelete>()
             .ok_or_else(|| TaskError::new("not a state.Delete task"))?;
-        let key = super::state_key(ctx, spec.name.as_ref(), spec.namespace, spec.taskrun_value.unwrap_or(true))?;
+        let key = super::state_key(
+            ctx,
+            spec.name.as_ref(),
+            spec.namespace,
+            spec.taskrun_value.unwrap_or(true),
+        )?;
         let deleted = ctx.storage.delete(&key).await?;
         if !deleted && spec.error_on_missing {
             return Err(TaskError::new(format!(

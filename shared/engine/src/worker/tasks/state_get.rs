@@ -19,7 +19,12 @@ impl TaskRunner for Runner {
             .task
             .spec::<StateGet>()
             .ok_or_else(|| TaskError::new("not a state.Get task"))?;
-        let key = super::state_key(ctx, spec.name.as_ref(), spec.namespace, spec.taskrun_value.unwrap_or(true))?;
+        let key = super::state_key(
+            ctx,
+            spec.name.as_ref(),
+            spec.namespace,
+            spec.taskrun_value.unwrap_or(true),
+        )?;
         let data = match load(ctx, &key).await? {
             Some(d) => d,
             None if spec.error_on_missing => {

@@ -22,7 +22,12 @@ impl TaskRunner for Runner {
             .task
             .spec::<StateSet>()
             .ok_or_else(|| TaskError::new("not a state.Set task"))?;
-        let key = super::state_key(ctx, spec.name.as_ref(), spec.namespace, spec.taskrun_value.unwrap_or(true))?;
+        let key = super::state_key(
+            ctx,
+            spec.name.as_ref(),
+            spec.namespace,
+            spec.taskrun_value.unwrap_or(true),
+        )?;
         let data: Map<String, Value> = spec
             .data
             .iter()

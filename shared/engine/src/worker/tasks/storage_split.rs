@@ -79,68 +79,72 @@ impl TaskRunner for Runner {
 }
 
 /// Cuts the file at `key` into parts stored as outputs of this task run; their URIs.
-pub(crate) async fn split(ctx: &RunContext, key: &StorageKey, mode: Mode, separator: &str) -> Result<Vec<Value>, TaskError> {
-        let extension = match key.file_name().rfind('.') {
-            Some(i) if i > 0 => key.file_name()[i..].to_owned(),
-            _ => ".tmp".to_owned(),
-        };
-        tokio::fs::create_dir_all(&ctx.workdir).await?;
-        let mut splitter = Splitter {
-            ctx,
-            extension: &extension,
-            mode,
-            files: Vec::new(),
-            writers: Vec::new(),
-            current_bytes: 0,
-            current_rows: 0,
-            next: 0,
-        };
-        let result = async {
-            if let Mode::Partitions(n) = mode {
-                for _ in 0..n {
-                    splitter.open().await?;
-                }
+pub(crate) async fn split(
+    ctx: &RunContext,
+    key: &StorageKey,
+    mode: Mode,
+    separator: &str,
+) -> Result<Vec<Value>, TaskError> {
+    let extension = match key.file_name().rfind('.') {
+        Some(i) if i > 0 => key.file_name()[i..].to_owned(),
+        _ => ".tmp".to_owned(),
+    };
+    tokio::fs::create_dir_all(&ctx.workdir).await?;
+    let mut splitter = Splitter {
+        ctx,
+        extension: &extension,
+        mode,
+        files: Vec::new(),
+        writers: Vec::new(),
+        current_bytes: 0,
+        current_rows: 0,
+        next: 0,
+    };
+    let result = async {
+        if let Mode::Partitions(n) = mode {
+            for _ in 0..n {
+                splitter.open().await?;
             }
-            let mut reader = ctx.storage.open(key).await?;
-            let sep = separator.as_bytes();
-            let mut pending: Vec<u8> = Vec::new();
-            let mut chunk = vec![0u8; 64 * 1024];
-            let mut search_from = 0;
-            loop {
-                let n = reader.read(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                pending.extend_from_slice(&chunk[..n]);
-                let mut start = 0;
-                while let Some(pos) = find(&pending[search_from..], sep).map(|p| p + search_from) {
-                    splitter.row(&pending[start..pos], sep).await?;
-                    start = pos + sep.len();
-                    search_from = start;
-                }
-                pending.drain(..start);
-                search_from = pending.len().saturating_sub(sep.len() - 1);
-            }
-            if !pending.is_empty() {
-                splitter.row(&pending, sep).await?;
-            }
-            splitter.close_all().await?;
-            let mut uris = Vec::with_capacity(splitter.files.len());
-            for (i, path) in splitter.files.iter().enumerate() {
-                let uri = ctx
-                    .put_output_file(path, &format!("split_{i}{extension}"))
-                    .await?;
-                uris.push(Value::String(uri));
-            }
-            Ok::<_, TaskError>(uris)
         }
-        .await;
-        for f in &splitter.files {
-            let _ = tokio::fs::remove_file(f).await;
+        let mut reader = ctx.storage.open(key).await?;
+        let sep = separator.as_bytes();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut search_from = 0;
+        loop {
+            let n = reader.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&chunk[..n]);
+            let mut start = 0;
+            while let Some(pos) = find(&pending[search_from..], sep).map(|p| p + search_from) {
+                splitter.row(&pending[start..pos], sep).await?;
+                start = pos + sep.len();
+                search_from = start;
+            }
+            pending.drain(..start);
+            search_from = pending.len().saturating_sub(sep.len() - 1);
         }
-        result
+        if !pending.is_empty() {
+            splitter.row(&pending, sep).await?;
+        }
+        splitter.close_all().await?;
+        let mut uris = Vec::with_capacity(splitter.files.len());
+        for (i, path) in splitter.files.iter().enumerate() {
+            let uri = ctx
+                .put_output_file(path, &format!("split_{i}{extension}"))
+                .await?;
+            uris.push(Value::String(uri));
+        }
+        Ok::<_, TaskError>(uris)
+    }
+    .await;
+    for f in &splitter.files {
+        let _ = tokio::fs::remove_file(f).await;
+    }
+    result
 }
-
 
 struct Splitter<'a> {
     ctx: &'a RunContext,

@@ -1,0 +1,161 @@
+//! `kite bench`: orchestration figures on the embedded store (SQLite in a temporary
+//! folder), in this process, with the same handlers and pollers as `kite server local`.
+//!
+//! Prints a table: (a) per-task overhead of a 40-task sequential flow, (b) executions per
+//! second of a two-task flow, (c) a ForEach over 1,000 values with `concurrencyLimit: 0`,
+//! and the peak resident memory of the process after each (VmHWM).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use kite_engine::model::State;
+use kite_engine::services::{CreateOptions, Platform, poller};
+use kite_ports::{Clock, SystemClock};
+
+/// Options of `kite bench`.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchArgs {
+    /// Executions of the two-task flow.
+    pub executions: usize,
+    /// Values of the ForEach.
+    pub foreach: usize,
+}
+
+/// Runs the command.
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run_async(args))
+}
+
+async fn embedded(dir: &std::path::Path) -> anyhow::Result<Platform> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = kite_embedded::Embedded::open(dir.join("kite.db"), clock.clone())
+        .context("cannot open the embedded store")?;
+    let storage = kite_embedded::DiskStorage::open(dir.join("storage"))
+        .await
+        .context("cannot open the storage folder")?;
+    crate::commands::platform::build(
+        Arc::new(db.queue()),
+        Arc::new(storage),
+        Arc::new(db.documents()),
+        clock,
+        dir.join("work"),
+    )
+    .await
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+async fn run_flow(platform: &Platform, source: &str, count: usize) -> anyhow::Result<Duration> {
+    let flow = kite_flow::parse_flow(source)
+        .into_result()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    platform.repos.flows.save(&flow, source).await?;
+    let flow = platform.load_flow(&flow.namespace, &flow.id, None).await?;
+    let mut ended = platform.subscribe_ended();
+    let start = Instant::now();
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..count {
+        let e = platform
+            .create_execution(&flow, Default::default(), CreateOptions::default())
+            .await?;
+        ids.insert(e.id);
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !ids.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ended.recv()).await {
+            Ok(Ok((id, state))) => {
+                if ids.remove(&id) && !matches!(state, State::Success) {
+                    bail!("execution {id} ended {state}");
+                }
+            }
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                let mut done = Vec::new();
+                for id in &ids {
+                    if platform
+                        .execution(id)
+                        .await?
+                        .is_some_and(|e| e.state.current.is_terminated())
+                    {
+                        done.push(id.clone());
+                    }
+                }
+                for d in done {
+                    ids.remove(&d);
+                }
+            }
+            Ok(Err(e)) => bail!("{e}"),
+            Err(_) => bail!("timed out with {} executions still running", ids.len()),
+        }
+    }
+    Ok(start.elapsed())
+}
+
+async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let platform = Arc::new(embedded(dir.path()).await?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let handles = poller::spawn_all(
+        platform.clone(),
+        poller::PollerConfig {
+            wait: Duration::from_millis(100),
+            ..Default::default()
+        },
+        stop_rx,
+    );
+
+    let mut seq = String::from("id: bench_sequential\nnamespace: kite.bench\ntasks:\n");
+    for i in 0..40 {
+        seq.push_str(&format!("  - id: t{i}\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ task.id }}}}\"\n"));
+    }
+    let two = "id: bench_two\nnamespace: kite.bench\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: a\n  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: b\n";
+    let foreach = format!(
+        "id: bench_foreach\nnamespace: kite.bench\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: \"{{{{ range(1, {}) }}}}\"\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n",
+        args.foreach
+    );
+
+    run_flow(&platform, &seq, 1).await?; // warm-up
+    let t = run_flow(&platform, &seq, 1).await?;
+    let a = (t.as_secs_f64() * 1000.0 / 40.0, peak_rss_mb());
+    let t = run_flow(&platform, two, args.executions).await?;
+    let b = (args.executions as f64 / t.as_secs_f64(), peak_rss_mb());
+    let t = run_flow(&platform, &foreach, 1).await?;
+    let c = (t.as_secs_f64(), peak_rss_mb());
+
+    let _ = stop_tx.send(true);
+    for h in handles {
+        let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
+    }
+    println!("| benchmark (embedded SQLite store, one process) | result | peak RSS |");
+    println!("|---|---|---|");
+    println!(
+        "| (a) 40 sequential Return tasks: orchestration overhead per task | {:.2} ms | {:.0} MB |",
+        a.0, a.1
+    );
+    println!(
+        "| (b) two-task flow, {} executions | {:.0} executions/s | {:.0} MB |",
+        args.executions, b.0, b.1
+    );
+    println!(
+        "| (c) ForEach over {} values, concurrencyLimit 0 | {:.2} s | {:.0} MB |",
+        args.foreach, c.0, c.1
+    );
+    Ok(ExitCode::SUCCESS)
+}

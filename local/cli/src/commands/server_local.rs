@@ -1,0 +1,270 @@
+//! `kite server local [--port 8080] [--host 127.0.0.1] [--data DIR] [--flows DIR] [--token T]`:
+//! the whole orchestrator in one process on the embedded backends (SQLite queues and
+//! documents, files on disk under `--data`): the executor, worker and scheduler pollers
+//! plus the REST API. Flows of `--flows DIR` are loaded at start and reloaded when their
+//! files change (checked every 2 s). Ctrl-C or SIGTERM stops it cleanly; a crash loses
+//! nothing: unfinished messages are redelivered after `--lease` seconds on the next start.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use kite_engine::services::{Platform, poller};
+use kite_webserver::{AppState, catalog};
+use tokio::sync::watch;
+
+use crate::commands::platform;
+
+/// How often `--flows DIR` is checked for changes.
+const RELOAD_EVERY: Duration = Duration::from_secs(2);
+/// How long open connections (followers) may take to finish after a stop signal.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Options of `kite server local`.
+#[derive(Debug)]
+pub struct ServerArgs {
+    /// Interface to bind.
+    pub host: String,
+    /// Port (0: any free port; the URL printed tells which).
+    pub port: u16,
+    /// Data folder.
+    pub data: PathBuf,
+    /// Folder of flows to load and watch.
+    pub flows: Option<PathBuf>,
+    /// API token (none: open API).
+    pub token: Option<String>,
+    /// Seconds a received message stays leased before redelivery.
+    pub lease: u64,
+}
+
+/// Runs the command.
+pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run_async(args))
+}
+
+async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    let platform = Arc::new(platform::embedded(&args.data).await?);
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let mut flows = args.flows.clone().map(FlowDir::new);
+    if let Some(dir) = &mut flows {
+        let n = dir.sync(&platform).await?;
+        println!("Loaded {n} flow(s) from {}", dir.root.display());
+    }
+    let config = poller::PollerConfig {
+        visibility: Duration::from_secs(args.lease.max(1)),
+        ..Default::default()
+    };
+    let mut handles = poller::spawn_all(platform.clone(), config, stop_rx.clone());
+    if let Some(mut dir) = flows {
+        let platform = platform.clone();
+        let mut stop = stop_rx.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(RELOAD_EVERY) => {}
+                    _ = stop.changed() => return,
+                }
+                if let Err(e) = dir.sync(&platform).await {
+                    eprintln!("warning: reloading flows: {e:#}");
+                }
+            }
+        }));
+    }
+
+    let mut state = AppState::new(platform.clone());
+    if let Some(t) = args.token.as_deref().filter(|t| !t.is_empty()) {
+        state = state.with_token(t);
+    }
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Kite server listening on http://{addr} (API: http://{addr}/api/v1, data: {})",
+        args.data.display()
+    );
+    if args.token.is_none() && !addr.ip().is_loopback() {
+        eprintln!("warning: the API is reachable from the network without a token (--token)");
+    }
+
+    let (signal_tx, mut signal_rx) = watch::channel(false);
+    let app = kite_webserver::router(state);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = signal_rx.wait_for(|stop| *stop).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown_signal().await;
+    eprintln!("Stopping...");
+    let _ = signal_tx.send(true);
+    match tokio::time::timeout(GRACE, server).await {
+        Ok(Ok(Ok(()))) | Err(_) => {}
+        Ok(Ok(Err(e))) => eprintln!("warning: server error: {e}"),
+        Ok(Err(e)) => eprintln!("warning: server task: {e}"),
+    }
+    let _ = stop_tx.send(true);
+    for h in handles {
+        let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
+    }
+    eprintln!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// What was loaded from one file.
+#[derive(Debug, Clone)]
+struct Loaded {
+    modified: Option<SystemTime>,
+    len: u64,
+    flows: BTreeSet<(String, String)>,
+}
+
+/// A watched folder of flow files.
+#[derive(Debug)]
+struct FlowDir {
+    root: PathBuf,
+    files: HashMap<PathBuf, Loaded>,
+}
+
+impl FlowDir {
+    fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            files: HashMap::new(),
+        }
+    }
+
+    /// Loads new and changed files, deletes the flows of removed files (or of documents
+    /// removed from a file); returns how many flows the folder defines.
+    async fn sync(&mut self, platform: &Platform) -> anyhow::Result<usize> {
+        let paths = if self.root.exists() {
+            crate::commands::flow_validate::collect_files(std::slice::from_ref(&self.root))?
+        } else {
+            Vec::new()
+        };
+        let gone: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|p| !paths.contains(p))
+            .cloned()
+            .collect();
+        for p in gone {
+            if let Some(old) = self.files.remove(&p) {
+                self.delete_unless_defined(platform, &old.flows).await;
+            }
+        }
+        for p in paths {
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            let (modified, len) = (meta.modified().ok(), meta.len());
+            if self
+                .files
+                .get(&p)
+                .is_some_and(|l| l.modified == modified && l.len == len)
+            {
+                continue;
+            }
+            let flows = load_file(platform, &p).await?;
+            let old = self.files.insert(
+                p,
+                Loaded {
+                    modified,
+                    len,
+                    flows: flows.clone(),
+                },
+            );
+            if let Some(old) = old {
+                let removed: BTreeSet<_> = old.flows.difference(&flows).cloned().collect();
+                self.delete_unless_defined(platform, &removed).await;
+            }
+        }
+        Ok(self.files.values().map(|l| l.flows.len()).sum())
+    }
+
+    async fn delete_unless_defined(&self, platform: &Platform, flows: &BTreeSet<(String, String)>) {
+        for f in flows {
+            if self.files.values().any(|l| l.flows.contains(f)) {
+                continue;
+            }
+            match platform.repos.flows.delete(&f.0, &f.1).await {
+                Ok(true) => println!("Removed flow {}.{} (its file is gone)", f.0, f.1),
+                Ok(false) => {}
+                Err(e) => eprintln!("warning: cannot delete flow {}.{}: {e}", f.0, f.1),
+            }
+        }
+    }
+}
+
+/// Saves every valid flow of `path` (one per YAML document); reports the invalid ones.
+async fn load_file(platform: &Platform, path: &Path) -> anyhow::Result<BTreeSet<(String, String)>> {
+    let mut out = BTreeSet::new();
+    let source = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warning: cannot read {}: {e}", path.display());
+            return Ok(out);
+        }
+    };
+    let file = path.display().to_string();
+    for doc in catalog::split_documents(&source) {
+        let parsed = kite_flow::parse_flow(&doc.source);
+        match parsed.flow {
+            Some(flow) => {
+                let stored = catalog::save_flow(platform, &flow, &doc.source)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot save flow {}.{} from {file}",
+                            flow.namespace, flow.id
+                        )
+                    })?;
+                println!(
+                    "Flow {}.{} revision {} ({file})",
+                    flow.namespace, flow.id, stored.revision
+                );
+                out.insert((flow.namespace, flow.id));
+            }
+            None => {
+                for mut d in parsed.errors().cloned() {
+                    if d.loc.is_known() {
+                        d.loc.line += doc.first_line - 1;
+                    }
+                    eprintln!("warning: skipped: {}", d.render(&file));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

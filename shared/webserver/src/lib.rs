@@ -1,0 +1,236 @@
+//! Kite's REST API: Kestra's `/api/v1` routes over a [`Platform`], as an axum [`Router`].
+//!
+//! ```no_run
+//! # async fn demo(platform: std::sync::Arc<kite_engine::services::Platform>) -> std::io::Result<()> {
+//! let state = kite_webserver::AppState::new(platform).with_token("s3cret");
+//! let app = kite_webserver::router(state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! Every response body is JSON in Kestra's shapes (executions, task runs, logs and flows
+//! come straight from the engine's serde models); errors are
+//! `{"message": ..., "field": ..., "errors": [...]}` with a 4xx status for anything the
+//! client got wrong (a malformed body, an unknown flow or execution, invalid inputs), and
+//! a 5xx only when a backend fails.
+//!
+//! # Layout
+//!
+//! | module | what |
+//! |---|---|
+//! | [`error`] | [`ApiError`], the JSON error shape, and the layer that turns every non-JSON error response into it |
+//! | `auth` | optional bearer token / basic auth (health endpoints stay open) |
+//! | `params` | lenient query-string parsing (repeated keys, `labels=k:v`) and identifier checks |
+//! | `flows` | `/flows`: create, update, get, list, search, delete, revisions, validate |
+//! | `graph` | `/flows/{namespace}/{id}/graph`: a cluster graph of the task tree |
+//! | `inputs` | reading execution/resume inputs from multipart (files streamed to storage), JSON or form bodies |
+//! | `executions` | `/executions`: create (optionally waiting), get, search, kill, resume, delete, files, follow (SSE) |
+//! | `logs` | `/logs/{executionId}`: list, download, follow (SSE) |
+//! | `kv` | `/namespaces/{ns}/kv`: the namespace key-value store |
+//! | `health` | `/health`, `/api/v1/health`, `/ready`, `/ping` |
+//! | [`catalog`] | the namespaces that hold flows (searches across namespaces need them) |
+//! | [`openapi`] | the route table and the OpenAPI 3.1 document served at `/api/v1/openapi.json` |
+
+pub mod catalog;
+pub mod error;
+pub mod openapi;
+
+mod auth;
+mod executions;
+mod flows;
+mod graph;
+mod health;
+mod inputs;
+mod kv;
+mod logs;
+mod params;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use kite_engine::services::Platform;
+
+pub use error::ApiError;
+
+/// Default largest request body for uploads (execution and resume inputs): 100 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+/// Largest body of every other route (flow sources, JSON): 16 MiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Options of the API.
+#[derive(Clone)]
+pub struct Options {
+    /// When set, requests must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// When set, requests may authenticate with basic auth `user:password`.
+    pub basic_auth: Option<(String, String)>,
+    /// Largest upload body (multipart execution inputs), in bytes.
+    pub max_upload_bytes: usize,
+    /// How often waiting and following requests re-read an execution when no end
+    /// notification arrives (executions ending in another process).
+    pub poll_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            token: None,
+            basic_auth: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            poll_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "basic_auth",
+                &self
+                    .basic_auth
+                    .as_ref()
+                    .map(|(u, _)| format!("{u}:<redacted>")),
+            )
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("poll_interval", &self.poll_interval)
+            .finish()
+    }
+}
+
+impl Options {
+    /// Whether any authentication is required.
+    pub fn auth_required(&self) -> bool {
+        self.token.is_some() || self.basic_auth.is_some()
+    }
+}
+
+/// The state shared by every handler: the platform and the API options. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    platform: Arc<Platform>,
+    options: Options,
+}
+
+impl AppState {
+    /// The API over `platform`, open to anyone who can reach it.
+    pub fn new(platform: Arc<Platform>) -> Self {
+        Self::with_options(platform, Options::default())
+    }
+
+    /// The API over `platform` with `options`.
+    pub fn with_options(platform: Arc<Platform>, options: Options) -> Self {
+        Self {
+            inner: Arc::new(Inner { platform, options }),
+        }
+    }
+
+    /// Requires `Authorization: Bearer <token>` (an empty token disables it).
+    pub fn with_token(self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.map_options(|o| o.token = (!token.is_empty()).then_some(token))
+    }
+
+    /// Accepts basic auth `user:password`.
+    pub fn with_basic_auth(self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        let pair = (user.into(), password.into());
+        self.map_options(|o| o.basic_auth = Some(pair))
+    }
+
+    fn map_options(self, f: impl FnOnce(&mut Options)) -> Self {
+        let mut options = self.inner.options.clone();
+        f(&mut options);
+        Self::with_options(self.inner.platform.clone(), options)
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &Arc<Platform> {
+        &self.inner.platform
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.inner.options
+    }
+}
+
+/// Every route of the API (see [`openapi::ROUTES`] for the list).
+pub fn router(state: AppState) -> Router {
+    let upload_limit = DefaultBodyLimit::max(state.options().max_upload_bytes);
+    let api = Router::new()
+        // Flows.
+        .route("/api/v1/flows", post(flows::create))
+        .route("/api/v1/flows/validate", post(flows::validate))
+        .route("/api/v1/flows/search", get(flows::search))
+        .route(
+            "/api/v1/flows/distinct-namespaces",
+            get(flows::distinct_namespaces),
+        )
+        .route("/api/v1/flows/{namespace}", get(flows::list))
+        .route(
+            "/api/v1/flows/{namespace}/{id}",
+            get(flows::get).put(flows::update).delete(flows::delete),
+        )
+        .route(
+            "/api/v1/flows/{namespace}/{id}/revisions",
+            get(flows::revisions),
+        )
+        .route("/api/v1/flows/{namespace}/{id}/graph", get(flows::graph))
+        // Executions.
+        .route("/api/v1/executions", get(executions::search))
+        .route("/api/v1/executions/search", get(executions::search))
+        .route(
+            "/api/v1/executions/{id}",
+            get(executions::get).delete(executions::delete),
+        )
+        .route(
+            "/api/v1/executions/{id}/{flow}",
+            post(executions::create).layer(upload_limit),
+        )
+        .route("/api/v1/executions/{id}/kill", delete(executions::kill))
+        .route(
+            "/api/v1/executions/{id}/resume",
+            post(executions::resume).layer(upload_limit),
+        )
+        .route("/api/v1/executions/{id}/file", get(executions::file))
+        .route(
+            "/api/v1/executions/{id}/file/metas",
+            get(executions::file_metas),
+        )
+        .route("/api/v1/executions/{id}/follow", get(executions::follow))
+        // Logs.
+        .route("/api/v1/logs/{id}", get(logs::list))
+        .route("/api/v1/logs/{id}/download", get(logs::download))
+        .route("/api/v1/logs/{id}/follow", get(logs::follow))
+        // KV.
+        .route("/api/v1/namespaces/{namespace}/kv", get(kv::keys))
+        .route(
+            "/api/v1/namespaces/{namespace}/kv/{key}",
+            get(kv::get).put(kv::put).delete(kv::delete),
+        )
+        // Health and documentation.
+        .route("/health", get(health::health))
+        .route("/api/v1/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/api/v1/ready", get(health::ready))
+        .route("/ping", get(health::ping))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .fallback(error::no_route);
+    api.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require,
+    ))
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::map_response(error::normalize))
+    .with_state(state)
+}

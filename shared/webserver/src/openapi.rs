@@ -1,0 +1,656 @@
+//! The route table and the OpenAPI 3.1 document built from it (`GET /api/v1/openapi.json`).
+//!
+//! The document is written by hand from [`ROUTES`] rather than generated with utoipa: the
+//! response bodies are the engine's serde models (which carry no OpenAPI derive and belong
+//! to another crate), so annotations would have had to restate them anyway. A test sends a
+//! request to every entry of [`ROUTES`] and fails if the router does not know it.
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// One documented operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// Lower-case HTTP method.
+    pub method: &'static str,
+    /// Path with `{param}` placeholders.
+    pub path: &'static str,
+    /// Group.
+    pub tag: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// Query parameters: (name, description).
+    pub query: &'static [(&'static str, &'static str)],
+    /// Accepted request content types (empty: no body).
+    pub body: &'static [&'static str],
+    /// Responses: (status, description, schema component or "").
+    pub responses: &'static [(u16, &'static str, &'static str)],
+    /// Open without credentials.
+    pub public: bool,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+) -> Route {
+    Route {
+        method,
+        path,
+        tag,
+        summary,
+        query: &[],
+        body: &[],
+        responses: &[(200, "OK", "")],
+        public: false,
+    }
+}
+
+const YAML: &[&str] = &["application/x-yaml"];
+const INPUTS: &[&str] = &[
+    "multipart/form-data",
+    "application/json",
+    "application/x-www-form-urlencoded",
+];
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    Route {
+        body: YAML,
+        responses: &[
+            (200, "The created flow, with its source", "Flow"),
+            (422, "Invalid flow, or the id exists", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/flows",
+            "Flows",
+            "Create a flow from its YAML source",
+        )
+    },
+    Route {
+        body: YAML,
+        responses: &[(200, "One result per YAML document", "ValidateResults")],
+        ..route(
+            "post",
+            "/api/v1/flows/validate",
+            "Flows",
+            "Validate a multi-document YAML source",
+        )
+    },
+    Route {
+        query: &[
+            ("namespace", "Namespace prefix"),
+            ("q", "Text contained in the id or namespace"),
+            ("page", "Page number, from 1 (default 1)"),
+            ("size", "Page size (default 10)"),
+        ],
+        responses: &[(200, "A page of flows", "PagedFlows")],
+        ..route("get", "/api/v1/flows/search", "Flows", "Search flows")
+    },
+    Route {
+        query: &[("q", "Text contained in the namespace")],
+        ..route(
+            "get",
+            "/api/v1/flows/distinct-namespaces",
+            "Flows",
+            "Namespaces that hold flows",
+        )
+    },
+    Route {
+        responses: &[(200, "The flows of the namespace", "Flows")],
+        ..route(
+            "get",
+            "/api/v1/flows/{namespace}",
+            "Flows",
+            "Every flow of a namespace",
+        )
+    },
+    Route {
+        query: &[
+            ("source", "Include the YAML source (default false)"),
+            ("revision", "A given revision (default: latest)"),
+        ],
+        responses: &[(200, "The flow", "Flow"), (404, "Unknown flow", "Error")],
+        ..route(
+            "get",
+            "/api/v1/flows/{namespace}/{id}",
+            "Flows",
+            "Get a flow",
+        )
+    },
+    Route {
+        body: YAML,
+        responses: &[
+            (200, "The new revision, with its source", "Flow"),
+            (404, "Unknown flow", "Error"),
+            (
+                422,
+                "Invalid flow, or id/namespace differ from the path",
+                "Error",
+            ),
+        ],
+        ..route(
+            "put",
+            "/api/v1/flows/{namespace}/{id}",
+            "Flows",
+            "Update a flow from its YAML source",
+        )
+    },
+    Route {
+        responses: &[(204, "Deleted", ""), (404, "Unknown flow", "Error")],
+        ..route(
+            "delete",
+            "/api/v1/flows/{namespace}/{id}",
+            "Flows",
+            "Delete a flow",
+        )
+    },
+    Route {
+        responses: &[
+            (200, "Every revision, oldest first, with sources", "Flows"),
+            (404, "Unknown flow", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/flows/{namespace}/{id}/revisions",
+            "Flows",
+            "Revisions of a flow",
+        )
+    },
+    Route {
+        query: &[("revision", "A given revision (default: latest)")],
+        responses: &[
+            (
+                200,
+                "Nodes, edges and clusters of the task tree",
+                "FlowGraph",
+            ),
+            (404, "Unknown flow", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/flows/{namespace}/{id}/graph",
+            "Flows",
+            "Graph of a flow",
+        )
+    },
+    Route {
+        query: &[
+            ("labels", "A label `key:value` (repeatable)"),
+            (
+                "wait",
+                "Answer when the execution has ended (default false)",
+            ),
+            ("revision", "Flow revision (default: latest)"),
+        ],
+        body: INPUTS,
+        responses: &[
+            (200, "The execution (final when wait=true)", "Execution"),
+            (404, "Unknown flow", "Error"),
+            (409, "The flow is disabled", "Error"),
+            (422, "Invalid inputs or labels", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/executions/{namespace}/{id}",
+            "Executions",
+            "Create an execution (inputs as multipart parts, files included)",
+        )
+    },
+    Route {
+        query: &[
+            ("namespace", "Namespace prefix"),
+            ("flowId", "Flow id"),
+            ("state", "A state (repeatable or comma-separated)"),
+            ("labels", "A label `key:value` (repeatable)"),
+            ("q", "Text contained in the id, flow id or namespace"),
+            ("page", "Page number, from 1 (default 1)"),
+            ("size", "Page size (default 10)"),
+        ],
+        responses: &[(200, "A page of executions, newest first", "PagedExecutions")],
+        ..route(
+            "get",
+            "/api/v1/executions/search",
+            "Executions",
+            "Search executions",
+        )
+    },
+    Route {
+        query: &[
+            ("namespace", "Namespace prefix"),
+            ("flowId", "Flow id"),
+            ("page", "Page number"),
+            ("size", "Page size"),
+        ],
+        responses: &[(200, "A page of executions, newest first", "PagedExecutions")],
+        ..route("get", "/api/v1/executions", "Executions", "List executions")
+    },
+    Route {
+        responses: &[
+            (200, "The execution", "Execution"),
+            (404, "Unknown execution", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/executions/{executionId}",
+            "Executions",
+            "Get an execution",
+        )
+    },
+    Route {
+        responses: &[
+            (204, "Deleted, with its files", ""),
+            (404, "Unknown execution", "Error"),
+        ],
+        ..route(
+            "delete",
+            "/api/v1/executions/{executionId}",
+            "Executions",
+            "Delete an execution",
+        )
+    },
+    Route {
+        responses: &[
+            (202, "Kill requested", ""),
+            (404, "Unknown execution", "Error"),
+            (409, "Already ended", "Error"),
+        ],
+        ..route(
+            "delete",
+            "/api/v1/executions/{executionId}/kill",
+            "Executions",
+            "Kill an execution",
+        )
+    },
+    Route {
+        body: INPUTS,
+        responses: &[
+            (204, "Resumed", ""),
+            (404, "Unknown execution", "Error"),
+            (409, "Not paused", "Error"),
+            (422, "Invalid onResume inputs", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/executions/{executionId}/resume",
+            "Executions",
+            "Resume a paused execution",
+        )
+    },
+    Route {
+        query: &[("path", "A kestra:/// URI below the execution's folder")],
+        responses: &[
+            (200, "The file (application/octet-stream)", ""),
+            (403, "Not a file of this execution", "Error"),
+            (404, "Unknown execution or file", "Error"),
+            (422, "Malformed path", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/executions/{executionId}/file",
+            "Executions",
+            "Download a file of an execution",
+        )
+    },
+    Route {
+        query: &[("path", "A kestra:/// URI below the execution's folder")],
+        responses: &[
+            (200, "`{size}`", ""),
+            (403, "Not a file of this execution", "Error"),
+            (404, "Unknown file", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/executions/{executionId}/file/metas",
+            "Executions",
+            "Size of a file of an execution",
+        )
+    },
+    Route {
+        responses: &[
+            (
+                200,
+                "text/event-stream: the execution on each change; the last event has id `end`",
+                "",
+            ),
+            (404, "Unknown execution", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/executions/{executionId}/follow",
+            "Executions",
+            "Follow an execution",
+        )
+    },
+    Route {
+        query: &[
+            ("minLevel", "TRACE, DEBUG, INFO, WARN or ERROR"),
+            ("taskId", "Only lines of this task"),
+            ("taskRunId", "Only lines of this task run"),
+            ("attempt", "Only lines of this attempt"),
+        ],
+        responses: &[
+            (200, "The log lines, oldest first", "LogEntries"),
+            (404, "Unknown execution", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/logs/{executionId}",
+            "Logs",
+            "Logs of an execution",
+        )
+    },
+    Route {
+        query: &[
+            ("minLevel", "TRACE, DEBUG, INFO, WARN or ERROR"),
+            ("taskId", "Only lines of this task"),
+        ],
+        responses: &[
+            (200, "text/plain lines `timestamp LEVEL [task] message`", ""),
+            (404, "Unknown execution", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/logs/{executionId}/download",
+            "Logs",
+            "Download the logs of an execution",
+        )
+    },
+    Route {
+        query: &[
+            ("minLevel", "TRACE, DEBUG, INFO, WARN or ERROR"),
+            ("taskId", "Only lines of this task"),
+        ],
+        responses: &[
+            (
+                200,
+                "text/event-stream: one line per event, until the execution ends",
+                "",
+            ),
+            (404, "Unknown execution", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/logs/{executionId}/follow",
+            "Logs",
+            "Follow the logs of an execution",
+        )
+    },
+    Route {
+        responses: &[(200, "`[{key}]`", "")],
+        ..route(
+            "get",
+            "/api/v1/namespaces/{namespace}/kv",
+            "KV",
+            "Keys of a namespace",
+        )
+    },
+    Route {
+        responses: &[(200, "The value", "KvValue"), (404, "No such key", "Error")],
+        ..route(
+            "get",
+            "/api/v1/namespaces/{namespace}/kv/{key}",
+            "KV",
+            "Get a value",
+        )
+    },
+    Route {
+        body: &["application/json", "text/plain"],
+        responses: &[
+            (200, "Stored", ""),
+            (422, "Empty value or invalid ttl header", "Error"),
+        ],
+        ..route(
+            "put",
+            "/api/v1/namespaces/{namespace}/kv/{key}",
+            "KV",
+            "Set a value (header `ttl`: ISO-8601 duration)",
+        )
+    },
+    Route {
+        responses: &[(200, "Whether the key existed", "")],
+        ..route(
+            "delete",
+            "/api/v1/namespaces/{namespace}/kv/{key}",
+            "KV",
+            "Delete a value",
+        )
+    },
+    Route {
+        public: true,
+        ..route("get", "/health", "Health", "Liveness")
+    },
+    Route {
+        public: true,
+        ..route("get", "/api/v1/health", "Health", "Liveness")
+    },
+    Route {
+        public: true,
+        responses: &[(200, "Ready", ""), (503, "The queue does not answer", "")],
+        ..route("get", "/ready", "Health", "Readiness")
+    },
+    Route {
+        public: true,
+        responses: &[(200, "Ready", ""), (503, "The queue does not answer", "")],
+        ..route("get", "/api/v1/ready", "Health", "Readiness")
+    },
+    Route {
+        public: true,
+        ..route("get", "/ping", "Health", "Answers pong")
+    },
+    Route {
+        ..route(
+            "get",
+            "/api/v1/openapi.json",
+            "Documentation",
+            "This document",
+        )
+    },
+];
+
+fn schemas() -> Value {
+    let error = json!({
+        "type": "object",
+        "required": ["message"],
+        "properties": {
+            "message": {"type": "string"},
+            "field": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object", "properties": {"message": {"type": "string"}, "path": {"type": "string"}}}}
+        }
+    });
+    let state = json!({
+        "type": "object",
+        "properties": {
+            "current": {"type": "string", "enum": ["CREATED","QUEUED","RUNNING","PAUSED","RETRYING","RETRIED","RESTARTED","KILLING","SUCCESS","WARNING","FAILED","KILLED","CANCELLED","SKIPPED"]},
+            "histories": {"type": "array", "items": {"type": "object", "properties": {"state": {"type": "string"}, "date": {"type": "string", "format": "date-time"}}}},
+            "startDate": {"type": "string", "format": "date-time"},
+            "endDate": {"type": "string", "format": "date-time"},
+            "duration": {"type": "string"}
+        }
+    });
+    let execution = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"}, "namespace": {"type": "string"}, "flowId": {"type": "string"},
+            "flowRevision": {"type": "integer"}, "state": {"$ref": "#/components/schemas/State"},
+            "taskRunList": {"type": "array", "items": {"type": "object"}},
+            "inputs": {"type": "object"}, "outputs": {"type": "object"},
+            "labels": {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "value": {"type": "string"}}}},
+            "parentId": {"type": "string"}, "originalId": {"type": "string"}, "trigger": {"type": "object"},
+            "metadata": {"type": "object"}
+        }
+    });
+    let flow = json!({
+        "type": "object",
+        "description": "The flow as JSON (Kestra's Flow), plus revision, deleted and, when asked, source",
+        "properties": {
+            "id": {"type": "string"}, "namespace": {"type": "string"}, "revision": {"type": "integer"},
+            "tasks": {"type": "array", "items": {"type": "object"}}, "inputs": {"type": "array", "items": {"type": "object"}},
+            "disabled": {"type": "boolean"}, "deleted": {"type": "boolean"}, "source": {"type": "string"}
+        }
+    });
+    let log = json!({
+        "type": "object",
+        "properties": {
+            "namespace": {"type": "string"}, "flowId": {"type": "string"}, "taskId": {"type": "string"},
+            "executionId": {"type": "string"}, "taskRunId": {"type": "string"}, "attemptNumber": {"type": "integer"},
+            "timestamp": {"type": "string", "format": "date-time"}, "level": {"type": "string"},
+            "thread": {"type": "string"}, "message": {"type": "string"}
+        }
+    });
+    let validate = json!({
+        "type": "object",
+        "properties": {
+            "index": {"type": "integer"}, "flow": {"type": ["string", "null"]}, "namespace": {"type": ["string", "null"]},
+            "constraints": {"type": ["string", "null"]}, "outdated": {"type": "boolean"},
+            "deprecationPaths": {"type": "array", "items": {"type": "string"}},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "infos": {"type": "array", "items": {"type": "string"}}
+        }
+    });
+    let paged = |item: &str| {
+        json!({
+            "type": "object",
+            "properties": {"results": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}}, "total": {"type": "integer"}}
+        })
+    };
+    json!({
+        "Error": error,
+        "State": state,
+        "Execution": execution,
+        "PagedExecutions": paged("Execution"),
+        "Flow": flow,
+        "Flows": {"type": "array", "items": {"$ref": "#/components/schemas/Flow"}},
+        "PagedFlows": paged("Flow"),
+        "FlowGraph": {"type": "object", "properties": {"nodes": {"type": "array"}, "edges": {"type": "array"}, "clusters": {"type": "array"}}},
+        "LogEntry": log,
+        "LogEntries": {"type": "array", "items": {"$ref": "#/components/schemas/LogEntry"}},
+        "ValidateResult": validate,
+        "ValidateResults": {"type": "array", "items": {"$ref": "#/components/schemas/ValidateResult"}},
+        "KvValue": {"type": "object", "properties": {"type": {"type": "string", "enum": ["STRING", "NUMBER", "BOOLEAN", "JSON"]}, "value": {}}}
+    })
+}
+
+fn operation(r: &Route) -> Value {
+    let mut params: Vec<Value> = r
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    params.extend(
+        r.query
+            .iter()
+            .map(|(name, description)| json!({"name": name, "in": "query", "required": *name == "path", "description": description, "schema": {"type": "string"}})),
+    );
+    let mut responses = Map::new();
+    for (code, description, schema) in r.responses {
+        let mut resp = json!({ "description": description });
+        if !schema.is_empty() {
+            resp["content"] = json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
+        }
+        responses.insert(code.to_string(), resp);
+    }
+    if !r.public {
+        responses
+            .entry("401")
+            .or_insert_with(|| json!({"description": "Missing or wrong credentials (when authentication is configured)"}));
+    }
+    let mut op = json!({
+        "tags": [r.tag],
+        "summary": r.summary,
+        "operationId": format!("{}{}", r.method, r.path.replace(['/', '{', '}', '.', '-'], "_")),
+        "parameters": params,
+        "responses": responses,
+    });
+    if !r.body.is_empty() {
+        let content: Map<String, Value> = r
+            .body
+            .iter()
+            .map(|ct| {
+                let schema = if ct.starts_with("multipart") {
+                    json!({"type": "object", "additionalProperties": {"type": "string", "format": "binary"}})
+                } else if *ct == "application/json" {
+                    json!({"type": "object"})
+                } else {
+                    json!({"type": "string"})
+                };
+                ((*ct).to_owned(), json!({ "schema": schema }))
+            })
+            .collect();
+        op["requestBody"] = json!({ "required": false, "content": content });
+    }
+    if r.public {
+        op["security"] = json!([]);
+    }
+    op
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for r in ROUTES {
+        let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
+        entry[r.method] = operation(r);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kite API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Kestra-compatible REST API of Kite (a subset of Kestra's /api/v1)."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"}
+            }
+        },
+        "security": [{"bearer": []}, {"basic": []}]
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub(crate) async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(
+                seen.insert((r.method, r.path)),
+                "{} {} twice",
+                r.method,
+                r.path
+            );
+        }
+        let doc = document();
+        for r in ROUTES {
+            assert!(
+                doc["paths"][r.path][r.method].is_object(),
+                "{} {}",
+                r.method,
+                r.path
+            );
+        }
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let text = doc.to_string();
+        for (i, _) in text.match_indices("#/components/schemas/") {
+            let name: String = text[i + 21..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
+            assert!(schemas.contains_key(&name), "missing schema {name}");
+        }
+    }
+}

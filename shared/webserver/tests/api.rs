@@ -1,0 +1,1338 @@
+//! The API at the router level (`tower::ServiceExt::oneshot`) over an in-memory platform
+//! whose pollers run: flows, executions with JSON and multipart inputs (a file read back
+//! by a task), waiting, searching, killing, resuming, logs, KV, file downloads (and
+//! traversal attempts), error statuses (never a 500 for client mistakes) and auth.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use kite_engine::executor::Runtime;
+use kite_engine::repo::Repos;
+use kite_engine::services::host::PlatformHost;
+use kite_engine::services::{Platform, QueueNames, poller};
+use kite_ports::{Clock, MemoryDocuments, MemoryQueue, MemoryStorage, StorageKey, SystemClock};
+use kite_webserver::{AppState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const NS: &str = "kite.api";
+
+const GREET: &str = r#"id: greet
+namespace: kite.api
+labels:
+  owner: api-tests
+inputs:
+  - id: name
+    type: STRING
+  - id: count
+    type: INT
+    defaults: 1
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.debug.Return
+    format: "Hello {{ inputs.name }} x{{ inputs.count }}"
+"#;
+
+const UPLOAD: &str = r#"id: upload
+namespace: kite.api
+inputs:
+  - id: doc
+    type: FILE
+  - id: note
+    type: STRING
+    required: false
+tasks:
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(inputs.doc) }}"
+"#;
+
+const SLEEPY: &str = r#"id: sleepy
+namespace: kite.api
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: never reached
+"#;
+
+const APPROVE: &str = r#"id: approve
+namespace: kite.api
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: reason
+        type: STRING
+  - id: answer
+    type: io.kestra.plugin.core.debug.Return
+    format: "approved: {{ outputs.wait.onResume.reason }}"
+"#;
+
+const CHATTY: &str = r#"id: chatty
+namespace: kite.api
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: an info line
+  - id: second
+    type: io.kestra.plugin.core.log.Log
+    level: WARN
+    message: a warning line
+  - id: third
+    type: io.kestra.plugin.core.log.Log
+    level: ERROR
+    message: an error line
+"#;
+
+struct Harness {
+    app: Router,
+    platform: Arc<Platform>,
+    stop: tokio::sync::watch::Sender<bool>,
+    _work: tempfile::TempDir,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn harness_with(configure: impl FnOnce(AppState) -> AppState) -> Harness {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let storage = Arc::new(MemoryStorage::new());
+    let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())));
+    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
+    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let platform = Platform::new(
+        Arc::new(MemoryQueue::new(clock.clone())),
+        storage,
+        repos,
+        clock,
+        rt,
+        QueueNames::with_prefix("api-"),
+        work.path().to_path_buf(),
+    );
+    platform.ensure_queues().await.unwrap();
+    let platform = Arc::new(platform);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let config = poller::PollerConfig {
+        wait: Duration::from_millis(100),
+        ..Default::default()
+    };
+    poller::spawn_all(platform.clone(), config, stop_rx);
+    let app = router(configure(AppState::new(platform.clone())));
+    Harness {
+        app,
+        platform,
+        stop,
+        _work: work,
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(|s| s).await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl Harness {
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        self.send(b.body(body.into()).unwrap()).await
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.call(Method::GET, uri, None, Body::empty()).await
+    }
+
+    async fn deploy(&self, yaml: &str) -> Value {
+        let r = self
+            .call(
+                Method::POST,
+                "/api/v1/flows",
+                Some("application/x-yaml"),
+                yaml.to_owned(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.json()
+    }
+
+    async fn execute_json(&self, flow: &str, query: &str, inputs: Value) -> Reply {
+        let uri = format!("/api/v1/executions/{NS}/{flow}{query}");
+        self.call(
+            Method::POST,
+            &uri,
+            Some("application/json"),
+            inputs.to_string(),
+        )
+        .await
+    }
+
+    /// Polls the execution until `done` holds (or fails after 20 s).
+    async fn until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = self.get(&format!("/api/v1/executions/{id}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            let e = r.json();
+            if done(&e) {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {e:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn until_state(&self, id: &str, state: &str) -> Value {
+        self.until(id, state, |e| e["state"]["current"] == state)
+            .await
+    }
+}
+
+/// A multipart body: (name, file name, content).
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "kite-test-boundary-7d1c";
+    let mut body = Vec::new();
+    for (name, file, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn output(e: &Value, task: &str) -> Value {
+    e["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["taskId"] == task)
+        .map(|r| r["outputs"]["value"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn assert_error(r: &Reply, status: StatusCode, needle: &str) -> Value {
+    assert_eq!(r.status, status, "{}", r.text());
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{:?}",
+        r.headers
+    );
+    let body = r.json();
+    let message = body["message"].as_str().unwrap_or_default().to_owned();
+    let all = body.to_string();
+    assert!(all.contains(needle), "expected `{needle}` in {body:#}");
+    assert!(!message.is_empty());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flows_crud_revisions_search_graph() {
+    let h = harness().await;
+    let created = h.deploy(GREET).await;
+    assert_eq!(created["id"], "greet");
+    assert_eq!(created["namespace"], NS);
+    assert_eq!(created["revision"], 1);
+    assert_eq!(created["source"], GREET);
+    assert_eq!(
+        created["tasks"][0]["type"],
+        "io.kestra.plugin.core.debug.Return"
+    );
+
+    let again = h
+        .call(
+            Method::POST,
+            "/api/v1/flows",
+            Some("application/x-yaml"),
+            GREET,
+        )
+        .await;
+    assert_error(&again, StatusCode::UNPROCESSABLE_ENTITY, "flow.id");
+
+    let got = h.get("/api/v1/flows/kite.api/greet").await.json();
+    assert_eq!(got["revision"], 1);
+    assert!(got.get("source").is_none());
+    let with_source = h
+        .get("/api/v1/flows/kite.api/greet?source=true")
+        .await
+        .json();
+    assert_eq!(with_source["source"], GREET);
+
+    let v2 = GREET.replace("owner: api-tests", "owner: api-tests-v2");
+    let updated = h
+        .call(
+            Method::PUT,
+            "/api/v1/flows/kite.api/greet",
+            Some("application/x-yaml"),
+            v2.clone(),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
+    assert_eq!(updated.json()["revision"], 2);
+
+    let renamed = GREET.replace("id: greet", "id: other");
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/flows/kite.api/greet",
+            Some("application/x-yaml"),
+            renamed,
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "flow.id");
+    let moved = GREET.replace("namespace: kite.api", "namespace: kite.elsewhere");
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/flows/kite.api/greet",
+            Some("application/x-yaml"),
+            moved,
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "flow.namespace");
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/flows/kite.api/ghost",
+            Some("application/x-yaml"),
+            GREET,
+        )
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "ghost");
+
+    let old = h
+        .get("/api/v1/flows/kite.api/greet?revision=1&source=true")
+        .await
+        .json();
+    assert_eq!(old["source"], GREET);
+    let revisions = h.get("/api/v1/flows/kite.api/greet/revisions").await.json();
+    assert_eq!(revisions.as_array().unwrap().len(), 2);
+    assert_eq!(revisions[1]["source"], v2);
+
+    h.deploy(CHATTY).await;
+    let listed = h.get("/api/v1/flows/kite.api").await.json();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["chatty", "greet"]);
+    let found = h.get("/api/v1/flows/search?q=gre").await.json();
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["results"][0]["id"], "greet");
+    let by_ns = h
+        .get("/api/v1/flows/search?namespace=kite&size=1&page=2")
+        .await
+        .json();
+    assert_eq!(by_ns["total"], 2);
+    assert_eq!(by_ns["results"][0]["id"], "greet");
+    let namespaces = h.get("/api/v1/flows/distinct-namespaces").await.json();
+    assert_eq!(namespaces, json!([NS]));
+
+    let graph = h.get("/api/v1/flows/kite.api/chatty/graph").await.json();
+    let uids: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(uids, ["root.start", "root.end", "first", "second", "third"]);
+    assert_eq!(graph["edges"].as_array().unwrap().len(), 4);
+
+    let r = h
+        .call(
+            Method::DELETE,
+            "/api/v1/flows/kite.api/greet",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_error(
+        &h.get("/api/v1/flows/kite.api/greet").await,
+        StatusCode::NOT_FOUND,
+        "greet",
+    );
+    let r = h
+        .call(
+            Method::DELETE,
+            "/api/v1/flows/kite.api/greet",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "greet");
+    // A deleted flow can be created again.
+    h.deploy(GREET).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_flows_are_422_with_their_violations() {
+    let h = harness().await;
+    let typo = "id: bad\nnamespace: kite.api\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Logg\n    message: hi\n";
+    let body = assert_error(
+        &h.call(
+            Method::POST,
+            "/api/v1/flows",
+            Some("application/x-yaml"),
+            typo,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Did you mean `io.kestra.plugin.core.log.Log`?",
+    );
+    assert_eq!(body["errors"][0]["path"], "tasks[0].type", "{body:#}");
+    assert!(
+        body["message"].as_str().unwrap().contains("line 5"),
+        "{body:#}"
+    );
+
+    for bad in [
+        &b"tasks: [unclosed"[..],
+        b"",
+        b"\xff\xfe not utf8",
+        b"- just\n- a list\n",
+    ] {
+        let r = h
+            .call(
+                Method::POST,
+                "/api/v1/flows",
+                Some("application/x-yaml"),
+                bad.to_vec(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    }
+    let two = format!("{GREET}---\n{CHATTY}");
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/flows",
+            Some("application/x-yaml"),
+            two,
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "several YAML documents",
+    );
+    assert_error(
+        &h.get("/api/v1/flows/kite.api/bad").await,
+        StatusCode::NOT_FOUND,
+        "bad",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn validate_answers_per_document() {
+    let h = harness().await;
+    let body = format!(
+        "{GREET}---\nid: broken\nnamespace: kite.api\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    mesage: hi\n---\n{CHATTY}"
+    );
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/flows/validate",
+            Some("application/x-yaml"),
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let results = r.json();
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["index"], 0);
+    assert_eq!(results[0]["flow"], "greet");
+    assert_eq!(results[0]["namespace"], NS);
+    assert!(results[0]["constraints"].is_null());
+    assert_eq!(results[1]["flow"], "broken");
+    let constraints = results[1]["constraints"].as_str().unwrap();
+    assert!(constraints.contains("mesage"), "{constraints}");
+    // Lines count from the start of the whole body.
+    let line = GREET.lines().count() + 1 + 6;
+    assert!(
+        constraints.contains(&format!("line {line}")),
+        "{constraints}"
+    );
+    assert!(results[2]["constraints"].is_null());
+    for key in ["deprecationPaths", "warnings", "infos"] {
+        assert!(results[0][key].is_array());
+    }
+    let empty = h
+        .call(
+            Method::POST,
+            "/api/v1/flows/validate",
+            Some("application/x-yaml"),
+            "",
+        )
+        .await
+        .json();
+    assert!(empty[0]["constraints"].is_string());
+    // Nothing was saved.
+    assert_error(
+        &h.get("/api/v1/flows/kite.api/greet").await,
+        StatusCode::NOT_FOUND,
+        "greet",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn json_inputs_labels_and_wait() {
+    let h = harness().await;
+    h.deploy(GREET).await;
+    let r = h
+        .execute_json(
+            "greet",
+            "?wait=true&labels=team:data&labels=env:test",
+            json!({"name": "Ada", "count": 3}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["state"]["current"], "SUCCESS", "{e:#}");
+    assert_eq!(output(&e, "hello"), "Hello Ada x3");
+    assert_eq!(e["inputs"]["count"], 3);
+    let labels = e["labels"].as_array().unwrap();
+    for (k, v) in [("team", "data"), ("env", "test"), ("owner", "api-tests")] {
+        assert!(
+            labels.iter().any(|l| l["key"] == k && l["value"] == v),
+            "{labels:?}"
+        );
+    }
+
+    // Without wait: the created execution, which then ends.
+    let r = h.execute_json("greet", "", json!({"name": "Bob"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let created = r.json();
+    assert_eq!(created["state"]["current"], "CREATED");
+    let id = created["id"].as_str().unwrap();
+    let ended = h.until_state(id, "SUCCESS").await;
+    assert_eq!(output(&ended, "hello"), "Hello Bob x1");
+
+    // Form bodies work too.
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet?wait=true",
+            Some("application/x-www-form-urlencoded"),
+            "name=Cy&count=2",
+        )
+        .await;
+    assert_eq!(output(&r.json(), "hello"), "Hello Cy x2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_inputs_and_requests_are_4xx() {
+    let h = harness().await;
+    h.deploy(GREET).await;
+    let r = h.execute_json("greet", "", json!({"count": 2})).await;
+    let body = assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "name");
+    assert_eq!(body["field"], "inputs.name");
+    let r = h
+        .execute_json("greet", "", json!({"name": "x", "count": "many"}))
+        .await;
+    let body = assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "count");
+    assert_eq!(body["field"], "inputs.count");
+    assert_error(
+        &h.execute_json("ghost", "", json!({})).await,
+        StatusCode::NOT_FOUND,
+        "ghost",
+    );
+    assert_error(
+        &h.execute_json("greet", "?labels=nocolon", json!({"name": "x"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "labels",
+    );
+    assert_error(
+        &h.execute_json(
+            "greet",
+            "?labels=system.readOnly:true",
+            json!({"name": "x"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "System labels",
+    );
+    assert_error(
+        &h.execute_json("greet", "?wait=perhaps", json!({"name": "x"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "wait",
+    );
+    assert_error(
+        &h.execute_json("greet", "?revision=9", json!({"name": "x"}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "greet",
+    );
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet",
+            Some("application/json"),
+            "{not json",
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "malformed JSON");
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet",
+            Some("application/json"),
+            "[1,2]",
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "object");
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet",
+            Some("multipart/form-data"),
+            "x",
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.text());
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet",
+            Some("multipart/form-data; boundary=zz"),
+            "--zz\r\ngarbage",
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{} {}", r.status, r.text());
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet",
+            Some("text/csv"),
+            "a,b",
+        )
+        .await;
+    assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "content type");
+
+    let samples = [
+        (Method::GET, "/api/v1/executions/nope"),
+        (Method::GET, "/api/v1/executions/..%2F..%2Fetc"),
+        (Method::DELETE, "/api/v1/executions/nope"),
+        (Method::DELETE, "/api/v1/executions/nope/kill"),
+        (Method::POST, "/api/v1/executions/nope/resume"),
+        (Method::GET, "/api/v1/executions/nope/follow"),
+        (
+            Method::GET,
+            "/api/v1/executions/nope/file?path=kestra:///a/b",
+        ),
+        (Method::GET, "/api/v1/logs/nope"),
+        (Method::GET, "/api/v1/logs/nope/follow"),
+        (Method::GET, "/api/v1/flows/bad%7Cns/x"),
+        (Method::GET, "/api/v1/flows/kite.api/ghost/revisions"),
+        (Method::GET, "/api/v1/flows/kite.api/ghost/graph"),
+        (Method::GET, "/api/v1/flows/search?page=0"),
+        (Method::GET, "/api/v1/executions/search?state=SLEEPING"),
+        (Method::GET, "/api/v1/executions/search?size=-1"),
+        (Method::GET, "/api/v1/namespaces/kite.api/kv/ghost"),
+        (Method::GET, "/api/v1/namespaces/$kite.namespaces/kv"),
+        (Method::GET, "/api/v1/no/such/route"),
+        (Method::PATCH, "/api/v1/flows/kite.api/greet"),
+        (Method::GET, "/api/v1/logs/nope?minLevel=LOUD"),
+    ];
+    for (method, uri) in samples {
+        let r = h.call(method.clone(), uri, None, Body::empty()).await;
+        assert!(
+            r.status.is_client_error(),
+            "{method} {uri}: {} {}",
+            r.status,
+            r.text()
+        );
+        let body = r.json();
+        assert!(body["message"].is_string(), "{method} {uri}: {body}");
+    }
+    let r = h.get("/api/v1/no/such/route").await;
+    assert_error(&r, StatusCode::NOT_FOUND, "No route");
+    let r = h
+        .call(
+            Method::PATCH,
+            "/api/v1/flows/kite.api/greet",
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multipart_file_input_read_back_downloaded_and_guarded() {
+    let h = harness().await;
+    h.deploy(UPLOAD).await;
+    h.deploy(GREET).await;
+    let content = b"hello from a file\nline two";
+    let (ct, body) = multipart(&[
+        ("note", None, b"a note"),
+        ("doc", Some("../../notes.txt"), content),
+        ("ignored", Some("x.bin"), b"zzz"),
+    ]);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/upload?wait=true",
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["state"]["current"], "SUCCESS", "{e:#}");
+    assert_eq!(
+        output(&e, "echo"),
+        String::from_utf8_lossy(content).as_ref()
+    );
+    assert_eq!(e["inputs"]["note"], "a note");
+    let id = e["id"].as_str().unwrap();
+    let uri = e["inputs"]["doc"].as_str().unwrap().to_owned();
+    assert_eq!(
+        uri,
+        format!("kestra:///kite/api/upload/executions/{id}/inputs/doc/notes.txt")
+    );
+
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let r = h
+        .get(&format!("/api/v1/executions/{id}/file?path={}", enc(&uri)))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(&r.body[..], content);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/octet-stream");
+    assert!(
+        r.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("notes.txt")
+    );
+    let metas = h
+        .get(&format!(
+            "/api/v1/executions/{id}/file/metas?path={}",
+            enc(&uri)
+        ))
+        .await
+        .json();
+    assert_eq!(metas["size"], content.len());
+
+    // Traversal and other executions' files are refused.
+    let prefix = format!("kestra:///kite/api/upload/executions/{id}");
+    for (path, status) in [
+        (
+            format!("{prefix}/../../greet/secret.txt"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("{prefix}/inputs/%2e%2e/%2e%2e/x"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "kestra:///kite/api/upload/executions/other-id/inputs/doc/notes.txt".to_owned(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            format!("{prefix}x/inputs/doc/notes.txt"),
+            StatusCode::FORBIDDEN,
+        ),
+        (prefix.clone(), StatusCode::FORBIDDEN),
+        ("/etc/passwd".to_owned(), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "file:///etc/passwd".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("{prefix}/inputs/doc/missing.txt"),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let r = h
+            .get(&format!("/api/v1/executions/{id}/file?path={}", enc(&path)))
+            .await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+    }
+    assert_error(
+        &h.get(&format!("/api/v1/executions/{id}/file")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "path",
+    );
+
+    // A FILE input given as text must be a file of the same flow.
+    let other = StorageKey::for_execution("kite.api", "greet", "x")
+        .unwrap()
+        .join("f.txt")
+        .unwrap();
+    h.platform
+        .storage
+        .put(&other, Bytes::from_static(b"secret"))
+        .await
+        .unwrap();
+    let r = h
+        .execute_json("upload", "", json!({"doc": other.to_uri()}))
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "inputs.doc");
+    let r = h
+        .execute_json("upload", "", json!({"doc": "/etc/passwd"}))
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "inputs.doc");
+    let (ct, body) = multipart(&[("doc", None, b"kestra:///kite/api/greet/executions/x/f.txt")]);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/upload",
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "inputs.doc");
+    // ...and the file of an earlier execution of the same flow is fine.
+    let r = h
+        .execute_json("upload", "?wait=true", json!({"doc": uri}))
+        .await;
+    assert_eq!(
+        output(&r.json(), "echo"),
+        String::from_utf8_lossy(content).as_ref()
+    );
+
+    // Missing file: 422, and nothing stays in storage for rejected requests.
+    let (ct, body) = multipart(&[("note", None, b"no file")]);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/upload",
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "inputs.doc");
+    let before = h
+        .platform
+        .storage
+        .list(&StorageKey::new("kite/api/greet").unwrap())
+        .await
+        .unwrap()
+        .len();
+    let (ct, body) = multipart(&[
+        ("name", Some("n.txt"), b"Zed"),
+        ("count", None, b"not a number"),
+    ]);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet",
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "inputs.count");
+    let after = h
+        .platform
+        .storage
+        .list(&StorageKey::new("kite/api/greet").unwrap())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+
+    // Deleting the execution deletes its files.
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/executions/{id}"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_error(
+        &h.get(&format!("/api/v1/executions/{id}")).await,
+        StatusCode::NOT_FOUND,
+        id,
+    );
+    let key = StorageKey::parse_uri(&uri).unwrap();
+    assert!(!h.platform.storage.exists(&key).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn get_and_search_executions() {
+    let h = harness().await;
+    h.deploy(GREET).await;
+    h.deploy(CHATTY).await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        let e = h
+            .execute_json("greet", "?labels=batch:one", json!({"name": name}))
+            .await
+            .json();
+        ids.push(e["id"].as_str().unwrap().to_owned());
+    }
+    let chatty = h
+        .execute_json("chatty", "?wait=true", json!({}))
+        .await
+        .json();
+    for id in &ids {
+        h.until_state(id, "SUCCESS").await;
+    }
+    let all = h
+        .get("/api/v1/executions/search?namespace=kite")
+        .await
+        .json();
+    assert_eq!(all["total"], 4);
+    let page = h
+        .get("/api/v1/executions/search?namespace=kite.api&flowId=greet&size=2&page=2")
+        .await
+        .json();
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["results"].as_array().unwrap().len(), 1);
+    let labelled = h
+        .get("/api/v1/executions/search?labels=batch:one&state=SUCCESS")
+        .await
+        .json();
+    assert_eq!(labelled["total"], 3);
+    let failed = h
+        .get("/api/v1/executions/search?state=FAILED,KILLED")
+        .await
+        .json();
+    assert_eq!(failed["total"], 0);
+    let by_q = h
+        .get(&format!(
+            "/api/v1/executions?q={}",
+            chatty["id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(by_q["total"], 1);
+    let newest_first = h.get("/api/v1/executions/search?flowId=greet").await.json();
+    let dates: Vec<&str> = newest_first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["state"]["startDate"].as_str().unwrap())
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(dates, sorted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_a_sleeping_execution() {
+    let h = harness().await;
+    h.deploy(SLEEPY).await;
+    let e = h.execute_json("sleepy", "", json!({})).await.json();
+    let id = e["id"].as_str().unwrap();
+    h.until(id, "the sleep to start", |e| {
+        e["taskRunList"][0]["state"]["current"] == "RUNNING"
+    })
+    .await;
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/executions/{id}/kill"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let killed = h.until_state(id, "KILLED").await;
+    assert_eq!(killed["taskRunList"][0]["state"]["current"], "KILLED");
+    assert_eq!(killed["taskRunList"].as_array().unwrap().len(), 1);
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/executions/{id}/kill"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "terminated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resume_a_paused_execution_with_inputs() {
+    let h = harness().await;
+    h.deploy(APPROVE).await;
+    h.deploy(GREET).await;
+    let e = h.execute_json("approve", "", json!({})).await.json();
+    let id = e["id"].as_str().unwrap();
+    h.until_state(id, "PAUSED").await;
+    let resume = format!("/api/v1/executions/{id}/resume");
+    let r = h
+        .call(Method::POST, &resume, Some("application/json"), "{}")
+        .await;
+    let body = assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "reason");
+    assert_eq!(body["field"], "inputs.reason");
+    assert_eq!(
+        h.get(&format!("/api/v1/executions/{id}")).await.json()["state"]["current"],
+        "PAUSED"
+    );
+
+    let (ct, body) = multipart(&[("reason", None, b"looks good")]);
+    let r = h.call(Method::POST, &resume, Some(&ct), body).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let done = h.until_state(id, "SUCCESS").await;
+    assert_eq!(output(&done, "answer"), "approved: looks good");
+    let r = h
+        .call(
+            Method::POST,
+            &resume,
+            Some("application/json"),
+            r#"{"reason": "again"}"#,
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "not paused");
+
+    // A running (not paused) execution cannot be resumed either.
+    let other = h
+        .execute_json("greet", "?wait=true", json!({"name": "x"}))
+        .await
+        .json();
+    let r = h
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/executions/{}/resume",
+                other["id"].as_str().unwrap()
+            ),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "not paused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn follow_an_execution_as_server_sent_events() {
+    let h = harness().await;
+    h.deploy(APPROVE).await;
+    let e = h.execute_json("approve", "", json!({})).await.json();
+    let id = e["id"].as_str().unwrap().to_owned();
+    h.until_state(&id, "PAUSED").await;
+    let follower = {
+        let app = h.app.clone();
+        let uri = format!("/api/v1/executions/{id}/follow");
+        tokio::spawn(async move {
+            let resp = app
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/resume"),
+            Some("application/json"),
+            r#"{"reason":"ok"}"#,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let text = tokio::time::timeout(Duration::from_secs(20), follower)
+        .await
+        .unwrap()
+        .unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(events.len() >= 2, "{text}");
+    assert_eq!(events[0]["state"]["current"], "PAUSED");
+    assert_eq!(events.last().unwrap()["state"]["current"], "SUCCESS");
+    assert!(text.contains("id: end"), "{text}");
+    assert_eq!(text.matches("id: end").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logs_list_filter_download_and_follow() {
+    let h = harness().await;
+    h.deploy(CHATTY).await;
+    let e = h.execute_json("chatty", "", json!({})).await.json();
+    let id = e["id"].as_str().unwrap().to_owned();
+    // Follow from the start: every line arrives, then the stream closes.
+    let followed = h
+        .get(&format!("/api/v1/logs/{id}/follow?minLevel=INFO"))
+        .await;
+    assert_eq!(followed.status, StatusCode::OK);
+    let text = followed.text();
+    for m in ["an info line", "a warning line", "an error line"] {
+        assert!(text.contains(m), "{m} missing: {text}");
+    }
+    h.until_state(&id, "SUCCESS").await;
+    let all = h.get(&format!("/api/v1/logs/{id}")).await.json();
+    let messages: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    for m in ["an info line", "a warning line", "an error line"] {
+        assert!(messages.contains(&m), "{messages:?}");
+    }
+    assert_eq!(all[0]["executionId"], id);
+    let warn = h
+        .get(&format!("/api/v1/logs/{id}?minLevel=WARN"))
+        .await
+        .json();
+    let levels: Vec<&str> = warn
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["WARN", "ERROR"]);
+    let second = h
+        .get(&format!("/api/v1/logs/{id}?taskId=second"))
+        .await
+        .json();
+    assert_eq!(second.as_array().unwrap().len(), 1);
+    assert_eq!(second[0]["message"], "a warning line");
+    let download = h.get(&format!("/api/v1/logs/{id}/download")).await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert!(
+        download.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = download.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("WARN [second] a warning line")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kv_store() {
+    let h = harness().await;
+    let base = "/api/v1/namespaces/kite.api/kv";
+    for (key, body, kind, value) in [
+        ("count", "42", "NUMBER", json!(42)),
+        ("flag", "true", "BOOLEAN", json!(true)),
+        ("quoted", "\"text\"", "STRING", json!("text")),
+        ("plain", "just some text", "STRING", json!("just some text")),
+        ("doc", r#"{"a": [1, 2]}"#, "JSON", json!({"a": [1, 2]})),
+    ] {
+        let r = h
+            .call(
+                Method::PUT,
+                &format!("{base}/{key}"),
+                Some("application/json"),
+                body,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let got = h.get(&format!("{base}/{key}")).await.json();
+        assert_eq!(got, json!({"type": kind, "value": value}), "{key}");
+    }
+    let keys = h.get(base).await.json();
+    let names: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["count", "doc", "flag", "plain", "quoted"]);
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("{base}/count"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.json(), json!(true));
+    let r = h
+        .call(
+            Method::DELETE,
+            &format!("{base}/count"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.json(), json!(false));
+    assert_error(
+        &h.get(&format!("{base}/count")).await,
+        StatusCode::NOT_FOUND,
+        "count",
+    );
+    assert_error(
+        &h.call(Method::PUT, &format!("{base}/empty"), None, "  ")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "empty",
+    );
+    assert_error(
+        &h.call(Method::PUT, &format!("{base}/bad%7Ckey"), None, "1")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "key",
+    );
+    let req = Request::put(format!("{base}/ttl"))
+        .header("ttl", "soon")
+        .body(Body::from("1"))
+        .unwrap();
+    assert_error(&h.send(req).await, StatusCode::UNPROCESSABLE_ENTITY, "ttl");
+    let req = Request::put(format!("{base}/ttl"))
+        .header("ttl", "PT1H")
+        .body(Body::from("1"))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::OK);
+    // A flow reads what the API wrote.
+    h.call(Method::PUT, &format!("{base}/greeting"), None, "hi there")
+        .await;
+    let flow = "id: kvread\nnamespace: kite.api\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ kv('greeting') }}\"\n";
+    h.deploy(flow).await;
+    let e = h
+        .execute_json("kvread", "?wait=true", json!({}))
+        .await
+        .json();
+    assert_eq!(output(&e, "r"), "hi there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn auth_token_and_basic() {
+    let h = harness_with(|s| s.with_token("t0ken").with_basic_auth("admin", "pw")).await;
+    let r = h.get("/api/v1/flows/search").await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "Unauthorized");
+    assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+    for path in ["/health", "/api/v1/health", "/ready", "/ping"] {
+        assert_eq!(h.get(path).await.status, StatusCode::OK, "{path}");
+    }
+    let with = |v: &str| {
+        Request::get("/api/v1/flows/search")
+            .header(header::AUTHORIZATION, v)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(h.send(with("Bearer t0ken")).await.status, StatusCode::OK);
+    assert_eq!(
+        h.send(with("Bearer nope")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.send(with("Basic YWRtaW46cHc=")).await.status,
+        StatusCode::OK
+    ); // admin:pw
+    assert_eq!(
+        h.send(with("Basic YWRtaW46eHg=")).await.status,
+        StatusCode::UNAUTHORIZED
+    ); // admin:xx
+    assert_eq!(
+        h.get("/api/v1/no/route").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn openapi_documents_only_served_routes() {
+    let h = harness().await;
+    let doc = h.get("/api/v1/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let doc = doc.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut count = 0;
+    for r in kite_webserver::openapi::ROUTES {
+        let path: String = r
+            .path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = Method::from_bytes(r.method.to_uppercase().as_bytes()).unwrap();
+        let resp = h.call(method, &path, None, Body::empty()).await;
+        assert_ne!(
+            resp.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert!(
+            !resp.text().contains("No route"),
+            "{} {} is documented but not routed",
+            r.method,
+            r.path
+        );
+        assert!(
+            resp.status.as_u16() < 500,
+            "{} {}: {}",
+            r.method,
+            r.path,
+            resp.text()
+        );
+        assert!(doc["paths"][r.path][r.method]["responses"].is_object());
+        count += 1;
+    }
+    assert!(count >= 30);
+}
