@@ -4176,3 +4176,164 @@ tasks:
     }
     assert_eq!(stored.exec().state.current, State::Success);
 }
+
+// =======================================================================================
+// Operator actions and concurrency
+// =======================================================================================
+
+const FAILS_FIRST_TIME: &str = "id: restartable\nnamespace: kite.tests\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: a\n  - id: c\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ taskrun.attemptsCount == 1 ? 'ok' : ko }}\"\n  - id: d\n    type: io.kestra.plugin.core.debug.Return\n    format: d\nerrors:\n  - id: on_error\n    type: io.kestra.plugin.core.log.Log\n    message: failed\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restart_reruns_failed_task_runs_in_the_same_execution() {
+    let kite = Kite::start().await;
+    let first = kite.run(FAILS_FIRST_TIME, json!({})).await;
+    assert_state(&first, State::Failed);
+    let ids: Vec<&str> = first
+        .task_run_list
+        .iter()
+        .map(|r| r.task_id.as_str())
+        .collect();
+    assert_eq!(ids, ["a", "c", "on_error"]);
+    kite.platform
+        .send_event(&first.id, kite_engine::executor::Event::Restart)
+        .await
+        .expect("restart");
+    let again = kite
+        .wait_until(&first.id, "restarted and ended", |e| {
+            e.state.current == State::Success
+        })
+        .await;
+    let ids: Vec<&str> = again
+        .task_run_list
+        .iter()
+        .map(|r| r.task_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["a", "c", "d"],
+        "the errors branch run is removed, d runs"
+    );
+    let c = again
+        .task_run_list
+        .iter()
+        .find(|r| r.task_id == "c")
+        .expect("c");
+    assert_eq!(c.attempts.len(), 2);
+    assert_eq!(
+        c.id, first.task_run_list[1].id,
+        "same task run, new attempt"
+    );
+    assert_eq!(again.metadata.attempt_number, 2);
+    assert!(history(&again.state).contains(&State::Restarted));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replay_creates_a_new_execution_from_a_task_run() {
+    let kite = Kite::start().await;
+    let src = "id: replayable\nnamespace: kite.tests\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: a\n  - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.a.value }}-b\"\n";
+    let first = kite.run(src, json!({})).await;
+    assert_state(&first, State::Success);
+    let b = first.task_run_list[1].id.clone();
+    let replayed = kite
+        .platform
+        .replay(&first.id, Some(&b))
+        .await
+        .expect("replay");
+    assert_ne!(replayed.id, first.id);
+    assert_eq!(replayed.parent_id.as_deref(), Some(first.id.as_str()));
+    let done = kite.wait_end(&replayed.id).await;
+    assert_state(&done, State::Success);
+    assert_eq!(done.task_run_list.len(), 2);
+    assert_eq!(done.task_run_list[1].outputs["value"], "a-b");
+    assert_eq!(
+        done.task_run_list[1].attempts.len(),
+        2,
+        "the replayed run has a new attempt"
+    );
+    assert_eq!(
+        done.task_run_list[0].attempts.len(),
+        1,
+        "runs before it are kept as they were"
+    );
+    let scratch = kite.platform.replay(&first.id, None).await.expect("replay");
+    let done = kite.wait_end(&scratch.id).await;
+    assert_state(&done, State::Success);
+    assert_eq!(done.original_id.as_deref(), Some(first.id.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changing_a_task_run_state_lets_the_execution_go_on() {
+    let kite = Kite::start().await;
+    let src = "id: forced\nnamespace: kite.tests\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: after\n";
+    let first = kite.run(src, json!({})).await;
+    assert_state(&first, State::Failed);
+    let boom = first.task_run_list[0].id.clone();
+    kite.platform
+        .send_event(
+            &first.id,
+            kite_engine::executor::Event::ChangeTaskRunState {
+                task_run_id: boom,
+                state: State::Success,
+            },
+        )
+        .await
+        .expect("change state");
+    let done = kite
+        .wait_until(&first.id, "success", |e| e.state.current == State::Success)
+        .await;
+    let ids: Vec<&str> = done
+        .task_run_list
+        .iter()
+        .map(|r| r.task_id.as_str())
+        .collect();
+    assert_eq!(ids, ["boom", "after"]);
+}
+
+fn limited(behavior: &str) -> String {
+    format!(
+        "id: limited_{b}\nnamespace: kite.tests\nconcurrency:\n  limit: 1\n  behavior: {behavior}\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n",
+        b = behavior.to_ascii_lowercase()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_queue_runs_the_second_execution_after_the_first() {
+    let kite = Kite::start().await;
+    let flow = kite.deploy(&limited("QUEUE")).await;
+    let a = kite.create(&flow, json!({})).await;
+    kite.wait_until(&a.id, "running", |e| e.state.current == State::Running)
+        .await;
+    let b = kite.create(&flow, json!({})).await;
+    let queued = kite
+        .wait_until(&b.id, "queued", |e| e.state.current == State::Queued)
+        .await;
+    assert!(queued.task_run_list.is_empty());
+    let a = kite.wait_end(&a.id).await;
+    let b = kite.wait_end(&b.id).await;
+    assert_state(&a, State::Success);
+    assert_state(&b, State::Success);
+    assert_eq!(
+        history(&b.state)[..3],
+        [State::Created, State::Queued, State::Running]
+    );
+    assert!(b.state.start_date <= a.state.end_date.map(|d| d + chrono::Duration::seconds(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_cancel_and_fail_end_the_second_execution() {
+    let kite = Kite::start().await;
+    for (behavior, expected) in [("CANCEL", State::Cancelled), ("FAIL", State::Failed)] {
+        let flow = kite.deploy(&limited(behavior)).await;
+        let a = kite.create(&flow, json!({})).await;
+        kite.wait_until(&a.id, "running", |e| e.state.current == State::Running)
+            .await;
+        let b = kite.create(&flow, json!({})).await;
+        let b = kite.wait_end(&b.id).await;
+        assert_state(&b, expected);
+        assert!(b.task_run_list.is_empty());
+        assert_state(&kite.wait_end(&a.id).await, State::Success);
+        // The slot is free again.
+        let c = kite.execute(&flow, json!({})).await;
+        assert_state(&c, State::Success);
+    }
+}

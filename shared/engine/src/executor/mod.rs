@@ -20,6 +20,7 @@ pub mod branch;
 pub mod context;
 pub mod flowable;
 pub mod inline;
+pub mod operator;
 pub mod record;
 pub mod retry;
 pub mod sla;
@@ -299,6 +300,22 @@ impl<'f> Cx<'f> {
                 }
             }
             Event::Resume { inputs } => self.resume(inputs),
+            Event::Restart => operator::restart(self),
+            Event::ChangeTaskRunState { task_run_id, state } => {
+                operator::change_state(self, task_run_id, *state)
+            }
+            Event::Unqueue => {
+                if self.rec.execution.current() == State::Queued {
+                    let now = self.now;
+                    self.rec.execution.state.set(State::Running, now);
+                    self.log(
+                        None,
+                        LogLevel::Info,
+                        format!("Flow started: {}.{}", self.flow.namespace, self.flow.id),
+                    );
+                    sla::arm(self);
+                }
+            }
         }
     }
 
@@ -392,6 +409,12 @@ impl<'f> Cx<'f> {
     /// The decision loop.
     fn decide(&mut self) {
         let now = self.now;
+        if self.rec.execution.current() == State::Queued {
+            return;
+        }
+        if self.rec.execution.current() == State::Restarted {
+            self.rec.execution.state.set(State::Running, now);
+        }
         if self.rec.execution.current() == State::Created {
             self.rec.execution.state.set(State::Running, now);
             self.log(
@@ -496,7 +519,7 @@ impl<'f> Cx<'f> {
             .execution
             .task_run_list
             .iter()
-            .filter(|r| r.current() == State::Created)
+            .filter(|r| matches!(r.current(), State::Created | State::Restarted))
             .map(|r| r.id.clone())
             .collect();
         let changed = !created.is_empty();
@@ -512,6 +535,26 @@ impl<'f> Cx<'f> {
     }
 
     fn start_run(&mut self, task: &'f Task, id: &str) {
+        if self
+            .run(id)
+            .is_some_and(|r| r.current() == State::Restarted)
+        {
+            match task.kind {
+                TaskKind::Runnable => self.start_attempt(task, id),
+                TaskKind::Executable => {
+                    self.set_run_state(id, State::Running);
+                    self.push_attempt(id);
+                    if task.type_name == <kite_flow::tasks::subflow::Subflow as kite_flow::plugin::PluginType>::TYPE {
+                        flowable::subflow::start_child(self, task, id);
+                    } else if let Err(e) = flowable::start(self, task, id) {
+                        self.log(Some(id), LogLevel::Error, e);
+                        self.finish_attempt(task, id, State::Failed, Map::new());
+                    }
+                }
+                TaskKind::Flowable => self.set_run_state(id, State::Running),
+            }
+            return;
+        }
         if let Some(cond) = &task.common.run_if {
             match self.render(id, cond) {
                 Ok(v) if !kite_expr::is_truthy(&v) => {

@@ -149,6 +149,18 @@ pub enum Event {
         #[serde(default)]
         inputs: Map<String, Value>,
     },
+    /// Restart a FAILED/KILLED (or PAUSED) execution from its failed task runs: same
+    /// execution, new attempts.
+    Restart,
+    /// Force a task run into a terminal state (operator action), then go on.
+    ChangeTaskRunState {
+        /// The task run.
+        task_run_id: String,
+        /// SUCCESS, WARNING, FAILED...
+        state: State,
+    },
+    /// A concurrency slot was granted to this QUEUED execution: start it.
+    Unqueue,
 }
 
 /// A job for a worker: run one attempt of a runnable task.

@@ -48,6 +48,7 @@ pub enum RepoError {
 /// Every repository over one document store.
 #[derive(Clone, Debug)]
 pub struct Repos {
+    docs: Arc<dyn DocumentStore>,
     /// Flows.
     pub flows: FlowRepo,
     /// Executions.
@@ -59,9 +60,15 @@ pub struct Repos {
 }
 
 impl Repos {
+    /// The underlying document store (for small service-level tables).
+    pub fn documents(&self) -> &Arc<dyn DocumentStore> {
+        &self.docs
+    }
+
     /// Repositories over `docs`.
     pub fn new(docs: Arc<dyn DocumentStore>) -> Self {
         Self {
+            docs: docs.clone(),
             flows: FlowRepo::new(docs.clone()),
             executions: ExecutionRepo::new(docs.clone()),
             logs: LogRepo::new(docs.clone()),

@@ -8,9 +8,11 @@
 //! - the webserver calls [`Platform::create_execution`], [`Platform::send_event`] and the
 //!   repositories.
 
+pub mod concurrency;
 pub mod host;
 pub mod messages;
 pub mod poller;
+pub mod replay;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -327,6 +329,33 @@ impl Platform {
             }
         };
         let now = now_ms(self.clock.as_ref());
+        if let (Some(c), Event::Start) = (&flow.concurrency, &msg.event)
+            && matches!(rec.execution.current(), State::Created)
+            && rec.internal.last_event.as_deref() != Some(msg.id.as_str())
+        {
+            let e = &rec.execution;
+            match self.admit(&e.namespace, &e.flow_id, c, &e.id).await? {
+                concurrency::Admission::Run => {}
+                other => {
+                    let state = match other {
+                        concurrency::Admission::Queued => State::Queued,
+                        concurrency::Admission::Cancel => State::Cancelled,
+                        _ => State::Failed,
+                    };
+                    rec.execution.state.set(state, now);
+                    rec.internal.last_event = Some(msg.id.clone());
+                    rec.internal.outbox.clear();
+                    self.repos
+                        .executions
+                        .put(&rec, Expect::Version(version))
+                        .await?;
+                    if state.is_terminated() {
+                        let _ = self.ended.send((rec.execution.id.clone(), state));
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let before = rec.clone();
         let actions = executor::handle(&flow, &mut rec, &msg.event, &msg.id, &self.rt, now);
         if rec != before {
@@ -384,6 +413,15 @@ impl Platform {
                     self.send_event(&execution_id, Event::Kill).await?
                 }
                 Action::Ended { state } => {
+                    let e = &rec.execution;
+                    if let Ok(flow) = self
+                        .load_flow(&e.namespace, &e.flow_id, Some(e.flow_revision))
+                        .await
+                        && let Some(c) = &flow.concurrency
+                        && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
+                    {
+                        self.send_event(&next, Event::Unqueue).await?;
+                    }
                     let _ = self.ended.send((rec.execution.id.clone(), state));
                 }
             }
