@@ -80,7 +80,10 @@ impl Api {
     fn new(server: &Server) -> Self {
         Self {
             base: server.url.clone(),
-            client: reqwest::Client::new(),
+            client: {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::new()
+            },
         }
     }
 

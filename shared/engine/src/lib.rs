@@ -9,4 +9,5 @@ pub mod executor;
 pub mod model;
 pub mod repo;
 pub mod services;
+pub mod tls;
 pub mod worker;

@@ -63,9 +63,10 @@ impl Run {
 
 impl Harness {
     fn new() -> Self {
+        let storage: Arc<MemoryStorage> = Arc::new(MemoryStorage::new());
         Self {
-            storage: Arc::new(MemoryStorage::new()),
-            repos: Repos::new(Arc::new(MemoryDocuments::new(Arc::new(SystemClock)))),
+            repos: Repos::new(Arc::new(MemoryDocuments::new(Arc::new(SystemClock))), storage.clone()),
+            storage,
             root: tempfile::tempdir().unwrap(),
             runners: Runners::core(),
         }

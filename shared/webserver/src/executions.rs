@@ -255,17 +255,15 @@ pub(crate) async fn resume(
     let flow = platform
         .load_flow(&e.namespace, &e.flow_id, Some(e.flow_revision))
         .await?;
-    let pauses: Vec<&Pause> = e
+    // The engine resumes the first paused task run: its `onResume` inputs are the ones.
+    let pause: Option<&Pause> = e
         .task_run_list
         .iter()
-        .filter(|r| r.state.current == RunState::Paused)
-        .filter_map(|r| flow.find_task(&r.task_id))
-        .filter_map(|t| t.spec::<Pause>())
-        .collect();
-    let declared: Vec<kite_flow::model::input::Input> = pauses
-        .iter()
-        .flat_map(|p| p.on_resume.iter().cloned())
-        .collect();
+        .find(|r| r.state.current == RunState::Paused)
+        .and_then(|r| flow.find_task(&r.task_id))
+        .and_then(|t| t.spec::<Pause>());
+    let declared: Vec<kite_flow::model::input::Input> =
+        pause.map(|p| p.on_resume.clone()).unwrap_or_default();
     let execution_key = storage_key(&e)?;
     let flow_key = StorageKey::for_flow(&e.namespace, &e.flow_id)?;
     let target = Target {
@@ -274,15 +272,11 @@ pub(crate) async fn resume(
         flow_key: &flow_key,
     };
     let received = inputs::read(&state, req, target).await?;
-    for p in &pauses {
-        if let Err(errs) = kite_flow::inputs::resolve(
-            &p.on_resume,
-            &received.values,
-            &kite_flow::inputs::NoRenderer,
-        ) {
-            inputs::discard(&state, &received.uploaded).await;
-            return Err(inputs_error(&errs));
-        }
+    let resolved =
+        kite_flow::inputs::resolve(&declared, &received.values, &kite_flow::inputs::NoRenderer);
+    if let Err(errs) = resolved {
+        inputs::discard(&state, &received.uploaded).await;
+        return Err(inputs_error(&errs));
     }
     platform
         .send_event(

@@ -147,6 +147,11 @@ impl AppState {
         self.map_options(|o| o.basic_auth = Some(pair))
     }
 
+    /// Sets the largest upload body (multipart execution and resume inputs), in bytes.
+    pub fn with_max_upload_bytes(self, bytes: usize) -> Self {
+        self.map_options(|o| o.max_upload_bytes = bytes)
+    }
+
     fn map_options(self, f: impl FnOnce(&mut Options)) -> Self {
         let mut options = self.inner.options.clone();
         f(&mut options);

@@ -106,7 +106,7 @@ impl Drop for Harness {
 async fn harness_with(configure: impl FnOnce(AppState) -> AppState) -> Harness {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())));
+    let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())), storage.clone());
     let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
     let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
@@ -1335,4 +1335,44 @@ async fn openapi_documents_only_served_routes() {
         count += 1;
     }
     assert!(count >= 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploads_over_the_limit_are_413_and_leave_nothing() {
+    let h = harness_with(|s| s.with_max_upload_bytes(64 * 1024)).await;
+    h.deploy(UPLOAD).await;
+    let big = vec![b'x'; 200 * 1024];
+    let (ct, body) = multipart(&[("doc", Some("big.bin"), &big)]);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/upload",
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "");
+    let left = h
+        .platform
+        .storage
+        .list(&StorageKey::new("kite/api/upload").unwrap())
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let search = h
+        .get("/api/v1/executions/search?namespace=kite.api")
+        .await
+        .json();
+    assert_eq!(search["total"], 0);
+    // Under the limit it works.
+    let (ct, body) = multipart(&[("doc", Some("small.txt"), b"small")]);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/upload?wait=true",
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_eq!(output(&r.json(), "echo"), "small");
 }

@@ -36,7 +36,7 @@ pub async fn build(
     clock: Arc<dyn Clock>,
     work_root: std::path::PathBuf,
 ) -> anyhow::Result<Platform> {
-    let repos = Repos::new(docs);
+    let repos = Repos::new(docs, storage.clone());
     let env = env_pairs();
     let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
     let rt = Runtime::new(Arc::new(host), globals()?, &env);

@@ -36,6 +36,7 @@ impl Server {
 }
 
 fn client() -> anyhow::Result<Client> {
+    kite_engine::tls::ensure_crypto_provider();
     Client::builder()
         .build()
         .context("cannot build the HTTP client")

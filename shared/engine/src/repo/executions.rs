@@ -1,32 +1,53 @@
 //! Execution records. Table `executions`: key = execution id, the whole [`Record`] as JSON,
 //! written with a version condition; indexes `flow` (partition `ns|flowId`) and `namespace`
 //! (partition `ns`), both sorted by `startDate|id`.
+//!
+//! A record larger than [`INLINE_LIMIT`] (an execution with thousands of task runs) keeps
+//! its body in internal storage under `_executions/<id>/<n>.json` — a new object per write,
+//! so a write that loses the version race never overwrites the winner's body — and the
+//! item holds `{"bodyRef": key}` plus the summary fields searches need.
 
 use std::sync::Arc;
 
-use kite_ports::{Document, DocumentStore, Expect, Query, RangeCond};
+use kite_ports::{Document, DocumentStore, Expect, Query, RangeCond, Storage, StorageKey};
 
 use super::{RepoError, decode};
 use crate::executor::Record;
 
 const TABLE: &str = "executions";
 
+/// Largest record stored inline in its item (DynamoDB items are at most 400 KB).
+pub const INLINE_LIMIT: usize = 300_000;
+
 /// The execution repository.
 #[derive(Clone, Debug)]
 pub struct ExecutionRepo {
     docs: Arc<dyn DocumentStore>,
+    storage: Arc<dyn Storage>,
 }
 
 impl ExecutionRepo {
-    /// Over `docs`.
-    pub fn new(docs: Arc<dyn DocumentStore>) -> Self {
-        Self { docs }
+    /// Over `docs`, with large bodies in `storage`.
+    pub fn new(docs: Arc<dyn DocumentStore>, storage: Arc<dyn Storage>) -> Self {
+        Self { docs, storage }
+    }
+
+    async fn resolve(&self, id: &str, json: &str) -> Result<Record, RepoError> {
+        if json.len() < 200 && json.contains("\"bodyRef\"") {
+            let stub: serde_json::Value = decode("execution", id, json)?;
+            let key = stub["bodyRef"].as_str().unwrap_or_default();
+            let key = StorageKey::new(key).map_err(|e| RepoError::Invalid(e.to_string()))?;
+            let bytes = self.storage.get(&key).await.map_err(|e| RepoError::Invalid(format!("execution {id}: {e}")))?;
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| RepoError::Invalid(format!("execution {id}: body is not UTF-8")))?;
+            return decode("execution", id, &text);
+        }
+        decode("execution", id, json)
     }
 
     /// A record and its version.
     pub async fn get(&self, id: &str) -> Result<Option<(Record, u64)>, RepoError> {
         match self.docs.get(TABLE, id).await? {
-            Some(v) => Ok(Some((decode("execution", id, &v.value)?, v.version))),
+            Some(v) => Ok(Some((self.resolve(id, &v.value).await?, v.version))),
             None => Ok(None),
         }
     }

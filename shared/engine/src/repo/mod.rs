@@ -65,12 +65,12 @@ impl Repos {
         &self.docs
     }
 
-    /// Repositories over `docs`.
-    pub fn new(docs: Arc<dyn DocumentStore>) -> Self {
+    /// Repositories over `docs`; execution records too large for an item go to `storage`.
+    pub fn new(docs: Arc<dyn DocumentStore>, storage: Arc<dyn kite_ports::Storage>) -> Self {
         Self {
             docs: docs.clone(),
             flows: FlowRepo::new(docs.clone()),
-            executions: ExecutionRepo::new(docs.clone()),
+            executions: ExecutionRepo::new(docs.clone(), storage),
             logs: LogRepo::new(docs.clone()),
             kv: KvRepo::new(docs),
         }

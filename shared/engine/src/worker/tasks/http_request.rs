@@ -125,8 +125,10 @@ pub(crate) async fn prepare(ctx: &RunContext, spec: &HttpRequest) -> Result<Prep
     let method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| TaskError::new(format!("invalid HTTP method `{method}`")))?;
 
-    let mut builder =
-        reqwest::Client::builder().user_agent(concat!("Kite/", env!("CARGO_PKG_VERSION")));
+    let mut builder = {
+        crate::tls::ensure_crypto_provider();
+        reqwest::Client::builder().user_agent(concat!("Kite/", env!("CARGO_PKG_VERSION")))
+    };
     let mut allow_failed = spec.allow_failed;
     let mut auth: Option<Auth> = None;
     if let Some(o) = &spec.options {
