@@ -64,12 +64,29 @@ impl ExecutionRepo {
                 .unwrap_or_default(),
             e.id
         );
-        let doc = Document::new(json)
-            .index(
-                "flow",
-                format!("{}|{}", e.namespace, e.flow_id),
-                sort.clone(),
-            )
+        let body = if json.len() > INLINE_LIMIT {
+            let n = match expected {
+                Expect::Version(v) => v + 1,
+                _ => 1,
+            };
+            let key = StorageKey::new(format!(
+                "_executions/{}/{n}-{}.json",
+                e.id,
+                crate::model::ids::random_id()
+            ))
+            .map_err(|e| RepoError::Invalid(e.to_string()))?;
+            self.storage
+                .put(&key, bytes::Bytes::from(json))
+                .await
+                .map_err(|err| {
+                    RepoError::Invalid(format!("execution {}: cannot store its body: {err}", e.id))
+                })?;
+            serde_json::json!({ "bodyRef": key.as_str() }).to_string()
+        } else {
+            json
+        };
+        let doc = Document::new(body)
+            .index("flow", format!("{}|{}", e.namespace, e.flow_id), sort.clone())
             .index("namespace", e.namespace.clone(), sort);
         Ok(self.docs.put(TABLE, &e.id, doc, expected).await?)
     }
@@ -95,9 +112,10 @@ impl ExecutionRepo {
             .limit(limit.clamp(1, 1000));
         q.descending = true;
         let page = self.docs.query(&q).await?;
-        page.items
-            .iter()
-            .map(|i| decode("execution", &i.key, &i.doc.value))
-            .collect()
+        let mut out = Vec::with_capacity(page.items.len());
+        for i in &page.items {
+            out.push(self.resolve(&i.key, &i.doc.value).await?);
+        }
+        Ok(out)
     }
 }
