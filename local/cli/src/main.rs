@@ -34,6 +34,9 @@ enum Command {
         /// Values of the ForEach.
         #[arg(long, default_value_t = 1000)]
         foreach: usize,
+        /// Use SQLite synchronous=NORMAL instead of FULL.
+        #[arg(long)]
+        normal_sync: bool,
     },
     /// Work with flow files.
     Flow {
@@ -151,9 +154,11 @@ fn main() -> ExitCode {
         Command::Bench {
             executions,
             foreach,
+            normal_sync,
         } => commands::bench::run(commands::bench::BenchArgs {
             executions,
             foreach,
+            normal_sync,
         }),
         Command::Flow { command } => match command {
             FlowCommand::Validate { paths, json } => commands::flow_validate::run(&paths, json),

@@ -175,7 +175,10 @@ impl Kite {
             .collect();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())), storage.clone());
+        let repos = Repos::new(
+            Arc::new(MemoryDocuments::new(clock.clone())),
+            storage.clone(),
+        );
         let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
         let rt = Runtime::new(Arc::new(host), Map::new(), &env);
         let work = tempfile::tempdir().expect("temp dir");

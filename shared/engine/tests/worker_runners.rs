@@ -65,7 +65,10 @@ impl Harness {
     fn new() -> Self {
         let storage: Arc<MemoryStorage> = Arc::new(MemoryStorage::new());
         Self {
-            repos: Repos::new(Arc::new(MemoryDocuments::new(Arc::new(SystemClock))), storage.clone()),
+            repos: Repos::new(
+                Arc::new(MemoryDocuments::new(Arc::new(SystemClock))),
+                storage.clone(),
+            ),
             storage,
             root: tempfile::tempdir().unwrap(),
             runners: Runners::core(),

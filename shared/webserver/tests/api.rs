@@ -106,7 +106,10 @@ impl Drop for Harness {
 async fn harness_with(configure: impl FnOnce(AppState) -> AppState) -> Harness {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())), storage.clone());
+    let repos = Repos::new(
+        Arc::new(MemoryDocuments::new(clock.clone())),
+        storage.clone(),
+    );
     let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
     let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();

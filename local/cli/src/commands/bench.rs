@@ -21,6 +21,8 @@ pub struct BenchArgs {
     pub executions: usize,
     /// Values of the ForEach.
     pub foreach: usize,
+    /// SQLite `synchronous=NORMAL` (safe against process crashes, not power loss) instead of FULL.
+    pub normal_sync: bool,
 }
 
 /// Runs the command.
@@ -31,9 +33,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(run_async(args))
 }
 
-async fn embedded(dir: &std::path::Path) -> anyhow::Result<Platform> {
+async fn embedded(dir: &std::path::Path, normal_sync: bool) -> anyhow::Result<Platform> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let db = kite_embedded::Embedded::open(dir.join("kite.db"), clock.clone())
+    let options = kite_embedded::EmbeddedOptions {
+        synchronous: if normal_sync {
+            kite_embedded::Synchronous::Normal
+        } else {
+            kite_embedded::Synchronous::Full
+        },
+        ..Default::default()
+    };
+    let db = kite_embedded::Embedded::open_with(dir.join("kite.db"), clock.clone(), &options)
         .context("cannot open the embedded store")?;
     let storage = kite_embedded::DiskStorage::open(dir.join("storage"))
         .await
@@ -110,7 +120,7 @@ async fn run_flow(platform: &Platform, source: &str, count: usize) -> anyhow::Re
 
 async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
-    let platform = Arc::new(embedded(dir.path()).await?);
+    let platform = Arc::new(embedded(dir.path(), args.normal_sync).await?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let handles = poller::spawn_all(
         platform.clone(),
@@ -143,7 +153,10 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     for h in handles {
         let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
     }
-    println!("| benchmark (embedded SQLite store, one process) | result | peak RSS |");
+    let sync = if args.normal_sync { "NORMAL" } else { "FULL" };
+    println!(
+        "| benchmark (embedded SQLite store, synchronous={sync}, one process) | result | peak RSS |"
+    );
     println!("|---|---|---|");
     println!(
         "| (a) 40 sequential Return tasks: orchestration overhead per task | {:.2} ms | {:.0} MB |",

@@ -37,8 +37,13 @@ impl ExecutionRepo {
             let stub: serde_json::Value = decode("execution", id, json)?;
             let key = stub["bodyRef"].as_str().unwrap_or_default();
             let key = StorageKey::new(key).map_err(|e| RepoError::Invalid(e.to_string()))?;
-            let bytes = self.storage.get(&key).await.map_err(|e| RepoError::Invalid(format!("execution {id}: {e}")))?;
-            let text = String::from_utf8(bytes.to_vec()).map_err(|_| RepoError::Invalid(format!("execution {id}: body is not UTF-8")))?;
+            let bytes = self
+                .storage
+                .get(&key)
+                .await
+                .map_err(|e| RepoError::Invalid(format!("execution {id}: {e}")))?;
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| RepoError::Invalid(format!("execution {id}: body is not UTF-8")))?;
             return decode("execution", id, &text);
         }
         decode("execution", id, json)
@@ -86,7 +91,11 @@ impl ExecutionRepo {
             json
         };
         let doc = Document::new(body)
-            .index("flow", format!("{}|{}", e.namespace, e.flow_id), sort.clone())
+            .index(
+                "flow",
+                format!("{}|{}", e.namespace, e.flow_id),
+                sort.clone(),
+            )
             .index("namespace", e.namespace.clone(), sort);
         Ok(self.docs.put(TABLE, &e.id, doc, expected).await?)
     }
