@@ -237,6 +237,89 @@ pub(crate) async fn kill(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// `POST /api/v1/executions/{executionId}/restart`: same execution, new attempts of its
+/// failed task runs; 409 unless FAILED, KILLED, WARNING or PAUSED.
+pub(crate) async fn restart(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Execution>, ApiError> {
+    let e = load(state.platform(), &id).await?;
+    if !matches!(
+        e.state.current,
+        RunState::Failed | RunState::Killed | RunState::Warning | RunState::Paused
+    ) {
+        return Err(ApiError::conflict(format!(
+            "Execution '{id}' cannot be restarted: it is {}",
+            e.state.current
+        )));
+    }
+    state.platform().send_event(&id, Event::Restart).await?;
+    Ok(Json(e))
+}
+
+/// `POST /api/v1/executions/{executionId}/replay?taskRunId=`: a new execution.
+pub(crate) async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<Execution>, ApiError> {
+    let e = load(state.platform(), &id).await?;
+    let task_run = q
+        .get("taskRunId")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    if let Some(t) = task_run
+        && e.task_run(t).is_none()
+    {
+        return Err(ApiError::invalid(
+            "taskRunId",
+            format!("task run '{t}' is not part of execution '{id}'"),
+        ));
+    }
+    let replayed = state.platform().replay(&id, task_run).await?;
+    Ok(Json(replayed))
+}
+
+/// `POST /api/v1/executions/{executionId}/state` with `{taskRunId, state}`.
+pub(crate) async fn change_state(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Execution>, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(format!("expected a JSON body {{taskRunId, state}}: {e}"))
+    })?;
+    let e = load(state.platform(), &id).await?;
+    let task_run = body["taskRunId"].as_str().unwrap_or_default().to_owned();
+    if e.task_run(&task_run).is_none() {
+        return Err(ApiError::invalid(
+            "taskRunId",
+            format!("task run '{task_run}' is not part of execution '{id}'"),
+        ));
+    }
+    let new_state = body["state"]
+        .as_str()
+        .and_then(RunState::parse)
+        .filter(|s| s.is_terminated())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "state",
+                "state must be a terminal state such as SUCCESS, WARNING or FAILED",
+            )
+        })?;
+    state
+        .platform()
+        .send_event(
+            &id,
+            Event::ChangeTaskRunState {
+                task_run_id: task_run,
+                state: new_state,
+            },
+        )
+        .await?;
+    Ok(Json(e))
+}
+
 /// `POST /api/v1/executions/{executionId}/resume`: `onResume` inputs as multipart, JSON or
 /// form; 204; 409 when the execution is not PAUSED; 422 naming an invalid input.
 pub(crate) async fn resume(

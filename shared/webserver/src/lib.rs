@@ -203,6 +203,12 @@ pub fn router(state: AppState) -> Router {
             post(executions::create).layer(upload_limit),
         )
         .route("/api/v1/executions/{id}/kill", delete(executions::kill))
+        .route("/api/v1/executions/{id}/restart", post(executions::restart))
+        .route("/api/v1/executions/{id}/replay", post(executions::replay))
+        .route(
+            "/api/v1/executions/{id}/state",
+            post(executions::change_state),
+        )
         .route(
             "/api/v1/executions/{id}/resume",
             post(executions::resume).layer(upload_limit),

@@ -265,6 +265,50 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        responses: &[
+            (200, "The restarted execution", "Execution"),
+            (404, "Unknown execution", "Error"),
+            (409, "Not FAILED, KILLED, WARNING or PAUSED", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/executions/{executionId}/restart",
+            "Executions",
+            "Restart an execution from its failed task runs (same id, new attempts)",
+        )
+    },
+    Route {
+        query: &[(
+            "taskRunId",
+            "Replay from this task run (from scratch when absent)",
+        )],
+        responses: &[
+            (200, "The new execution", "Execution"),
+            (404, "Unknown execution", "Error"),
+            (422, "Unknown task run", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/executions/{executionId}/replay",
+            "Executions",
+            "Replay an execution in a new one",
+        )
+    },
+    Route {
+        body: &["application/json"],
+        responses: &[
+            (200, "The execution", "Execution"),
+            (404, "Unknown execution", "Error"),
+            (422, "Unknown task run or non-terminal state", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/executions/{executionId}/state",
+            "Executions",
+            "Change the state of a task run (`{taskRunId, state}`); the execution goes on",
+        )
+    },
+    Route {
         body: INPUTS,
         responses: &[
             (204, "Resumed", ""),

@@ -1379,3 +1379,100 @@ async fn uploads_over_the_limit_are_413_and_leave_nothing() {
         .await;
     assert_eq!(output(&r.json(), "echo"), "small");
 }
+
+const FLAKY: &str = "id: flaky\nnamespace: kite.api\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.debug.Return\n    format: one\n  - id: flaky\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ taskrun.attemptsCount == 1 ? 'ok' : missing }}\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.first.value }}-last\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restart_replay_and_change_state() {
+    let h = harness().await;
+    h.deploy(FLAKY).await;
+    let e = h
+        .execute_json("flaky", "?wait=true", json!({}))
+        .await
+        .json();
+    assert_eq!(e["state"]["current"], "FAILED", "{e:#}");
+    let id = e["id"].as_str().unwrap().to_owned();
+
+    // Restart: same execution, a second attempt of the failed run, then `last` runs.
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/restart"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let done = h.until_state(&id, "SUCCESS").await;
+    let runs = done["taskRunList"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[1]["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(output(&done, "last"), "one-last");
+    // A SUCCESS execution cannot be restarted.
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/restart"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "cannot be restarted");
+
+    // Replay from the last task run: a new execution keeping `first` as it was.
+    let last = runs[2]["id"].as_str().unwrap();
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/replay?taskRunId={last}"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let replay = r.json();
+    let rid = replay["id"].as_str().unwrap().to_owned();
+    assert_ne!(rid, id);
+    assert_eq!(replay["parentId"], id.as_str());
+    let replayed = h.until_state(&rid, "SUCCESS").await;
+    assert_eq!(replayed["taskRunList"].as_array().unwrap().len(), 3);
+    assert_eq!(output(&replayed, "last"), "one-last");
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/replay?taskRunId=nope"),
+            None,
+            Body::empty(),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "nope");
+
+    // Change state: a fresh failure forced to SUCCESS lets the execution go on.
+    let e = h
+        .execute_json("flaky", "?wait=true", json!({}))
+        .await
+        .json();
+    let id = e["id"].as_str().unwrap().to_owned();
+    let failed = e["taskRunList"][1]["id"].as_str().unwrap().to_owned();
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/state"),
+            Some("application/json"),
+            json!({"taskRunId": failed, "state": "SUCCESS"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let done = h.until_state(&id, "SUCCESS").await;
+    assert_eq!(done["taskRunList"][1]["state"]["current"], "SUCCESS");
+    assert_eq!(done["taskRunList"].as_array().unwrap().len(), 3);
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{id}/state"),
+            Some("application/json"),
+            json!({"taskRunId": failed, "state": "RUNNING"}).to_string(),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "terminal");
+}
