@@ -4340,3 +4340,32 @@ async fn concurrency_cancel_and_fail_end_the_second_execution() {
         assert_state(&c, State::Success);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exit_ends_the_execution_in_the_requested_state() {
+    let src = "id: exits\nnamespace: kite.tests\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: slow\n        type: io.kestra.plugin.core.flow.Sleep\n        duration: PT5S\n      - id: stop\n        type: io.kestra.plugin.core.execution.Exit\n        state: WARNING\n  - id: never\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n";
+    let e = run(src, json!({})).await;
+    assert_state(&e, State::Warning);
+    let by = |id: &str| e.task_run_list.iter().find(|r| r.task_id == id).map(|r| r.state.current);
+    assert_eq!(by("stop"), Some(State::Success));
+    assert_eq!(by("slow"), Some(State::Killed));
+    assert_eq!(by("never"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn resume_task_resumes_another_paused_execution() {
+    let kite = Kite::start().await;
+    let paused = kite
+        .deploy("id: waiting\nnamespace: kite.tests\ntasks:\n  - id: gate\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: approved\n        type: BOOLEAN\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.gate.onResume.approved }}\"\n")
+        .await;
+    let waiting = kite.create(&paused, json!({})).await;
+    kite.wait_until(&waiting.id, "paused", |e| e.state.current == State::Paused).await;
+    let resumer = format!(
+        "id: resumer\nnamespace: kite.tests\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: go\n    type: io.kestra.plugin.core.execution.Resume\n    executionId: \"{{{{ inputs.target }}}}\"\n    inputs:\n      approved: true\n"
+    );
+    let r = kite.run(&resumer, json!({"target": waiting.id})).await;
+    assert_state(&r, State::Success);
+    let done = kite.wait_end(&waiting.id).await;
+    assert_state(&done, State::Success);
+    assert_eq!(done.task_run_list[1].outputs["value"], "true");
+}

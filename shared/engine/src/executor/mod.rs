@@ -437,6 +437,10 @@ impl<'f> Cx<'f> {
                 return;
             }
             let mut changed = self.start_created();
+            if let Some(end) = self.rec.internal.exit.take() {
+                self.stop_all(end);
+                return;
+            }
             changed |= self.resolve_flowables();
             if !changed {
                 changed = self.resolve_top();

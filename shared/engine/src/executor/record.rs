@@ -52,6 +52,9 @@ pub struct Internal {
     /// SLAs already violated (indexes in the flow).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sla_violated: Vec<usize>,
+    /// The state an `execution.Exit` task asked the execution to end in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<State>,
     /// The final state waiting for deprecated listeners to run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listeners_pending: Option<State>,
@@ -262,6 +265,13 @@ pub enum Action {
     KillTask {
         /// Task run.
         task_run_id: String,
+    },
+    /// Resume another (paused) execution.
+    ResumeExecution {
+        /// The execution.
+        execution_id: String,
+        /// `onResume` inputs.
+        inputs: Map<String, Value>,
     },
     /// Kill a child execution.
     KillExecution {

@@ -412,6 +412,13 @@ impl Platform {
                 Action::KillExecution { execution_id } => {
                     self.send_event(&execution_id, Event::Kill).await?
                 }
+                Action::ResumeExecution { execution_id, inputs } => {
+                    if self.repos.executions.get(&execution_id).await?.is_some() {
+                        self.send_event(&execution_id, Event::Resume { inputs }).await?;
+                    } else {
+                        tracing::warn!(execution = %execution_id, "Resume task: no such execution");
+                    }
+                }
                 Action::Ended { state } => {
                     let e = &rec.execution;
                     if let Ok(flow) = self

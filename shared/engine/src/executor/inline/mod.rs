@@ -2,11 +2,13 @@
 //! per type. Each renders its properties and returns the attempt's state and outputs.
 
 pub mod echo;
+pub mod exit;
 pub mod fail;
 pub mod labels;
 pub mod log;
 pub mod output_values;
 pub mod r#return;
+pub mod resume;
 
 use kite_flow::Task;
 use kite_flow::plugin::PluginType;
@@ -28,6 +30,8 @@ pub fn run(cx: &mut Cx<'_>, task: &Task, id: &str) -> Option<Outcome> {
         t::output_values::OutputValues::TYPE => output_values::run(cx, task, id),
         t::fail::Fail::TYPE => fail::run(cx, task, id),
         t::labels::Labels::TYPE => labels::run(cx, task, id),
+        t::exit::Exit::TYPE => exit::run(cx, task, id),
+        t::resume::Resume::TYPE => resume::run(cx, task, id),
         _ => return None,
     })
 }
