@@ -4346,7 +4346,12 @@ async fn exit_ends_the_execution_in_the_requested_state() {
     let src = "id: exits\nnamespace: kite.tests\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: slow\n        type: io.kestra.plugin.core.flow.Sleep\n        duration: PT5S\n      - id: stop\n        type: io.kestra.plugin.core.execution.Exit\n        state: WARNING\n  - id: never\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n";
     let e = run(src, json!({})).await;
     assert_state(&e, State::Warning);
-    let by = |id: &str| e.task_run_list.iter().find(|r| r.task_id == id).map(|r| r.state.current);
+    let by = |id: &str| {
+        e.task_run_list
+            .iter()
+            .find(|r| r.task_id == id)
+            .map(|r| r.state.current)
+    };
     assert_eq!(by("stop"), Some(State::Success));
     assert_eq!(by("slow"), Some(State::Killed));
     assert_eq!(by("never"), None);
@@ -4359,7 +4364,8 @@ async fn resume_task_resumes_another_paused_execution() {
         .deploy("id: waiting\nnamespace: kite.tests\ntasks:\n  - id: gate\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: approved\n        type: BOOLEAN\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.gate.onResume.approved }}\"\n")
         .await;
     let waiting = kite.create(&paused, json!({})).await;
-    kite.wait_until(&waiting.id, "paused", |e| e.state.current == State::Paused).await;
+    kite.wait_until(&waiting.id, "paused", |e| e.state.current == State::Paused)
+        .await;
     let resumer = format!(
         "id: resumer\nnamespace: kite.tests\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: go\n    type: io.kestra.plugin.core.execution.Resume\n    executionId: \"{{{{ inputs.target }}}}\"\n    inputs:\n      approved: true\n"
     );
@@ -4368,4 +4374,22 @@ async fn resume_task_resumes_another_paused_execution() {
     let done = kite.wait_end(&waiting.id).await;
     assert_state(&done, State::Success);
     assert_eq!(done.task_run_list[1].outputs["value"], "true");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retry_create_new_execution_chains_executions() {
+    let kite = Kite::start().await;
+    let src = "id: renew\nnamespace: kite.tests\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    retry:\n      type: constant\n      interval: PT0.1S\n      maxAttempt: 3\n      behavior: CREATE_NEW_EXECUTION\n";
+    let first = kite.run(src, json!({})).await;
+    assert_state(&first, State::Retried);
+    let second_id = kite_engine::model::ids::derived_id(&[&first.id, "retry"]);
+    let second = kite.wait_end(&second_id).await;
+    assert_state(&second, State::Retried);
+    assert_eq!(second.metadata.attempt_number, 2);
+    assert_eq!(second.original_id.as_deref(), Some(first.id.as_str()));
+    let third_id = kite_engine::model::ids::derived_id(&[&second_id, "retry"]);
+    let third = kite.wait_end(&third_id).await;
+    assert_state(&third, State::Failed);
+    assert_eq!(third.metadata.attempt_number, 3);
+    assert_eq!(third.task_run_list[0].attempts.len(), 1);
 }

@@ -698,6 +698,12 @@ impl<'f> Cx<'f> {
             });
             return;
         }
+        if state == State::Failed
+            && self.rec.internal.retry_execution_at.is_none()
+            && let Some(at) = retry::next_execution(self, task, id)
+        {
+            self.rec.internal.retry_execution_at = Some(at);
+        }
         let mut state = state;
         if state == State::Success
             && self.run(id).is_some_and(|r| r.attempts.len() > 1)
@@ -871,6 +877,21 @@ impl<'f> Cx<'f> {
     fn finish_execution(&mut self, state: State) {
         let now = self.now;
         let mut state = state;
+        if matches!(state, State::Failed)
+            && let Some(at) = self.rec.internal.retry_execution_at
+        {
+            self.rec.execution.state.set(State::Retried, now);
+            self.log(
+                None,
+                LogLevel::Info,
+                "Flow failed: a new execution will retry it",
+            );
+            self.actions.push(Action::RetryExecution { at });
+            self.actions.push(Action::Ended {
+                state: State::Retried,
+            });
+            return;
+        }
         if matches!(state, State::Success | State::Warning) && !self.flow.outputs.is_empty() {
             match self.flow_outputs() {
                 Ok(o) => self.rec.execution.outputs = o,

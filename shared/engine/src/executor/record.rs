@@ -52,6 +52,9 @@ pub struct Internal {
     /// SLAs already violated (indexes in the flow).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sla_violated: Vec<usize>,
+    /// When set, the execution ends RETRIED and a new one starts at this date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_execution_at: Option<DateTime<Utc>>,
     /// The state an `execution.Exit` task asked the execution to end in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<State>,
@@ -265,6 +268,12 @@ pub enum Action {
     KillTask {
         /// Task run.
         task_run_id: String,
+    },
+    /// Retry the whole execution (`behavior: CREATE_NEW_EXECUTION`): this one ended
+    /// RETRIED; a new one of the chain starts at `at`.
+    RetryExecution {
+        /// When the new execution starts.
+        at: DateTime<Utc>,
     },
     /// Resume another (paused) execution.
     ResumeExecution {

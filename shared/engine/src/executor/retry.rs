@@ -39,7 +39,34 @@ pub fn next_retry(cx: &Cx<'_>, task: &Task, id: &str) -> Option<DateTime<Utc>> {
         return None;
     }
     let run = cx.run(id)?;
-    let attempts = run.attempts.len();
+    due(
+        cx,
+        p,
+        id,
+        run.attempts.len(),
+        run.attempts.first().and_then(|a| a.state.start_date),
+    )
+}
+
+/// For `behavior: CREATE_NEW_EXECUTION`: when the next execution of the chain is due
+/// (counting executions with `metadata.attemptNumber`), or None.
+pub fn next_execution(cx: &Cx<'_>, task: &Task, id: &str) -> Option<DateTime<Utc>> {
+    let p = policy(cx, task, id)?;
+    if p.behavior != kite_flow::model::retry::RetryBehavior::CreateNewExecution {
+        return None;
+    }
+    let attempts = cx.rec.execution.metadata.attempt_number as usize;
+    let first = cx.rec.execution.metadata.original_created_date;
+    due(cx, p, id, attempts, first)
+}
+
+fn due(
+    cx: &Cx<'_>,
+    p: &Retry,
+    id: &str,
+    attempts: usize,
+    first: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
     if let Some(max) = p.max_attempt
         && attempts >= max as usize
     {
@@ -66,11 +93,7 @@ pub fn next_retry(cx: &Cx<'_>, task: &Task, id: &str) -> Option<DateTime<Utc>> {
     };
     let at = cx.now + chrono::Duration::milliseconds(delay_ms);
     if let Some(max) = p.max_duration {
-        let first = run
-            .attempts
-            .first()
-            .and_then(|a| a.state.start_date)
-            .unwrap_or(cx.now);
+        let first = first.unwrap_or(cx.now);
         if at > first + max.to_chrono() {
             return None;
         }

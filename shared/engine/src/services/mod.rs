@@ -412,9 +412,17 @@ impl Platform {
                 Action::KillExecution { execution_id } => {
                     self.send_event(&execution_id, Event::Kill).await?
                 }
-                Action::ResumeExecution { execution_id, inputs } => {
+                Action::RetryExecution { at } => {
+                    let next = self.replay_as_retry(&rec.execution.id, at).await?;
+                    tracing::info!(execution = %rec.execution.id, next = %next, "retrying in a new execution");
+                }
+                Action::ResumeExecution {
+                    execution_id,
+                    inputs,
+                } => {
                     if self.repos.executions.get(&execution_id).await?.is_some() {
-                        self.send_event(&execution_id, Event::Resume { inputs }).await?;
+                        self.send_event(&execution_id, Event::Resume { inputs })
+                            .await?;
                     } else {
                         tracing::warn!(execution = %execution_id, "Resume task: no such execution");
                     }

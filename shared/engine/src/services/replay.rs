@@ -12,6 +12,47 @@ use crate::executor::{Event, Record};
 use crate::model::{Execution, State, StateHistory, ids};
 
 impl Platform {
+    /// A new execution of `id`'s chain for `CREATE_NEW_EXECUTION` retries, started at `at`
+    /// (its id is derived, so a redelivered action creates it once).
+    pub async fn replay_as_retry(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, ServiceError> {
+        let (old, _) = self
+            .repos
+            .executions
+            .get(id)
+            .await?
+            .ok_or_else(|| ServiceError::Other(format!("execution {id} not found")))?;
+        let new_id = ids::derived_id(&[id, "retry"]);
+        if self.repos.executions.get(&new_id).await?.is_some() {
+            return Ok(new_id);
+        }
+        let now = super::now_ms(self.clock.as_ref());
+        let e = &old.execution;
+        let mut exec = Execution {
+            id: new_id.clone(),
+            state: StateHistory::new(State::Created, now),
+            task_run_list: Vec::new(),
+            outputs: Default::default(),
+            parent_id: Some(e.id.clone()),
+            original_id: e.original_id.clone().or_else(|| Some(e.id.clone())),
+            ..e.clone()
+        };
+        exec.metadata.attempt_number = e.metadata.attempt_number + 1;
+        exec.schedule_date = Some(at);
+        let rec = Record::new(exec);
+        self.repos.executions.put(&rec, Expect::Absent).await?;
+        self.schedule_timer(super::TimerMessage {
+            execution_id: new_id.clone(),
+            at,
+            timer: crate::executor::TimerKind::ScheduledStart,
+        })
+        .await?;
+        Ok(new_id)
+    }
+
     /// Replays execution `id` (from `task_run_id` when given); returns the new execution.
     pub async fn replay(
         &self,

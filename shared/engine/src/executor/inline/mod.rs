@@ -7,8 +7,8 @@ pub mod fail;
 pub mod labels;
 pub mod log;
 pub mod output_values;
-pub mod r#return;
 pub mod resume;
+pub mod r#return;
 
 use kite_flow::Task;
 use kite_flow::plugin::PluginType;

@@ -17,12 +17,18 @@ pub fn run(cx: &mut Cx<'_>, task: &Task, id: &str) -> Outcome {
         None => cx.rec.execution.id.clone(),
     };
     let inputs = match &spec.inputs {
-        Some(m) => match cx.render_value(id, &Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))? {
+        Some(m) => match cx.render_value(
+            id,
+            &Value::Object(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        )? {
             Value::Object(o) => o,
             _ => Map::new(),
         },
         None => Map::new(),
     };
-    cx.actions.push(Action::ResumeExecution { execution_id, inputs });
+    cx.actions.push(Action::ResumeExecution {
+        execution_id,
+        inputs,
+    });
     Ok((State::Success, Map::new()))
 }
