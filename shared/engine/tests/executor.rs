@@ -4366,10 +4366,8 @@ async fn resume_task_resumes_another_paused_execution() {
     let waiting = kite.create(&paused, json!({})).await;
     kite.wait_until(&waiting.id, "paused", |e| e.state.current == State::Paused)
         .await;
-    let resumer = format!(
-        "id: resumer\nnamespace: kite.tests\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: go\n    type: io.kestra.plugin.core.execution.Resume\n    executionId: \"{{{{ inputs.target }}}}\"\n    inputs:\n      approved: true\n"
-    );
-    let r = kite.run(&resumer, json!({"target": waiting.id})).await;
+    let resumer = "id: resumer\nnamespace: kite.tests\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: go\n    type: io.kestra.plugin.core.execution.Resume\n    executionId: \"{{ inputs.target }}\"\n    inputs:\n      approved: true\n";
+    let r = kite.run(resumer, json!({"target": waiting.id})).await;
     assert_state(&r, State::Success);
     let done = kite.wait_end(&waiting.id).await;
     assert_state(&done, State::Success);

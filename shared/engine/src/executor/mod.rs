@@ -175,23 +175,23 @@ impl<'f> Cx<'f> {
         if !kite_flow::property::is_expression(template) && !template.contains("{#") {
             return Ok(template.to_owned());
         }
-        let ctx = context::render_context(
-            self.rt,
-            self.vars(run_id),
-            &self.rec.internal.error_logs,
-            self.now,
-        );
+        let ctx = self.context(run_id);
         context::render(self.rt, template, &ctx).map_err(|e| e.to_string())
+    }
+
+    /// The render context of run `run_id`.
+    pub fn context(&self, run_id: &str) -> kite_expr::Context {
+        self.context_with(self.vars(run_id))
+    }
+
+    /// A render context over `vars` (with this execution's error logs and time).
+    pub fn context_with(&self, vars: Map<String, Value>) -> kite_expr::Context {
+        context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now)
     }
 
     /// Renders a JSON value (strings inside are templates) in the context of `run_id`.
     pub fn render_value(&self, run_id: &str, value: &Value) -> Result<Value, String> {
-        let ctx = context::render_context(
-            self.rt,
-            self.vars(run_id),
-            &self.rec.internal.error_logs,
-            self.now,
-        );
+        let ctx = self.context(run_id);
         self.rt
             .engine
             .render_value(value, &ctx)
@@ -200,12 +200,7 @@ impl<'f> Cx<'f> {
 
     /// Renders to a typed value (a single `{{ }}` keeps its type).
     pub fn render_typed(&self, run_id: &str, template: &str) -> Result<Value, String> {
-        let ctx = context::render_context(
-            self.rt,
-            self.vars(run_id),
-            &self.rec.internal.error_logs,
-            self.now,
-        );
+        let ctx = self.context(run_id);
         self.rt
             .engine
             .render_typed(template, &ctx)

@@ -127,13 +127,7 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
         };
         let child = ids::derived_id(&[&cx.rec.execution.id, id, &i.to_string(), "item"]);
         let e = &cx.rec.execution;
-        let mut trigger = Map::new();
-        trigger.insert("executionId".into(), Value::String(e.id.clone()));
-        trigger.insert("namespace".into(), Value::String(e.namespace.clone()));
-        trigger.insert("flowId".into(), Value::String(e.flow_id.clone()));
-        trigger.insert("flowRevision".into(), Value::from(e.flow_revision));
-        trigger.insert("parentExecutionId".into(), Value::String(e.id.clone()));
-        trigger.insert("parentTaskRunId".into(), Value::String(id.to_owned()));
+        let trigger = super::subflow::parent_trigger(cx, id);
         cx.actions.push(Action::StartSubflow(SubflowRequest {
             execution_id: child.clone(),
             parent_execution_id: e.id.clone(),

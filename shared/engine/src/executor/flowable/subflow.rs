@@ -75,14 +75,8 @@ pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
         None => None,
     };
     let wait = spec.wait.unwrap_or(true);
+    let trigger = parent_trigger(cx, id);
     let e = &cx.rec.execution;
-    let mut trigger = Map::new();
-    trigger.insert("executionId".into(), Value::String(e.id.clone()));
-    trigger.insert("namespace".into(), Value::String(e.namespace.clone()));
-    trigger.insert("flowId".into(), Value::String(e.flow_id.clone()));
-    trigger.insert("flowRevision".into(), Value::from(e.flow_revision));
-    trigger.insert("parentExecutionId".into(), Value::String(e.id.clone()));
-    trigger.insert("parentTaskRunId".into(), Value::String(id.to_owned()));
     let outputs = (!spec.outputs.is_empty()).then(|| {
         spec.outputs
             .iter()
@@ -123,6 +117,22 @@ pub struct Ended<'a> {
     pub outputs: Map<String, Value>,
     /// Why this task must fail anyway.
     pub error: Option<String>,
+}
+
+/// Trigger variables of a child execution started by run `task_run_id` of this execution.
+pub fn parent_trigger(cx: &Cx<'_>, task_run_id: &str) -> Map<String, Value> {
+    let e = &cx.rec.execution;
+    let mut trigger = Map::new();
+    trigger.insert("executionId".into(), Value::String(e.id.clone()));
+    trigger.insert("namespace".into(), Value::String(e.namespace.clone()));
+    trigger.insert("flowId".into(), Value::String(e.flow_id.clone()));
+    trigger.insert("flowRevision".into(), Value::from(e.flow_revision));
+    trigger.insert("parentExecutionId".into(), Value::String(e.id.clone()));
+    trigger.insert(
+        "parentTaskRunId".into(),
+        Value::String(task_run_id.to_owned()),
+    );
+    trigger
 }
 
 /// The child ended: end this run accordingly (retry may apply).
