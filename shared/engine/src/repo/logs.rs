@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kite_ports::{Document, DocumentStore, Expect, Query, RangeCond};
+use kite_ports::{Document, DocumentStore, Expect, Query, RangeCond, WriteOp};
 
 use super::{RepoError, decode};
 use crate::model::LogEntry;
@@ -29,17 +29,35 @@ impl LogRepo {
 
     /// Appends lines.
     pub async fn append(&self, entries: &[LogEntry]) -> Result<(), RepoError> {
-        for e in entries {
-            let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-            let sort = format!("{}|{seq:012}", e.timestamp.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
-            let key = format!(
-                "{}|{sort}|{}",
-                e.execution_id,
-                crate::model::ids::random_id()
-            );
-            let json = serde_json::to_string(e).map_err(|e| RepoError::Invalid(e.to_string()))?;
-            let doc = Document::new(json).index("execution", e.execution_id.clone(), sort);
-            self.docs.put(TABLE, &key, doc, Expect::Any).await?;
+        // One transaction per chunk of lines (DynamoDB: at most 100 items per transaction).
+        for chunk in entries.chunks(kite_ports::documents::MAX_TRANSACTION_OPS) {
+            let mut ops = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+                let sort = format!("{}|{seq:012}", e.timestamp.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
+                let key = format!(
+                    "{}|{sort}|{}",
+                    e.execution_id,
+                    crate::model::ids::random_id()
+                );
+                let json =
+                    serde_json::to_string(e).map_err(|e| RepoError::Invalid(e.to_string()))?;
+                let doc = Document::new(json).index("execution", e.execution_id.clone(), sort);
+                ops.push(WriteOp::put(TABLE, key, doc, Expect::Any));
+            }
+            if ops.len() == 1 {
+                if let Some(WriteOp::Put {
+                    table,
+                    key,
+                    doc,
+                    expected,
+                }) = ops.pop()
+                {
+                    self.docs.put(&table, &key, doc, expected).await?;
+                }
+            } else {
+                self.docs.transact(ops).await?;
+            }
         }
         Ok(())
     }

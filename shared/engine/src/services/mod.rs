@@ -154,6 +154,7 @@ pub struct Platform {
     /// Root of worker working directories.
     pub work_root: PathBuf,
     ended: broadcast::Sender<(String, State)>,
+    flows: Arc<std::sync::Mutex<std::collections::HashMap<(String, String, u32), Flow>>>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -177,6 +178,7 @@ impl Platform {
     ) -> Self {
         let (ended, _) = broadcast::channel(1024);
         Self {
+            flows: Arc::default(),
             queue,
             storage,
             repos,
@@ -228,6 +230,13 @@ impl Platform {
         id: &str,
         revision: Option<u32>,
     ) -> Result<Flow, ServiceError> {
+        // A revision never changes: parsed revisions are cached (bounded).
+        if let Some(rev) = revision
+            && let Ok(cache) = self.flows.lock()
+            && let Some(f) = cache.get(&(namespace.to_owned(), id.to_owned(), rev))
+        {
+            return Ok(f.clone());
+        }
         let stored = self
             .repos
             .flows
@@ -237,7 +246,17 @@ impl Platform {
                 namespace: namespace.to_owned(),
                 id: id.to_owned(),
             })?;
-        Ok(stored.parse()?)
+        let flow = stored.parse()?;
+        if let Ok(mut cache) = self.flows.lock() {
+            if cache.len() >= 1024 {
+                cache.clear();
+            }
+            cache.insert(
+                (namespace.to_owned(), id.to_owned(), stored.revision),
+                flow.clone(),
+            );
+        }
+        Ok(flow)
     }
 
     /// Resolves `inputs` against `flow`, stores a new CREATED execution and starts it.
@@ -364,10 +383,15 @@ impl Platform {
                 .put(&rec, Expect::Version(version))
                 .await?;
         }
-        self.carry_out(&rec, actions).await
+        self.carry_out(&flow, &rec, actions).await
     }
 
-    async fn carry_out(&self, rec: &Record, actions: Vec<Action>) -> Result<(), ServiceError> {
+    async fn carry_out(
+        &self,
+        flow: &Flow,
+        rec: &Record,
+        actions: Vec<Action>,
+    ) -> Result<(), ServiceError> {
         for action in actions {
             match action {
                 Action::Dispatch(job) => {
@@ -429,10 +453,7 @@ impl Platform {
                 }
                 Action::Ended { state } => {
                     let e = &rec.execution;
-                    if let Ok(flow) = self
-                        .load_flow(&e.namespace, &e.flow_id, Some(e.flow_revision))
-                        .await
-                        && let Some(c) = &flow.concurrency
+                    if let Some(c) = &flow.concurrency
                         && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
                     {
                         self.send_event(&next, Event::Unqueue).await?;
