@@ -214,7 +214,7 @@ tasks:
     message: "start {{ inputs.n }}"
   - id: sleep
     type: io.kestra.plugin.core.flow.Sleep
-    duration: PT2S
+    duration: PT5S
   - id: done
     type: io.kestra.plugin.core.debug.Return
     format: "done {{ inputs.n }}"
@@ -448,7 +448,7 @@ async fn serve_deploy_execute_follow_kill_resume_reload_and_stop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_then_restart_ends_every_execution_once() {
-    const N: usize = 20;
+    const N: usize = 100;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let mut server = Server::start(&data, None);

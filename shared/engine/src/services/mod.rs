@@ -79,6 +79,9 @@ pub struct CreateOptions {
     pub subflow_outputs: Option<Map<String, Value>>,
 }
 
+/// Parsed flows by (namespace, id, revision).
+type FlowCache = std::collections::HashMap<(String, String, u32), Flow>;
+
 /// Queue names of one installation.
 #[derive(Debug, Clone)]
 pub struct QueueNames {
@@ -154,7 +157,7 @@ pub struct Platform {
     /// Root of worker working directories.
     pub work_root: PathBuf,
     ended: broadcast::Sender<(String, State)>,
-    flows: Arc<std::sync::Mutex<std::collections::HashMap<(String, String, u32), Flow>>>,
+    flows: Arc<std::sync::Mutex<FlowCache>>,
 }
 
 impl std::fmt::Debug for Platform {
