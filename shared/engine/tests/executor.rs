@@ -4391,3 +4391,40 @@ async fn retry_create_new_execution_chains_executions() {
     assert_eq!(third.metadata.attempt_number, 3);
     assert_eq!(third.task_run_list[0].attempts.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_inputs_travel_to_the_worker_by_reference() {
+    let big = "x".repeat(300_000);
+    let src = "id: big\nnamespace: kite.tests\ninputs:\n  - id: big\n    type: STRING\ntasks:\n  - id: store\n    type: io.kestra.plugin.core.kv.Set\n    key: size\n    value: \"{{ inputs.big | length }}\"\n  - id: read\n    type: io.kestra.plugin.core.kv.Get\n    key: size\n";
+    let e = run(src, json!({ "big": big })).await;
+    assert_state(&e, State::Success);
+    assert_eq!(e.task_run_list[1].outputs["value"], json!(300_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scheduled_execution_waits_for_its_date() {
+    let kite = Kite::start().await;
+    let flow = kite
+        .deploy("id: later\nnamespace: kite.tests\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: now\n")
+        .await;
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(600);
+    let e = kite
+        .platform
+        .create_execution(
+            &flow,
+            Map::new(),
+            CreateOptions {
+                schedule_date: Some(at),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = kite.get(&e.id).await.expect("stored");
+    assert_eq!(waiting.state.current, State::Created);
+    assert!(waiting.task_run_list.is_empty());
+    let done = kite.wait_end(&e.id).await;
+    assert_state(&done, State::Success);
+    assert!(done.state.histories[1].date >= at - chrono::Duration::milliseconds(5));
+}

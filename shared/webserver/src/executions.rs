@@ -103,9 +103,23 @@ pub(crate) async fn create(
     };
     let received = inputs::read(&state, req, target).await?;
     let mut ended = platform.subscribe_ended();
+    let schedule_date = match params.text("scheduleDate") {
+        Some(d) => Some(
+            chrono::DateTime::parse_from_rfc3339(d)
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "scheduleDate",
+                        format!("`{d}` is not an ISO-8601 date-time like 2025-01-31T10:00:00Z"),
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let options = CreateOptions {
         labels,
         id: Some(execution_id.clone()),
+        schedule_date,
         ..Default::default()
     };
     let execution = match platform

@@ -30,6 +30,10 @@ use crate::repo::{RepoError, Repos};
 use crate::worker::Runners;
 pub use messages::{ExecutorMessage, TimerMessage};
 
+/// Largest message body sent inline; larger ones travel by reference through storage.
+pub const MAX_INLINE_MESSAGE: usize = 200 * 1024;
+const PAYLOAD_REF: &str = "$payload";
+
 /// Longest delay a queue message may carry (SQS: 15 minutes).
 pub const MAX_QUEUE_DELAY: Duration = Duration::from_secs(15 * 60);
 
@@ -77,6 +81,8 @@ pub struct CreateOptions {
     pub id: Option<String>,
     /// Deprecated Subflow `outputs`, rendered by the child when it ends.
     pub subflow_outputs: Option<Map<String, Value>>,
+    /// Start at this date (the execution stays CREATED until then).
+    pub schedule_date: Option<DateTime<Utc>>,
 }
 
 /// Parsed flows by (namespace, id, revision).
@@ -215,6 +221,7 @@ impl Platform {
             event,
         };
         let body = serde_json::to_string(&msg).map_err(|e| ServiceError::Other(e.to_string()))?;
+        let body = self.by_reference(body).await?;
         self.queue
             .send(
                 &self.names.executor,
@@ -274,6 +281,7 @@ impl Platform {
             trigger,
             id,
             subflow_outputs,
+            schedule_date,
         } = opts;
         if flow.disabled {
             return Err(ServiceError::Other(format!(
@@ -312,6 +320,7 @@ impl Platform {
         }
         let mut exec = Execution::new(id.clone(), flow, resolved, all_labels, now);
         exec.trigger = trigger;
+        exec.schedule_date = schedule_date;
         let mut rec = Record::new(exec.clone());
         rec.internal.subflow_outputs = subflow_outputs;
         match self.repos.executions.put(&rec, Expect::Absent).await {
@@ -321,12 +330,24 @@ impl Platform {
             }
             Err(e) => return Err(e.into()),
         }
-        self.send_event(&id, Event::Start).await?;
+        match schedule_date {
+            Some(at) if at > now => {
+                self.schedule_timer(TimerMessage {
+                    execution_id: id.clone(),
+                    at,
+                    timer: executor::TimerKind::ScheduledStart,
+                })
+                .await?
+            }
+            _ => self.send_event(&id, Event::Start).await?,
+        }
         Ok(exec)
     }
 
     /// Handles one message of the executor queue.
     pub async fn handle_executor_message(&self, body: &str) -> Result<(), ServiceError> {
+        let body = self.dereference(body).await?;
+        let body = body.as_str();
         let msg: ExecutorMessage =
             serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
                 what: "executor",
@@ -400,6 +421,7 @@ impl Platform {
                 Action::Dispatch(job) => {
                     let body = serde_json::to_string(&job)
                         .map_err(|e| ServiceError::Other(e.to_string()))?;
+                    let body = self.by_reference(body).await?;
                     self.queue
                         .send(&self.names.worker, OutgoingMessage::new(body))
                         .await?;
@@ -504,6 +526,7 @@ impl Platform {
                     trigger: Some(trigger),
                     id: Some(req.execution_id.clone()),
                     subflow_outputs: req.outputs.clone(),
+                    schedule_date: None,
                 },
             )
             .await
@@ -545,6 +568,41 @@ impl Platform {
         .await
     }
 
+    /// A message body as sent: inline when small, else stored in internal storage and
+    /// replaced by `{"$payload": key}` (queue messages are limited to 256 KiB).
+    async fn by_reference(&self, body: String) -> Result<String, ServiceError> {
+        if body.len() <= MAX_INLINE_MESSAGE {
+            return Ok(body);
+        }
+        let key = kite_ports::StorageKey::new(format!("_messages/{}.json", ids::random_id()))
+            .map_err(|e| ServiceError::Other(e.to_string()))?;
+        self.storage
+            .put(&key, bytes::Bytes::from(body))
+            .await
+            .map_err(|e| ServiceError::Other(format!("cannot store a large message: {e}")))?;
+        Ok(serde_json::json!({ PAYLOAD_REF: key.as_str() }).to_string())
+    }
+
+    /// The body of a received message (loading it from storage when sent by reference).
+    async fn dereference(&self, body: &str) -> Result<String, ServiceError> {
+        if body.len() > 300 || !body.starts_with("{\"$payload\"") {
+            return Ok(body.to_owned());
+        }
+        let v: Value = serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
+            what: "payload reference",
+            source,
+        })?;
+        let key = kite_ports::StorageKey::new(v[PAYLOAD_REF].as_str().unwrap_or_default())
+            .map_err(|e| ServiceError::Other(e.to_string()))?;
+        let bytes = self
+            .storage
+            .get(&key)
+            .await
+            .map_err(|e| ServiceError::Other(format!("cannot load a large message: {e}")))?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| ServiceError::Other("a stored message is not UTF-8".into()))
+    }
+
     /// Puts a timer on the timer queue (with at most the queue's maximum delay).
     pub async fn schedule_timer(&self, t: TimerMessage) -> Result<(), ServiceError> {
         let now = self.clock.now();
@@ -564,6 +622,8 @@ impl Platform {
 
     /// Handles one timer message: forwards it to the executor when due, re-delays otherwise.
     pub async fn handle_timer_message(&self, body: &str) -> Result<(), ServiceError> {
+        let body = self.dereference(body).await?;
+        let body = body.as_str();
         let t: TimerMessage =
             serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
                 what: "timer",
@@ -578,6 +638,8 @@ impl Platform {
 
     /// Handles one worker job.
     pub async fn handle_worker_message(&self, body: &str) -> Result<(), ServiceError> {
+        let body = self.dereference(body).await?;
+        let body = body.as_str();
         let job: executor::WorkerJob =
             serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
                 what: "worker",
