@@ -179,6 +179,19 @@ pub(crate) async fn search(
     }
     let labels = params.labels()?;
     let q = params.text("q").map(str::to_lowercase);
+    let date = |key: &'static str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        params
+            .text(key)
+            .map(|d| {
+                chrono::DateTime::parse_from_rfc3339(d)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .map_err(|_| {
+                        ApiError::invalid(key, format!("`{d}` is not an ISO-8601 date-time"))
+                    })
+            })
+            .transpose()
+    };
+    let (start, end) = (date("startDate")?, date("endDate")?);
     let platform = state.platform();
     let namespaces = match params.text("namespace") {
         Some(ns) => {
@@ -202,7 +215,10 @@ pub(crate) async fn search(
             .await?
         {
             let e = rec.execution;
+            let began = e.state.start_date;
             let keep = (states.is_empty() || states.contains(&e.state.current))
+                && start.is_none_or(|s| began.is_some_and(|b| b >= s))
+                && end.is_none_or(|x| began.is_some_and(|b| b <= x))
                 && labels.iter().all(|l| {
                     e.labels
                         .iter()

@@ -206,6 +206,8 @@ pub const ROUTES: &[Route] = &[
             ("state", "A state (repeatable or comma-separated)"),
             ("labels", "A label `key:value` (repeatable)"),
             ("q", "Text contained in the id, flow id or namespace"),
+            ("startDate", "Started at or after this ISO-8601 date-time"),
+            ("endDate", "Started at or before this ISO-8601 date-time"),
             ("page", "Page number, from 1 (default 1)"),
             ("size", "Page size (default 10)"),
         ],

@@ -1476,3 +1476,41 @@ async fn restart_replay_and_change_state() {
         .await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "terminal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_and_pause_timeout_through_the_api() {
+    let h = harness().await;
+    h.deploy("id: one_at_a_time\nnamespace: kite.api\nconcurrency:\n  limit: 1\n  behavior: QUEUE\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.4S\n")
+        .await;
+    let a = h.execute_json("one_at_a_time", "", json!({})).await.json();
+    let a = a["id"].as_str().unwrap().to_owned();
+    h.until_state(&a, "RUNNING").await;
+    let b = h.execute_json("one_at_a_time", "", json!({})).await.json();
+    let b = b["id"].as_str().unwrap().to_owned();
+    h.until_state(&b, "QUEUED").await;
+    h.until_state(&a, "SUCCESS").await;
+    let b = h.until_state(&b, "SUCCESS").await;
+    let states: Vec<&str> = b["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states[..3], ["CREATED", "QUEUED", "RUNNING"]);
+
+    h.deploy("id: short_pause\nnamespace: kite.api\ntasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    timeout: PT0.3S\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n")
+        .await;
+    let p = h.execute_json("short_pause", "", json!({})).await.json();
+    let p = p["id"].as_str().unwrap().to_owned();
+    let failed = h.until_state(&p, "FAILED").await;
+    assert_eq!(failed["taskRunList"].as_array().unwrap().len(), 1);
+    assert_eq!(failed["taskRunList"][0]["state"]["current"], "FAILED");
+
+    // Date filters of the search.
+    let r = h.get("/api/v1/executions/search?namespace=kite.api&flowId=short_pause&startDate=2000-01-01T00:00:00Z").await;
+    assert_eq!(r.json()["total"], 1, "{}", r.text());
+    let r = h.get("/api/v1/executions/search?namespace=kite.api&flowId=short_pause&endDate=2000-01-01T00:00:00Z").await;
+    assert_eq!(r.json()["total"], 0, "{}", r.text());
+    let r = h.get("/api/v1/executions/search?startDate=yesterday").await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "startDate");
+}
