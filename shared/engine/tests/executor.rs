@@ -4428,3 +4428,33 @@ async fn a_scheduled_execution_waits_for_its_date() {
     assert_state(&done, State::Success);
     assert!(done.state.histories[1].date >= at - chrono::Duration::milliseconds(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn working_directory_cache_is_restored_by_the_next_execution() {
+    let kite = Kite::start().await;
+    let src = "id: cached\nnamespace: kite.tests\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    cache:\n      ttl: PT5M\n      patterns:\n        - \"*.txt\"\n    tasks:\n      - id: look\n        type: io.kestra.plugin.core.storage.LocalFiles\n        outputs:\n          - hello.txt\n      - id: make\n        type: io.kestra.plugin.core.storage.LocalFiles\n        inputs:\n          hello.txt: HELLO\n          skip.log: not cached\n";
+    let first = kite.run(src, json!({})).await;
+    assert_state(&first, State::Success);
+    let look = |e: &Execution| {
+        e.task_run_list
+            .iter()
+            .find(|r| r.task_id == "look")
+            .map(|r| r.outputs["uris"].clone())
+    };
+    assert_eq!(look(&first), Some(json!({})), "nothing cached yet");
+    let second = kite.run(src, json!({})).await;
+    assert_state(&second, State::Success);
+    let uris = look(&second).expect("look ran");
+    assert!(
+        uris.get("hello.txt").is_some(),
+        "the cached file is back: {uris}"
+    );
+    let expired = src.replace("PT5M", "PT0.001S");
+    let third = kite.run(&expired, json!({})).await;
+    assert_state(&third, State::Success);
+    assert_eq!(
+        look(&third),
+        Some(json!({})),
+        "an expired cache is not restored"
+    );
+}

@@ -29,6 +29,8 @@ pub const WD_INPUT_FILES: &str = "workingDirectoryInputFiles";
 /// Job `extra` key (and result output key): the WorkingDirectory `outputFiles` globs, and
 /// the files uploaded for them.
 pub const WD_OUTPUT_FILES: &str = "workingDirectoryOutputFiles";
+/// Job `extra` key: the WorkingDirectory cache `{key, patterns, ttlMillis}`.
+pub const WD_CACHE: &str = "workingDirectoryCache";
 
 /// Why an attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +308,10 @@ pub async fn run_job(
         }
     };
     let outcome = match outcome {
+        Ok(o) if ctx.job.extra.contains_key(WD_CACHE) => save_cache(&ctx).await.map(|()| o),
+        other => other,
+    };
+    let outcome = match outcome {
         Ok(mut o) if ctx.job.extra.contains_key(WD_OUTPUT_FILES) => {
             match collect_working_directory(&ctx).await {
                 Ok(files) => {
@@ -346,13 +352,19 @@ pub async fn run_job(
 
 /// Writes a WorkingDirectory's input files once (a marker file records it).
 async fn prepare_working_directory(ctx: &RunContext) -> Result<(), TaskError> {
-    let Some(files) = ctx.job.extra.get(WD_INPUT_FILES) else {
-        return Ok(());
-    };
     let marker = ctx.workdir.join(".kite-working-directory");
     if tokio::fs::try_exists(&marker).await.unwrap_or(false) {
         return Ok(());
     }
+    if ctx.job.extra.contains_key(WD_CACHE) {
+        restore_cache(ctx).await?;
+    }
+    let Some(files) = ctx.job.extra.get(WD_INPUT_FILES) else {
+        if ctx.job.extra.contains_key(WD_CACHE) {
+            tokio::fs::write(&marker, b"").await?;
+        }
+        return Ok(());
+    };
     if let Value::String(s) = files
         && let Some(e) = s.strip_prefix("error: ")
     {
@@ -378,4 +390,94 @@ async fn collect_working_directory(ctx: &RunContext) -> Result<Map<String, Value
         })
         .unwrap_or_default();
     tasks::files::upload_matching(ctx, &ctx.workdir, &globs).await
+}
+
+fn cache_key(ctx: &RunContext) -> Result<Option<(StorageKey, Vec<String>, i64)>, TaskError> {
+    let Some(c) = ctx.job.extra.get(WD_CACHE) else {
+        return Ok(None);
+    };
+    let key = StorageKey::new(c["key"].as_str().unwrap_or_default())?;
+    let patterns = c["patterns"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some((
+        key,
+        patterns,
+        c["ttlMillis"].as_i64().unwrap_or(i64::MAX),
+    )))
+}
+
+/// Restores a WorkingDirectory cache (files saved by an earlier execution) if not expired.
+async fn restore_cache(ctx: &RunContext) -> Result<(), TaskError> {
+    use base64::Engine as _;
+    let Some((key, _, ttl)) = cache_key(ctx)? else {
+        return Ok(());
+    };
+    let Ok(bytes) = ctx.storage.get(&key).await else {
+        return Ok(());
+    };
+    let Ok(archive) = serde_json::from_slice::<Value>(&bytes) else {
+        return Ok(());
+    };
+    let created = archive["createdAt"].as_i64().unwrap_or(0);
+    if ctx.now().timestamp_millis().saturating_sub(created) > ttl {
+        ctx.log(
+            LogLevel::Info,
+            "WorkingDirectory cache expired; starting without it",
+        );
+        return Ok(());
+    }
+    let mut restored = 0;
+    if let Some(files) = archive["files"].as_object() {
+        for (name, content) in files {
+            let rel = tasks::files::safe_relative(name, "cached file")?;
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(content.as_str().unwrap_or_default())
+                .map_err(|e| TaskError::new(format!("corrupt cache entry {name}: {e}")))?;
+            let path = ctx.workdir.join(rel);
+            if let Some(parent) = path.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            tokio::fs::write(&path, data).await?;
+            restored += 1;
+        }
+    }
+    ctx.log(
+        LogLevel::Info,
+        format!("WorkingDirectory cache restored ({restored} files)"),
+    );
+    Ok(())
+}
+
+/// Saves the files matching the cache patterns.
+async fn save_cache(ctx: &RunContext) -> Result<(), TaskError> {
+    use base64::Engine as _;
+    let Some((key, patterns, _)) = cache_key(ctx)? else {
+        return Ok(());
+    };
+    let globs = patterns
+        .iter()
+        .map(|p| tasks::files::Glob::new(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut files = Map::new();
+    for rel in tasks::files::list_files(&ctx.workdir).await? {
+        if rel.starts_with(".kite") || !globs.iter().any(|g| g.matches(&rel)) {
+            continue;
+        }
+        let data = tokio::fs::read(ctx.workdir.join(&rel)).await?;
+        files.insert(
+            rel,
+            Value::String(base64::engine::general_purpose::STANDARD.encode(data)),
+        );
+    }
+    let archive = serde_json::json!({ "createdAt": ctx.now().timestamp_millis(), "files": files });
+    ctx.storage
+        .put(&key, bytes::Bytes::from(archive.to_string()))
+        .await?;
+    Ok(())
 }

@@ -49,6 +49,24 @@ pub fn job_extra(cx: &Cx<'_>, wd: &str, extra: &mut serde_json::Map<String, serd
             }
         }
     }
+    if let Some(cache) = &spec.cache {
+        let e = &cx.rec.execution;
+        let wd_task = cx.run(wd).map(|r| r.task_id.clone()).unwrap_or_default();
+        let key = format!(
+            "{}/{}/cache/{}/cache.json",
+            e.namespace.replace('.', "/"),
+            e.flow_id,
+            wd_task
+        );
+        extra.insert(
+            crate::worker::WD_CACHE.into(),
+            serde_json::json!({
+                "key": key,
+                "patterns": cache.patterns,
+                "ttlMillis": cache.ttl.map(|t| t.as_millis()).unwrap_or(i64::MAX),
+            }),
+        );
+    }
     if !spec.output_files.is_empty() {
         extra.insert(
             crate::worker::WD_OUTPUT_FILES.into(),
