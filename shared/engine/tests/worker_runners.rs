@@ -1186,3 +1186,44 @@ async fn log_fetch_filters_by_level_and_task() {
     run.assert_state(State::Failed);
     assert!(run.errors().contains("executionId"), "{}", run.errors());
 }
+
+/// A runner that panics, to check the worker survives it.
+struct Panics;
+
+#[async_trait::async_trait]
+impl kite_engine::worker::TaskRunner for Panics {
+    async fn run(
+        &self,
+        _ctx: &kite_engine::worker::RunContext,
+    ) -> Result<kite_engine::worker::Output, kite_engine::worker::TaskError> {
+        panic!("the runner blew up")
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_runner_fails_its_attempt_with_the_reason() {
+    let mut h = Harness::new();
+    h.runners
+        .register("io.kestra.plugin.core.kv.Get", Arc::new(Panics));
+    let run = h
+        .run(
+            "  - id: t\n    type: io.kestra.plugin.core.kv.Get\n    key: k\n",
+            json!({}),
+        )
+        .await;
+    assert_eq!(run.result.state, State::Failed);
+    assert!(
+        run.logs.iter().any(|l| l.level == LogLevel::Error
+            && l.message.contains("the task crashed: the runner blew up")),
+        "{:?}",
+        run.logs
+    );
+    // The worker still works afterwards.
+    let run = Harness::new()
+        .run(
+            "  - id: t\n    type: io.kestra.plugin.core.kv.Get\n    key: k\n",
+            json!({}),
+        )
+        .await;
+    assert_eq!(run.result.state, State::Success);
+}

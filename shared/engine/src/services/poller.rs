@@ -116,10 +116,23 @@ pub fn spawn(
                     // Never process a later message of a group after an earlier one failed.
                     continue;
                 }
-                let r = match component {
-                    Component::Executor => platform.handle_executor_message(&m.body).await,
-                    Component::Worker => platform.handle_worker_message(&m.body).await,
-                    Component::Scheduler => platform.handle_timer_message(&m.body).await,
+                let handled = async {
+                    match component {
+                        Component::Executor => platform.handle_executor_message(&m.body).await,
+                        Component::Worker => platform.handle_worker_message(&m.body).await,
+                        Component::Scheduler => platform.handle_timer_message(&m.body).await,
+                    }
+                };
+                // A panicking handler leaves the message to be redelivered (and, after too many
+                // receives, dead-lettered) instead of stopping this poller.
+                let r = {
+                    use futures::FutureExt;
+                    std::panic::AssertUnwindSafe(handled)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(super::ServiceError::Other("the handler panicked".into()))
+                        })
                 };
                 match r {
                     Ok(()) => {

@@ -295,15 +295,33 @@ pub async fn run_job(
                     .map(|d| d.to_std()),
                 None => None,
             };
+            // A panicking runner fails its attempt instead of killing the worker.
+            let attempt = async {
+                use futures::FutureExt;
+                match std::panic::AssertUnwindSafe(runner.run(&ctx))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(panic) => Err(TaskError(format!(
+                        "the task crashed: {}",
+                        panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "panic".to_owned())
+                    ))),
+                }
+            };
             match timeout {
-                Some(t) => match tokio::time::timeout(t, runner.run(&ctx)).await {
+                Some(t) => match tokio::time::timeout(t, attempt).await {
                     Ok(r) => r,
                     Err(_) => Err(TaskError(format!(
                         "Timeout after {}",
                         kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
                     ))),
                 },
-                None => runner.run(&ctx).await,
+                None => attempt.await,
             }
         }
     };
