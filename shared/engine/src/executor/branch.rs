@@ -193,3 +193,29 @@ fn resolve<'f>(
     }
     Decision::Done(state)
 }
+
+/// The end of a flowable whose own children are done: its `errors` (only when `failed`),
+/// then its `finally`, one task at a time. `None` once both ran (or have nothing to run).
+pub fn tail<'f>(
+    cx: &Cx<'f>,
+    parent: &str,
+    errors: &'f [Task],
+    finally: &'f [Task],
+    failed: bool,
+) -> Option<Decision<'f>> {
+    let lists: &[&'f [Task]] = if failed {
+        &[errors, finally]
+    } else {
+        &[finally]
+    };
+    for &list in lists {
+        let runs = runs_of(cx, Some(parent), list, None);
+        if runs.iter().any(|r| live(r)) {
+            return Some(Decision::Wait);
+        }
+        if let Some(t) = enabled(list).find(|t| !runs.iter().any(|r| r.task_id == t.id)) {
+            return Some(Decision::Create(vec![NewRun::new(t, None)]));
+        }
+    }
+    None
+}

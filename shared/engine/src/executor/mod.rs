@@ -960,30 +960,8 @@ impl<'f> Cx<'f> {
                     .render_value(other, &ctx)
                     .map_err(|e| format!("{}: {e}", o.id))?,
             };
-            let input = kite_flow::model::input::Input {
-                id: o.id.clone(),
-                name: None,
-                kind: o.kind,
-                description: None,
-                display_name: None,
-                required: o.required.unwrap_or(true),
-                defaults: None,
-                prefill: None,
-                depends_on: None,
-                validator: None,
-                min: None,
-                max: None,
-                after: None,
-                before: None,
-                extension: None,
-                item_type: None,
-                values: None,
-                options: None,
-                expression: None,
-                allow_custom_value: true,
-                is_radio: false,
-                auto_select_first: false,
-            };
+            let input =
+                kite_flow::model::input::Input::typed(&o.id, o.kind, o.required.unwrap_or(true));
             let mut supplied = Map::new();
             supplied.insert(o.id.clone(), v);
             let typed =

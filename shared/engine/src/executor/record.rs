@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::model::{Execution, LogEntry, State, TaskRun};
+use crate::model::{Execution, LogEntry, State};
 
 /// The persisted unit of the executor: one execution and its private state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -301,10 +301,5 @@ impl Record {
             execution,
             internal: Internal::default(),
         }
-    }
-
-    /// The task runs as a slice.
-    pub fn runs(&self) -> &[TaskRun] {
-        &self.execution.task_run_list
     }
 }

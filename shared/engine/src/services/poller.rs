@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kite_ports::Queue;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -164,6 +163,3 @@ pub fn spawn(
 fn backoff(receives: u32) -> Duration {
     Duration::from_millis(100u64.saturating_mul(1 << receives.min(8)))
 }
-
-/// A queue reference kept for symmetry with the AWS drivers.
-pub type QueueRef = Arc<dyn Queue>;

@@ -155,22 +155,24 @@ impl Flow {
     /// afterExecution, listeners).
     pub fn all_tasks(&self) -> Vec<&Task> {
         let mut out = Vec::new();
-        let roots = self
-            .tasks
-            .iter()
-            .chain(&self.errors)
-            .chain(&self.finally)
-            .chain(&self.after_execution)
-            .chain(self.listeners.iter().flat_map(|l| &l.tasks));
-        for t in roots {
+        for t in self.roots() {
             collect(t, &mut out);
         }
         out
     }
 
-    /// Finds a task anywhere in the flow.
+    /// Finds a task anywhere in the flow (depth-first, without collecting the tree).
     pub fn find_task(&self, id: &str) -> Option<&Task> {
-        self.all_tasks().into_iter().find(|t| t.id == id)
+        self.roots().find_map(|t| find(t, id))
+    }
+
+    fn roots(&self) -> impl Iterator<Item = &Task> {
+        self.tasks
+            .iter()
+            .chain(&self.errors)
+            .chain(&self.finally)
+            .chain(&self.after_execution)
+            .chain(self.listeners.iter().flat_map(|l| &l.tasks))
     }
 }
 
@@ -181,4 +183,13 @@ fn collect<'a>(t: &'a Task, out: &mut Vec<&'a Task>) {
             collect(c, out);
         }
     }
+}
+
+fn find<'a>(t: &'a Task, id: &str) -> Option<&'a Task> {
+    if t.id == id {
+        return Some(t);
+    }
+    t.branches()
+        .into_iter()
+        .find_map(|b| b.tasks.iter().find_map(|c| find(c, id)))
 }

@@ -167,6 +167,34 @@ fn yes() -> bool {
 }
 
 impl Input {
+    /// A declaration of `id` with type `kind` and no validator (e.g. to type a flow output).
+    pub fn typed(id: impl Into<String>, kind: InputType, required: bool) -> Self {
+        Self {
+            id: id.into(),
+            name: None,
+            kind,
+            description: None,
+            display_name: None,
+            required,
+            defaults: None,
+            prefill: None,
+            depends_on: None,
+            validator: None,
+            min: None,
+            max: None,
+            after: None,
+            before: None,
+            extension: None,
+            item_type: None,
+            values: None,
+            options: None,
+            expression: None,
+            allow_custom_value: true,
+            is_radio: false,
+            auto_select_first: false,
+        }
+    }
+
     /// The id, falling back to the deprecated `name`.
     pub fn key(&self) -> &str {
         if self.id.is_empty() {

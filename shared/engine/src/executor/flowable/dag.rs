@@ -6,7 +6,7 @@ use kite_flow::property::Dyn;
 use kite_flow::tasks::dag::Dag;
 
 use crate::executor::Cx;
-use crate::executor::branch::{self, Decision, NewRun, live, runs_of, worst};
+use crate::executor::branch::{self, Decision, NewRun, live, worst};
 use crate::model::State;
 
 /// Next children.
@@ -67,28 +67,8 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
     if started.iter().any(|r| live(r)) {
         return Decision::Wait;
     }
-    let lists = branch::Lists {
-        tasks: &[],
-        errors: &dag.errors,
-        finally: &dag.finally,
-    };
-    if failed {
-        let errs = runs_of(cx, Some(id), &dag.errors, None);
-        if let Some(t) = dag
-            .errors
-            .iter()
-            .find(|t| !errs.iter().any(|r| r.task_id == t.id))
-        {
-            return Decision::Create(vec![NewRun::new(t, None)]);
-        }
-    }
-    let fin = runs_of(cx, Some(id), lists.finally, None);
-    if let Some(t) = dag
-        .finally
-        .iter()
-        .find(|t| !fin.iter().any(|r| r.task_id == t.id))
-    {
-        return Decision::Create(vec![NewRun::new(t, None)]);
+    if let Some(d) = branch::tail(cx, id, &dag.errors, &dag.finally, failed) {
+        return d;
     }
     let main: Vec<&crate::model::TaskRun> = started
         .into_iter()

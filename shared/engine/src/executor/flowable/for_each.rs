@@ -2,7 +2,6 @@
 //! distinct value, each value's tasks in sequence, `concurrencyLimit` values at a time.
 
 use kite_flow::Task;
-use kite_flow::plugin::PluginType;
 use kite_flow::property::Dyn;
 use kite_flow::tasks::{
     each_parallel::EachParallel, each_sequential::EachSequential, for_each::ForEach,
@@ -179,43 +178,8 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         return Decision::Wait;
     }
     // Every value group ended (or a failure stopped the loop): errors, then finally.
-    let tail = branch::sequential(
-        cx,
-        Some(id),
-        Lists {
-            tasks: &[],
-            errors: s.errors,
-            finally: s.finally,
-        },
-        None,
-    );
-    let tail_runs =
-        runs_of(cx, Some(id), s.errors, None).len() + runs_of(cx, Some(id), s.finally, None).len();
-    if failed {
-        let errs = runs_of(cx, Some(id), s.errors, None);
-        if errs.iter().any(|r| branch::live(r)) {
-            return Decision::Wait;
-        }
-        if let Some(t) = s
-            .errors
-            .iter()
-            .find(|t| !t.common.disabled && !errs.iter().any(|r| r.task_id == t.id))
-        {
-            return Decision::Create(vec![NewRun::new(t, None)]);
-        }
-    }
-    match tail {
-        Decision::Create(c) if tail_runs > 0 || !s.finally.is_empty() => {
-            let fin: Vec<NewRun<'f>> = c
-                .into_iter()
-                .filter(|n| s.finally.iter().any(|t| t.id == n.task.id))
-                .collect();
-            if !fin.is_empty() {
-                return Decision::Create(fin);
-            }
-        }
-        Decision::Wait => return Decision::Wait,
-        _ => {}
+    if let Some(d) = branch::tail(cx, id, s.errors, s.finally, failed) {
+        return d;
     }
     if failed {
         return Decision::Done(State::Failed);
@@ -227,6 +191,5 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
             st = x;
         }
     }
-    let _ = ForEach::TYPE;
     Decision::Done(st)
 }

@@ -8,7 +8,7 @@ use kite_flow::property::Dyn;
 use kite_flow::tasks::wait_for::WaitFor;
 use serde_json::{Map, Value};
 
-use crate::executor::branch::{Decision, NewRun, live, worst};
+use crate::executor::branch::{Decision, NewRun, live};
 use crate::executor::{Action, Cx, TimerKind};
 use crate::model::{State, TaskRun};
 
@@ -39,26 +39,8 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         return Decision::Wait;
     }
     if runs.iter().any(|r| r.current().is_failed()) {
-        let errs: Vec<&TaskRun> = cx
-            .rec
-            .execution
-            .children(Some(id))
-            .filter(|r| spec.errors.iter().any(|t| t.id == r.task_id))
-            .collect();
-        if errs.iter().any(|r| live(r)) {
-            return Decision::Wait;
-        }
-        if let Some(t) = spec
-            .errors
-            .iter()
-            .filter(|t| !t.common.disabled)
-            .find(|t| !errs.iter().any(|r| r.task_id == t.id))
-        {
-            return Decision::Create(vec![NewRun {
-                task: t,
-                value: None,
-                iteration: None,
-            }]);
+        if let Some(d) = crate::executor::branch::tail(cx, id, &spec.errors, &[], true) {
+            return d;
         }
         return Decision::Done(State::Failed);
     }
@@ -75,7 +57,6 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         }]);
     }
     // The iteration ended: the caller (`check`) evaluates the condition.
-    let _ = worst(runs);
     Decision::Wait
 }
 
