@@ -27,6 +27,8 @@ struct Harness {
     repos: Repos,
     root: tempfile::TempDir,
     runners: Runners,
+    /// The worker's own time limit (a Lambda's remaining time).
+    budget: Option<Duration>,
 }
 
 struct Run {
@@ -72,6 +74,7 @@ impl Harness {
             storage,
             root: tempfile::tempdir().unwrap(),
             runners: Runners::core(),
+            budget: None,
         }
     }
 
@@ -129,6 +132,7 @@ impl Harness {
             self.repos.clone(),
             Arc::new(SystemClock),
             self.root.path(),
+            self.budget,
         )
         .await;
         Run { result, logs }
@@ -677,6 +681,33 @@ async fn shell_commands_working_dir_output_dir_and_storage_uris() {
         h.read(&run.out("outputFiles")["report.txt"]).await,
         "report\n"
     );
+}
+
+#[tokio::test]
+async fn a_task_longer_than_the_workers_time_limit_fails_with_a_clear_message() {
+    let mut h = Harness::new();
+    h.budget = Some(Duration::from_millis(300));
+    let yaml = r#"  - id: t
+    type: io.kestra.plugin.scripts.shell.Commands
+    timeout: PT1H
+    commands:
+      - sleep 30
+"#;
+    let started = Instant::now();
+    let run = h.run_job(yaml, "t", "flow", json!({}), |_| {}).await;
+    run.assert_state(State::Failed);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        run.errors().contains("worker's time limit") && run.errors().contains("15 minutes"),
+        "{}",
+        run.errors()
+    );
+    // The task's own, shorter timeout keeps its usual message.
+    h.budget = Some(Duration::from_secs(60));
+    let yaml = yaml.replace("PT1H", "PT0.2S");
+    let run = h.run_job(&yaml, "t", "flow", json!({}), |_| {}).await;
+    run.assert_state(State::Failed);
+    assert!(run.errors().contains("Timeout after"), "{}", run.errors());
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@
 //! | [`queue`] | [`Queue`]: SQS-shaped standard and FIFO queues, redrive, long polling |
 //! | [`storage`] | [`Storage`], [`StorageKey`]: S3-shaped objects behind `kestra:///` URIs |
 //! | [`documents`] | [`DocumentStore`]: versioned, conditional, indexed, DynamoDB-shaped items |
+//! | [`secrets`] | [`SecretStore`]: named secrets for `secret()` (Secrets Manager on AWS) |
 //! | [`memory`] | [`MemoryQueue`], [`MemoryStorage`], [`MemoryDocuments`]: in-memory twins |
 //! | [`contract`] | the contract suites (`queue`, `storage`, `documents`) and their test macros |
 //!
@@ -29,6 +30,7 @@ pub mod contract;
 pub mod documents;
 pub mod memory;
 pub mod queue;
+pub mod secrets;
 pub mod storage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -40,4 +42,5 @@ pub use memory::{MemoryDocuments, MemoryQueue, MemoryStorage};
 pub use queue::{
     MessageId, OutgoingMessage, Queue, QueueError, QueueSpec, ReceiptHandle, ReceivedMessage,
 };
+pub use secrets::{NoSecrets, SecretStore};
 pub use storage::{Storage, StorageError, StorageKey};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use kite_ports::{Clock, Storage, StorageKey};
+use kite_ports::{Clock, NoSecrets, SecretStore, Storage, StorageKey};
 use serde_json::Value;
 
 use crate::repo::Repos;
@@ -18,6 +18,7 @@ use crate::repo::Repos;
 /// The host of a platform.
 pub struct PlatformHost {
     secrets: HashMap<String, String>,
+    store: Arc<dyn SecretStore>,
     storage: Arc<dyn Storage>,
     repos: Repos,
     clock: Arc<dyn Clock>,
@@ -46,11 +47,20 @@ impl PlatformHost {
             .collect();
         Self {
             secrets,
+            store: Arc::new(NoSecrets),
             storage,
             repos,
             clock,
             namespace: None,
         }
+    }
+}
+
+impl PlatformHost {
+    /// Also looks secrets up in `store` (after the environment).
+    pub fn with_secret_store(mut self, store: Arc<dyn SecretStore>) -> Self {
+        self.store = store;
+        self
     }
 }
 
@@ -65,17 +75,29 @@ impl kite_expr::Host for PlatformHost {
     }
 
     fn secret(&self, key: &str) -> Result<String, String> {
-        let raw = self
+        let raw = match self
             .secrets
             .get(key)
             .or_else(|| self.secrets.get(&key.to_ascii_uppercase()))
-            .ok_or_else(|| format!("Cannot find secret for key '{key}': set the environment variable SECRET_{} to its base64 value", key.to_ascii_uppercase()))?;
+        {
+            Some(raw) => raw.clone(),
+            None => match block(self.store.get(key))? {
+                // Secrets Manager values are plain text.
+                Some(value) => return Ok(value),
+                None => {
+                    return Err(format!(
+                        "Cannot find secret for key '{key}': set the environment variable SECRET_{} to its base64 value (on AWS: create the secret in Secrets Manager)",
+                        key.to_ascii_uppercase(),
+                    ));
+                }
+            },
+        };
         let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
         match base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()) {
             Ok(bytes) => {
                 String::from_utf8(bytes).map_err(|_| format!("secret '{key}' is not UTF-8 text"))
             }
-            Err(_) => Ok(raw.clone()),
+            Err(_) => Ok(raw),
         }
     }
 

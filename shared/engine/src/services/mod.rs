@@ -9,6 +9,7 @@
 //!   repositories.
 
 pub mod concurrency;
+pub mod dispatch;
 pub mod host;
 pub mod messages;
 pub mod poller;
@@ -109,15 +110,18 @@ impl QueueNames {
         }
     }
 
+    /// The dead-letter queue of queue `name` (`worker` → `worker-dlq`,
+    /// `executor.fifo` → `executor-dlq.fifo`).
+    pub fn dead_letter_of(name: &str) -> String {
+        match name.strip_suffix(".fifo") {
+            Some(base) => format!("{base}-dlq.fifo"),
+            None => format!("{name}-dlq"),
+        }
+    }
+
     /// Queue definitions (each with its dead-letter queue).
     pub fn specs(&self) -> Vec<QueueSpec> {
-        let dlq = |n: &str| {
-            if let Some(base) = n.strip_suffix(".fifo") {
-                format!("{base}-dlq.fifo")
-            } else {
-                format!("{n}-dlq")
-            }
-        };
+        let dlq = Self::dead_letter_of;
         let mut out = Vec::new();
         for (name, fifo) in [
             (&self.executor, true),
@@ -570,7 +574,7 @@ impl Platform {
 
     /// A message body as sent: inline when small, else stored in internal storage and
     /// replaced by `{"$payload": key}` (queue messages are limited to 256 KiB).
-    async fn by_reference(&self, body: String) -> Result<String, ServiceError> {
+    pub(crate) async fn by_reference(&self, body: String) -> Result<String, ServiceError> {
         if body.len() <= MAX_INLINE_MESSAGE {
             return Ok(body);
         }
@@ -638,6 +642,16 @@ impl Platform {
 
     /// Handles one worker job.
     pub async fn handle_worker_message(&self, body: &str) -> Result<(), ServiceError> {
+        self.handle_worker_message_within(body, None).await
+    }
+
+    /// Handles one worker job that must end within `budget` (a Lambda's remaining time,
+    /// less what storing the result takes); a task that cannot fails with a message saying so.
+    pub async fn handle_worker_message_within(
+        &self,
+        body: &str,
+        budget: Option<Duration>,
+    ) -> Result<(), ServiceError> {
         let body = self.dereference(body).await?;
         let body = body.as_str();
         let job: executor::WorkerJob =
@@ -664,6 +678,7 @@ impl Platform {
             self.repos.clone(),
             self.clock.clone(),
             &self.work_root,
+            budget,
         )
         .await;
         self.repos.logs.append(&logs).await?;

@@ -10,9 +10,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Platform;
+use super::dispatch::{Delivery, handle_batch, queue_of};
 
 /// Which handler a poller feeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Component {
     /// Executor queue.
     Executor,
@@ -81,11 +82,7 @@ pub fn spawn(
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let queue_name = match component {
-            Component::Executor => platform.names.executor.clone(),
-            Component::Worker => platform.names.worker.clone(),
-            Component::Scheduler => platform.names.timers.clone(),
-        };
+        let queue_name = queue_of(&platform.names, component).to_owned();
         let batch = if component == Component::Worker {
             1
         } else {
@@ -107,53 +104,26 @@ pub fn spawn(
                     continue;
                 }
             };
-            let mut failed_groups: Vec<String> = Vec::new();
-            for m in messages {
-                if let Some(g) = &m.group_id
-                    && failed_groups.contains(g)
-                {
-                    // Never process a later message of a group after an earlier one failed.
-                    continue;
-                }
-                let handled = async {
-                    match component {
-                        Component::Executor => platform.handle_executor_message(&m.body).await,
-                        Component::Worker => platform.handle_worker_message(&m.body).await,
-                        Component::Scheduler => platform.handle_timer_message(&m.body).await,
+            let batch: Vec<Delivery> = messages
+                .iter()
+                .map(|m| Delivery {
+                    id: m.id.to_string(),
+                    body: m.body.clone(),
+                    receive_count: m.receive_count,
+                    group_id: m.group_id.clone(),
+                })
+                .collect();
+            let outcomes = handle_batch(&platform, component, &batch, None).await;
+            for (m, outcome) in messages.iter().zip(outcomes) {
+                if outcome.delete() {
+                    if let Err(e) = platform.queue.delete(&queue_name, &m.receipt_handle).await {
+                        tracing::warn!(queue = %queue_name, "delete failed: {e}");
                     }
-                };
-                // A panicking handler leaves the message to be redelivered (and, after too many
-                // receives, dead-lettered) instead of stopping this poller.
-                let r = {
-                    use futures::FutureExt;
-                    std::panic::AssertUnwindSafe(handled)
-                        .catch_unwind()
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(super::ServiceError::Other("the handler panicked".into()))
-                        })
-                };
-                match r {
-                    Ok(()) => {
-                        if let Err(e) = platform.queue.delete(&queue_name, &m.receipt_handle).await
-                        {
-                            tracing::warn!(queue = %queue_name, "delete failed: {e}");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(queue = %queue_name, receive_count = m.receive_count, "message failed: {e}");
-                        if let Some(g) = m.group_id.clone() {
-                            failed_groups.push(g);
-                        }
-                        let _ = platform
-                            .queue
-                            .change_visibility(
-                                &queue_name,
-                                &m.receipt_handle,
-                                backoff(m.receive_count),
-                            )
-                            .await;
-                    }
+                } else {
+                    let _ = platform
+                        .queue
+                        .change_visibility(&queue_name, &m.receipt_handle, backoff(m.receive_count))
+                        .await;
                 }
             }
         }

@@ -10,6 +10,7 @@ pub mod tasks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -260,6 +261,7 @@ pub async fn run_job(
     repos: Repos,
     clock: Arc<dyn Clock>,
     work_root: &Path,
+    budget: Option<Duration>,
 ) -> (WorkerResult, Vec<LogEntry>) {
     let dir_key = job
         .working_directory
@@ -313,9 +315,23 @@ pub async fn run_job(
                     ))),
                 }
             };
-            match timeout {
+            // The worker's own limit (a Lambda's remaining time) bounds the attempt too, with
+            // its own message: the task did not time out, the host ran out of time for it.
+            let limited_by_host = match (timeout, budget) {
+                (Some(t), Some(b)) => b < t,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            let limit = if limited_by_host { budget } else { timeout };
+            match limit {
                 Some(t) => match tokio::time::timeout(t, attempt).await {
                     Ok(r) => r,
+                    Err(_) if limited_by_host => Err(TaskError(format!(
+                        "the task could not finish within the worker's time limit ({} left of \
+                         this invocation; a worker Lambda runs at most 15 minutes): give the task \
+                         a `timeout` below that limit, or split its work",
+                        kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
+                    ))),
                     Err(_) => Err(TaskError(format!(
                         "Timeout after {}",
                         kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
