@@ -1,11 +1,12 @@
 //! Typed repositories over the [`DocumentStore`] port: flows with revisions, execution
-//! records, logs, and the KV store. Table and index names are the contract with the
+//! records, logs, the KV store, and far timers. Table and index names are the contract with the
 //! DynamoDB table design (see ARCHITECTURE.md).
 
 pub mod executions;
 pub mod flows;
 pub mod kv;
 pub mod logs;
+pub mod timers;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ pub use executions::ExecutionRepo;
 pub use flows::{FlowRepo, StoredFlow};
 pub use kv::KvRepo;
 pub use logs::LogRepo;
+pub use timers::TimerRepo;
 
 /// Errors of the repositories.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,8 @@ pub struct Repos {
     pub logs: LogRepo,
     /// Key-value store.
     pub kv: KvRepo,
+    /// Timers beyond a queue's delay.
+    pub timers: TimerRepo,
 }
 
 impl Repos {
@@ -72,7 +76,8 @@ impl Repos {
             flows: FlowRepo::new(docs.clone()),
             executions: ExecutionRepo::new(docs.clone(), storage),
             logs: LogRepo::new(docs.clone()),
-            kv: KvRepo::new(docs),
+            kv: KvRepo::new(docs.clone()),
+            timers: TimerRepo::new(docs),
         }
     }
 }

@@ -168,6 +168,24 @@ pub struct Platform {
     pub work_root: PathBuf,
     ended: broadcast::Sender<(String, State)>,
     flows: Arc<std::sync::Mutex<FlowCache>>,
+    tick_hooks: Vec<Arc<dyn TickHook>>,
+}
+
+/// What a scheduler tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Far timers moved onto the timer queue.
+    pub timers_released: usize,
+    /// Hooks run.
+    pub hooks: usize,
+}
+
+/// Work run on every scheduler tick (every minute on AWS, every second locally): the
+/// place where trigger evaluation (cron schedules, polling triggers) plugs in.
+#[async_trait::async_trait]
+pub trait TickHook: Send + Sync {
+    /// Runs once per tick at `now`.
+    async fn tick(&self, platform: &Platform, now: DateTime<Utc>) -> Result<(), ServiceError>;
 }
 
 impl std::fmt::Debug for Platform {
@@ -201,6 +219,7 @@ impl Platform {
             runners: Runners::core(),
             work_root,
             ended,
+            tick_hooks: Vec::new(),
         }
     }
 
@@ -607,13 +626,15 @@ impl Platform {
             .map_err(|_| ServiceError::Other("a stored message is not UTF-8".into()))
     }
 
-    /// Puts a timer on the timer queue (with at most the queue's maximum delay).
+    /// Puts a timer on the timer queue, or, when it is further away than a queue can delay a
+    /// message, in the timers table, where the scheduler's [`tick`](Self::tick) finds it.
     pub async fn schedule_timer(&self, t: TimerMessage) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let wait = (t.at - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_QUEUE_DELAY);
+        let wait = (t.at - now).to_std().unwrap_or(Duration::ZERO);
+        if wait > MAX_QUEUE_DELAY {
+            self.repos.timers.put(&t).await?;
+            return Ok(());
+        }
         let body = serde_json::to_string(&t).map_err(|e| ServiceError::Other(e.to_string()))?;
         self.queue
             .send(
@@ -622,6 +643,40 @@ impl Platform {
             )
             .await?;
         Ok(())
+    }
+
+    /// One scheduler tick: moves the far timers coming due within a queue delay onto the
+    /// timer queue (delayed to their instant), then runs the tick hooks (where trigger
+    /// evaluation plugs in). Idempotent: a timer moved twice fires once, because the
+    /// executor ignores a timer whose task run has moved on.
+    pub async fn tick(&self) -> Result<TickReport, ServiceError> {
+        let now = self.clock.now();
+        let horizon = now
+            + chrono::Duration::from_std(MAX_QUEUE_DELAY).unwrap_or_default()
+            - chrono::Duration::seconds(5);
+        let mut report = TickReport::default();
+        loop {
+            let due = self.repos.timers.due(horizon, 100).await?;
+            let n = due.len();
+            for (key, timer) in due {
+                self.schedule_timer(timer).await?;
+                self.repos.timers.remove(&key).await?;
+                report.timers_released += 1;
+            }
+            if n < 100 {
+                break;
+            }
+        }
+        for hook in self.tick_hooks.iter() {
+            report.hooks += 1;
+            hook.tick(self, now).await?;
+        }
+        Ok(report)
+    }
+
+    /// Adds a hook run by every [`tick`](Self::tick).
+    pub fn add_tick_hook(&mut self, hook: Arc<dyn TickHook>) {
+        self.tick_hooks.push(hook);
     }
 
     /// Handles one timer message: forwards it to the executor when due, re-delays otherwise.

@@ -34,6 +34,8 @@ pub struct PollerConfig {
     pub visibility: Duration,
     /// Long-poll wait.
     pub wait: Duration,
+    /// Period of the scheduler tick (EventBridge's rule on AWS).
+    pub tick: Duration,
 }
 
 impl Default for PollerConfig {
@@ -43,6 +45,7 @@ impl Default for PollerConfig {
             workers: 8,
             visibility: Duration::from_secs(60),
             wait: Duration::from_millis(500),
+            tick: Duration::from_secs(1),
         }
     }
 }
@@ -70,8 +73,36 @@ pub fn spawn_all(
             stop.clone(),
         ));
     }
-    handles.push(spawn(platform, Component::Scheduler, config, stop));
+    handles.push(spawn(
+        platform.clone(),
+        Component::Scheduler,
+        config,
+        stop.clone(),
+    ));
+    handles.push(spawn_ticker(platform, config.tick, stop));
     handles
+}
+
+/// Runs the scheduler tick every `period` (the local twin of the EventBridge rule).
+pub fn spawn_ticker(
+    platform: Arc<Platform>,
+    period: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if let Err(e) = platform.tick().await {
+                tracing::error!("scheduler tick failed: {e}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
 }
 
 /// Starts one poller.
