@@ -20,12 +20,24 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "kite", version, about)]
 struct Cli {
+    /// Run on AWS adapters against this emulator endpoint (moto, LocalStack) instead of the
+    /// embedded store: `kite --aws-endpoint http://127.0.0.1:5000 flow run FILE`.
+    #[arg(long, global = true, env = "KITE_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+    /// Prefix of the AWS resource names (one installation).
+    #[arg(long, global = true, env = "KITE_PREFIX", default_value = "kite-")]
+    prefix: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create or remove the AWS resources (queues, table, bucket) of an installation.
+    Infra {
+        #[command(subcommand)]
+        command: InfraCommand,
+    },
     /// Orchestration benchmarks on the embedded store (prints a table).
     Bench {
         /// Executions of the two-task flow.
@@ -37,6 +49,12 @@ enum Command {
         /// Use SQLite synchronous=NORMAL instead of FULL.
         #[arg(long)]
         normal_sync: bool,
+        /// With --aws-endpoint: folder of the release binaries whose cold start is measured.
+        #[arg(long, default_value = "target/release")]
+        binaries: PathBuf,
+        /// With --aws-endpoint: folder of `cargo lambda build --output-format zip` packages.
+        #[arg(long, default_value = "target/lambda")]
+        zips: PathBuf,
     },
     /// Work with flow files.
     Flow {
@@ -73,6 +91,14 @@ enum Command {
         #[arg(long, env = "KITE_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum InfraCommand {
+    /// Create the resources (idempotent).
+    Up,
+    /// Remove the resources.
+    Down,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,16 +176,37 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    let aws = cli.aws_endpoint.clone().map(|endpoint| commands::aws::Target {
+        endpoint,
+        prefix: cli.prefix.clone(),
+    });
     let result = match cli.command {
+        Command::Infra { command } => commands::infra::run(
+            cli.aws_endpoint,
+            cli.prefix,
+            matches!(command, InfraCommand::Up),
+        ),
         Command::Bench {
             executions,
             foreach,
             normal_sync,
-        } => commands::bench::run(commands::bench::BenchArgs {
-            executions,
-            foreach,
-            normal_sync,
-        }),
+            binaries,
+            zips,
+        } => match aws.clone() {
+            Some(target) => commands::bench_aws::run(
+                target,
+                commands::bench_aws::AwsBenchArgs {
+                    foreach: foreach.min(200),
+                    binaries,
+                    zips,
+                },
+            ),
+            None => commands::bench::run(commands::bench::BenchArgs {
+                executions,
+                foreach,
+                normal_sync,
+            }),
+        },
         Command::Flow { command } => match command {
             FlowCommand::Validate { paths, json } => commands::flow_validate::run(&paths, json),
             FlowCommand::Schema => commands::flow_schema::run(),
@@ -173,6 +220,7 @@ fn main() -> ExitCode {
                 flows,
                 inputs,
                 json,
+                aws,
             }),
             FlowCommand::Deploy {
                 paths,
@@ -198,6 +246,7 @@ fn main() -> ExitCode {
                 flows,
                 token,
                 lease,
+                aws,
             }),
         },
         Command::Execute {

@@ -27,6 +27,8 @@ pub struct RunArgs {
     pub inputs: Vec<String>,
     /// Print the execution as JSON.
     pub json: bool,
+    /// Run on the AWS adapters against an emulator.
+    pub aws: Option<crate::commands::aws::Target>,
 }
 
 /// Runs the command.
@@ -51,7 +53,14 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{file}: the flow is invalid; fix the errors above (kite flow validate {file})");
         return Ok(ExitCode::from(2));
     };
-    let platform = Arc::new(platform::in_memory().await?);
+    let aws = match &args.aws {
+        Some(t) => Some(crate::commands::aws::connect(&t.endpoint, &t.prefix).await?),
+        None => None,
+    };
+    let platform = match &aws {
+        Some(a) => a.platform.clone(),
+        None => Arc::new(platform::in_memory().await?),
+    };
     if let Some(dir) = &args.flows {
         load_flows(&platform, dir).await?;
     }
@@ -67,14 +76,22 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let handles = poller::spawn_all(
-        platform.clone(),
-        poller::PollerConfig {
-            wait: Duration::from_millis(200),
-            ..Default::default()
-        },
-        stop_rx,
-    );
+    let handles = match &aws {
+        Some(a) => crate::commands::aws::spawn_functions(
+            a,
+            Arc::new(crate::commands::aws::InProcess::new(a.platform.clone())),
+            crate::commands::aws::FunctionsConfig::default(),
+            stop_rx,
+        ),
+        None => poller::spawn_all(
+            platform.clone(),
+            poller::PollerConfig {
+                wait: Duration::from_millis(200),
+                ..Default::default()
+            },
+            stop_rx,
+        ),
+    };
     let mut ended = platform.subscribe_ended();
     let created = platform
         .create_execution(

@@ -1,9 +1,12 @@
 //! One module per `kite` command.
 
+pub mod aws;
 pub mod bench;
+pub mod bench_aws;
 pub mod flow_run;
 pub mod flow_schema;
 pub mod flow_validate;
+pub mod infra;
 pub mod platform;
 pub mod remote;
 pub mod server_local;

@@ -38,6 +38,8 @@ pub struct ServerArgs {
     pub token: Option<String>,
     /// Seconds a received message stays leased before redelivery.
     pub lease: u64,
+    /// Run on the AWS adapters against an emulator.
+    pub aws: Option<crate::commands::aws::Target>,
 }
 
 /// Runs the command.
@@ -50,7 +52,14 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let platform = Arc::new(platform::embedded(&args.data).await?);
+    let aws = match &args.aws {
+        Some(t) => Some(crate::commands::aws::connect(&t.endpoint, &t.prefix).await?),
+        None => None,
+    };
+    let platform = match &aws {
+        Some(a) => a.platform.clone(),
+        None => Arc::new(platform::embedded(&args.data).await?),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut flows = args.flows.clone().map(FlowDir::new);
@@ -62,7 +71,15 @@ async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
         visibility: Duration::from_secs(args.lease.max(1)),
         ..Default::default()
     };
-    let mut handles = poller::spawn_all(platform.clone(), config, stop_rx.clone());
+    let mut handles = match &aws {
+        Some(a) => crate::commands::aws::spawn_functions(
+            a,
+            Arc::new(crate::commands::aws::InProcess::new(a.platform.clone())),
+            crate::commands::aws::FunctionsConfig::default(),
+            stop_rx.clone(),
+        ),
+        None => poller::spawn_all(platform.clone(), config, stop_rx.clone()),
+    };
     if let Some(mut dir) = flows {
         let platform = platform.clone();
         let mut stop = stop_rx.clone();
@@ -87,10 +104,11 @@ async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
-    println!(
-        "Kite server listening on http://{addr} (API: http://{addr}/api/v1, data: {})",
-        args.data.display()
-    );
+    let data = match &args.aws {
+        Some(t) => format!("AWS emulator {} with prefix {}", t.endpoint, t.prefix),
+        None => args.data.display().to_string(),
+    };
+    println!("Kite server listening on http://{addr} (API: http://{addr}/api/v1, data: {data})");
     if args.token.is_none() && !addr.ip().is_loopback() {
         eprintln!("warning: the API is reachable from the network without a token (--token)");
     }

@@ -1,0 +1,326 @@
+//! Faults on the AWS path (moto): every message delivered twice, and handlers "killed"
+//! between their state write and their sends (every other send fails, so the handler stops
+//! there and its message is redelivered), end in the same final executions as a clean run:
+//! same states, same task runs, same attempts. The handlers run through the engine's
+//! pollers, whose batch dispatch is the one the Lambda functions use.
+//!
+//! Run with `cargo test -p kite-aws --features testing --test faults`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use kite_aws::testing;
+use kite_aws::{DynamoDocuments, S3Storage, SqsQueue};
+use kite_engine::executor::Runtime;
+use kite_engine::repo::Repos;
+use kite_engine::services::host::PlatformHost;
+use kite_engine::services::{CreateOptions, Platform, QueueNames, poller};
+use kite_ports::{
+    Clock, MessageId, OutgoingMessage, Queue, QueueError, QueueSpec, ReceiptHandle,
+    ReceivedMessage, SystemClock,
+};
+
+/// What the test queue does to sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Every message is sent twice (FIFO: under a second deduplication id).
+    Duplicate,
+    /// Every other send fails after the handler's state write.
+    CrashBeforeSend,
+}
+
+#[derive(Debug)]
+struct FaultyQueue {
+    inner: Arc<dyn Queue>,
+    fault: Fault,
+    armed: AtomicBool,
+    sends: AtomicU64,
+}
+
+impl FaultyQueue {
+    fn crash(&self, queue: &str) -> Result<(), QueueError> {
+        if self.fault == Fault::CrashBeforeSend
+            && self.armed.load(Ordering::SeqCst)
+            && self.sends.fetch_add(1, Ordering::SeqCst) % 2 == 1
+        {
+            return Err(QueueError::Backend {
+                queue: queue.to_owned(),
+                operation: "send",
+                source: "injected crash before the send".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn twin(msg: &OutgoingMessage) -> OutgoingMessage {
+        let mut twin = msg.clone();
+        if let Some(d) = &msg.dedup_id {
+            twin.dedup_id = Some(format!("{d}-dup"));
+        }
+        twin
+    }
+}
+
+#[async_trait]
+impl Queue for FaultyQueue {
+    async fn ensure_queue(&self, spec: &QueueSpec) -> Result<(), QueueError> {
+        self.inner.ensure_queue(spec).await
+    }
+
+    async fn send(&self, queue: &str, msg: OutgoingMessage) -> Result<MessageId, QueueError> {
+        self.crash(queue)?;
+        if self.fault == Fault::Duplicate {
+            self.inner.send(queue, Self::twin(&msg)).await?;
+        }
+        self.inner.send(queue, msg).await
+    }
+
+    async fn send_batch(
+        &self,
+        queue: &str,
+        msgs: Vec<OutgoingMessage>,
+    ) -> Result<Vec<MessageId>, QueueError> {
+        self.crash(queue)?;
+        if self.fault == Fault::Duplicate {
+            for m in &msgs {
+                self.inner.send(queue, Self::twin(m)).await?;
+            }
+        }
+        self.inner.send_batch(queue, msgs).await
+    }
+
+    async fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility_timeout: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        self.inner.receive(queue, max, visibility_timeout, wait).await
+    }
+
+    async fn delete(&self, queue: &str, receipt: &ReceiptHandle) -> Result<(), QueueError> {
+        self.inner.delete(queue, receipt).await
+    }
+
+    async fn delete_batch(
+        &self,
+        queue: &str,
+        receipts: &[ReceiptHandle],
+    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
+        self.inner.delete_batch(queue, receipts).await
+    }
+
+    async fn change_visibility(
+        &self,
+        queue: &str,
+        receipt: &ReceiptHandle,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        self.inner.change_visibility(queue, receipt, timeout).await
+    }
+
+    async fn purge(&self, queue: &str) -> Result<(), QueueError> {
+        self.inner.purge(queue).await
+    }
+
+    async fn approximate_len(&self, queue: &str) -> Result<usize, QueueError> {
+        self.inner.approximate_len(queue).await
+    }
+}
+
+const FLOWS: &[&str] = &[
+    r#"id: seq
+namespace: kite.faults
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: start
+  - id: shell
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["echo '::{\"outputs\":{\"n\":7}}::'"]
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.shell.vars.n * 6 }}"
+"#,
+    r#"id: par
+namespace: kite.faults
+tasks:
+  - id: fan
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: a
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["echo a"]
+      - id: b
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT0.5S
+      - id: c
+        type: io.kestra.plugin.core.debug.Return
+        format: c
+"#,
+    r#"id: each
+namespace: kite.faults
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1, 2, 3, 4, 5, 6]
+    concurrencyLimit: 3
+    tasks:
+      - id: item
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["echo {{ taskrun.value }}"]
+"#,
+    r#"id: child
+namespace: kite.faults
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.debug.Return
+    format: hi
+"#,
+    r#"id: parent
+namespace: kite.faults
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: kite.faults
+    flowId: child
+    wait: true
+"#,
+    r#"id: flaky
+namespace: kite.faults
+tasks:
+  - id: fails
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["exit 1"]
+    retry:
+      type: constant
+      interval: PT0.2S
+      maxAttempt: 2
+errors:
+  - id: handled
+    type: io.kestra.plugin.core.log.Log
+    message: failed as expected
+"#,
+];
+
+/// (flow, final state, sorted (task id, state, attempts) of every task run)
+type Outcome = Vec<(String, String, Vec<(String, String, usize)>)>;
+
+async fn run(fault: Fault) -> Outcome {
+    let clients = testing::clients().await;
+    kite_aws::infra::up(&clients, &kite_aws::resources::Resources::load())
+        .await
+        .expect("infra up");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let queue = Arc::new(FaultyQueue {
+        inner: Arc::new(SqsQueue::new(&clients)),
+        fault,
+        armed: AtomicBool::new(false),
+        sends: AtomicU64::new(0),
+    });
+    let storage = Arc::new(S3Storage::new(&clients, clients.config.name("storage")));
+    let docs = Arc::new(DynamoDocuments::new(
+        &clients,
+        clients.config.name("documents"),
+        clock.clone(),
+    ));
+    let repos = Repos::new(docs, storage.clone());
+    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
+    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let platform = Arc::new(Platform::new(
+        queue.clone(),
+        storage,
+        repos,
+        clock,
+        rt,
+        QueueNames::with_prefix(""),
+        work.path().to_owned(),
+    ));
+    let mut ids = Vec::new();
+    for yaml in FLOWS {
+        let flow = kite_flow::parse_flow(yaml).flow.expect("valid flow");
+        platform.repos.flows.save(&flow, yaml).await.unwrap();
+    }
+    for name in ["seq", "par", "each", "parent", "flaky"] {
+        let flow = platform.load_flow("kite.faults", name, None).await.unwrap();
+        let e = platform
+            .create_execution(&flow, serde_json::Map::new(), CreateOptions::default())
+            .await
+            .unwrap();
+        ids.push((name.to_owned(), e.id));
+    }
+    queue.armed.store(true, Ordering::SeqCst);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let handles = poller::spawn_all(
+        platform.clone(),
+        poller::PollerConfig {
+            visibility: Duration::from_secs(5),
+            wait: Duration::from_secs(1),
+            ..Default::default()
+        },
+        stop_rx,
+    );
+    let mut out = Vec::new();
+    for (name, id) in ids {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let e = loop {
+            let e = platform.execution(&id).await.unwrap().unwrap();
+            if e.state.current.is_terminated() {
+                break e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{fault:?}: {name} did not end: {:?}",
+                e.state.current
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let mut runs: Vec<(String, String, usize)> = e
+            .task_run_list
+            .iter()
+            .map(|r| {
+                (
+                    r.task_id.clone(),
+                    format!("{:?}", r.state.current),
+                    r.attempts.len(),
+                )
+            })
+            .collect();
+        runs.sort();
+        out.push((name, format!("{:?}", e.state.current), runs));
+    }
+    let _ = stop.send(true);
+    for h in handles {
+        h.abort();
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicates_and_crashes_end_in_the_same_executions() {
+    let clean = run(Fault::None).await;
+    // Sanity: the clean run is what the flows say.
+    let states: Vec<(&str, &str)> = clean
+        .iter()
+        .map(|(n, s, _)| (n.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("seq", "Success"),
+            ("par", "Success"),
+            ("each", "Success"),
+            ("parent", "Success"),
+            ("flaky", "Failed"),
+        ]
+    );
+    let duplicated = run(Fault::Duplicate).await;
+    assert_eq!(duplicated, clean, "every message delivered twice");
+    let crashed = run(Fault::CrashBeforeSend).await;
+    assert_eq!(crashed, clean, "handlers stopped between write and send");
+}

@@ -1,0 +1,360 @@
+//! `kite server local --aws-endpoint` end to end: the real AWS adapters on a moto server this
+//! test starts itself (on a free port, installing moto if needed), the very handlers the
+//! Lambda functions run, fed by the emulated event source mappings; driven over the REST
+//! API like a user would. Sequential and parallel flows, a ForEach fan-out of 500, a
+//! subflow, pause/resume, retries, kill, files between tasks and a file input uploaded
+//! through the API.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let endpoint = kite_aws::testing::moto().endpoint.clone();
+    let prefix = kite_aws::testing::unique_prefix();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kite"))
+        .args(["--aws-endpoint", &endpoint, "--prefix", &prefix])
+        .args(["server", "local", "--port", "0"])
+        .env("KITE_LOG", "warn")
+        .env("KITE_WORK_DIR", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::File::create(dir.path().join("server.log"))
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null()),
+        )
+        .spawn()
+        .expect("kite starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let url = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => url,
+        Err(_) => panic!(
+            "the server did not start: {}",
+            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+        ),
+    };
+    Server {
+        child,
+        url,
+        _dir: dir,
+    }
+}
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    fn new(server: &Server) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            base: server.url.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = rb.send().await.expect("the server answers");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn deploy(&self, yaml: &str) {
+        let (status, body) = self
+            .send(
+                self.client
+                    .post(format!("{}/api/v1/flows", self.base))
+                    .header("content-type", "application/x-yaml")
+                    .body(yaml.to_owned()),
+            )
+            .await;
+        assert!(status.is_success(), "deploy: {status} {body}");
+    }
+
+    async fn execute(&self, flow: &str) -> String {
+        let (status, e) = self
+            .send(
+                self.client
+                    .post(format!("{}/api/v1/executions/kite.aws/{flow}", self.base))
+                    .json(&serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{e}");
+        e["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn get(&self, id: &str) -> Value {
+        self.send(self.client.get(format!("{}/api/v1/executions/{id}", self.base)))
+            .await
+            .1
+    }
+
+    async fn until(&self, id: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let e = self.get(id).await;
+            if done(&e) {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "timed out: {e:#}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn ended(&self, id: &str, timeout: Duration) -> Value {
+        self.until(id, timeout, |e| {
+            matches!(
+                e["state"]["current"].as_str(),
+                Some("SUCCESS" | "FAILED" | "KILLED" | "WARNING" | "CANCELLED")
+            )
+        })
+        .await
+    }
+}
+
+fn state(e: &Value) -> &str {
+    e["state"]["current"].as_str().unwrap_or("?")
+}
+
+fn runs<'a>(e: &'a Value, task: &str) -> Vec<&'a Value> {
+    e["taskRunList"]
+        .as_array()
+        .map(|l| l.iter().filter(|r| r["taskId"] == task).collect())
+        .unwrap_or_default()
+}
+
+const SEQUENTIAL: &str = r#"id: sequential
+namespace: kite.aws
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: hello from the AWS path
+  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles: ["out.txt"]
+    commands:
+      - echo "made on a worker" > out.txt
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.make.outputFiles['out.txt']) | trim }}"
+"#;
+
+const PARALLEL: &str = r#"id: parallel
+namespace: kite.aws
+tasks:
+  - id: fan
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: a
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["echo a"]
+      - id: b
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT1S
+      - id: c
+        type: io.kestra.plugin.core.debug.Return
+        format: c
+"#;
+
+const FOREACH: &str = r#"id: foreach
+namespace: kite.aws
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ range(1, 500) }}"
+    concurrencyLimit: 0
+    tasks:
+      - id: item
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ taskrun.value }}"
+"#;
+
+const CHILD: &str = r#"id: child
+namespace: kite.aws
+inputs:
+  - id: who
+    type: STRING
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.debug.Return
+    format: "hi {{ inputs.who }}"
+outputs:
+  - id: greeting
+    type: STRING
+    value: "{{ outputs.greet.value }}"
+"#;
+
+const PARENT: &str = r#"id: parent
+namespace: kite.aws
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: kite.aws
+    flowId: child
+    inputs:
+      who: parent
+    wait: true
+    transmitFailed: true
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.call.outputs.greeting }}"
+"#;
+
+const PAUSE: &str = r#"id: pause
+namespace: kite.aws
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: resumed
+"#;
+
+const RETRY: &str = r#"id: retry
+namespace: kite.aws
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ["exit 3"]
+    retry:
+      type: constant
+      interval: PT0.5S
+      maxAttempt: 3
+"#;
+
+const SLOW: &str = r#"id: slow
+namespace: kite.aws
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S
+"#;
+
+const UPLOAD: &str = r#"id: upload
+namespace: kite.aws
+inputs:
+  - id: doc
+    type: FILE
+tasks:
+  - id: echo
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(inputs.doc) }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flows_run_end_to_end_on_the_aws_adapters() {
+    let server = start();
+    let api = Api::new(&server);
+    for f in [
+        SEQUENTIAL, PARALLEL, FOREACH, CHILD, PARENT, PAUSE, RETRY, SLOW, UPLOAD,
+    ] {
+        api.deploy(f).await;
+    }
+    let long = Duration::from_secs(120);
+
+    // Sequential, with a file passed between tasks through S3.
+    let id = api.execute("sequential").await;
+    let e = api.ended(&id, long).await;
+    assert_eq!(state(&e), "SUCCESS", "{e:#}");
+    assert_eq!(runs(&e, "read")[0]["outputs"]["value"], "made on a worker");
+
+    // Parallel: a worker task, a timer (Sleep through the timer queue) and an inline task.
+    let id = api.execute("parallel").await;
+    let e = api.ended(&id, long).await;
+    assert_eq!(state(&e), "SUCCESS", "{e:#}");
+    for t in ["a", "b", "c"] {
+        assert_eq!(runs(&e, t).len(), 1, "{t} ran once");
+    }
+
+    // Subflow with outputs.
+    let id = api.execute("parent").await;
+    let e = api.ended(&id, long).await;
+    assert_eq!(state(&e), "SUCCESS", "{e:#}");
+    assert_eq!(runs(&e, "after")[0]["outputs"]["value"], "hi parent");
+
+    // Pause, then resume through the API.
+    let id = api.execute("pause").await;
+    api.until(&id, long, |e| state(e) == "PAUSED").await;
+    let (status, body) = api
+        .send(
+            api.client
+                .post(format!("{}/api/v1/executions/{id}/resume", api.base))
+                .json(&serde_json::json!({})),
+        )
+        .await;
+    assert!(status.is_success(), "resume: {status} {body}");
+    let e = api.ended(&id, long).await;
+    assert_eq!(state(&e), "SUCCESS", "{e:#}");
+
+    // Retries: three attempts, then FAILED.
+    let id = api.execute("retry").await;
+    let e = api.ended(&id, long).await;
+    assert_eq!(state(&e), "FAILED", "{e:#}");
+    let attempts = runs(&e, "flaky")[0]["attempts"].as_array().map(Vec::len);
+    assert_eq!(attempts, Some(3), "{e:#}");
+
+    // Kill a sleeping execution.
+    let id = api.execute("slow").await;
+    api.until(&id, long, |e| state(e) == "RUNNING").await;
+    let (status, body) = api
+        .send(api.client.delete(format!("{}/api/v1/executions/{id}/kill", api.base)))
+        .await;
+    assert!(status.is_success(), "kill: {status} {body}");
+    let e = api.ended(&id, long).await;
+    assert_eq!(state(&e), "KILLED", "{e:#}");
+
+    // A file input uploaded through the API (multipart), read by a task.
+    let form = reqwest::multipart::Form::new().part(
+        "doc",
+        reqwest::multipart::Part::bytes(b"uploaded bytes \x01\x02".to_vec()).file_name("in.bin"),
+    );
+    let (status, e) = api
+        .send(
+            api.client
+                .post(format!("{}/api/v1/executions/kite.aws/upload", api.base))
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    let id = e["id"].as_str().unwrap().to_owned();
+    let e = api.ended(&id, long).await;
+    assert_eq!(state(&e), "SUCCESS", "{e:#}");
+    assert_eq!(
+        runs(&e, "echo")[0]["outputs"]["value"],
+        "uploaded bytes \u{1}\u{2}"
+    );
+
+    // ForEach fan-out of 500.
+    let id = api.execute("foreach").await;
+    let e = api.ended(&id, Duration::from_secs(300)).await;
+    assert_eq!(state(&e), "SUCCESS", "{}", e["state"]);
+    assert_eq!(runs(&e, "item").len(), 500);
+}
