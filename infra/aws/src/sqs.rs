@@ -43,8 +43,8 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 use kite_ports::queue::{
-    validate_batch, validate_delete_batch, validate_message, validate_queue_name,
-    validate_receive, validate_visibility,
+    validate_batch, validate_delete_batch, validate_message, validate_queue_name, validate_receive,
+    validate_visibility,
 };
 use kite_ports::{
     MessageId, OutgoingMessage, Queue, QueueError, QueueSpec, ReceiptHandle, ReceivedMessage,
@@ -129,7 +129,11 @@ impl SqsQueue {
             .await
         {
             Ok(out) => out.queue_url.ok_or_else(|| {
-                backend(queue, "get queue url", Malformed("GetQueueUrl without QueueUrl"))
+                backend(
+                    queue,
+                    "get queue url",
+                    Malformed("GetQueueUrl without QueueUrl"),
+                )
             })?,
             Err(err) if is_queue_missing(&err) => return Err(not_found(queue)),
             Err(err) => return Err(backend(queue, "get queue url", sdk(err))),
@@ -258,7 +262,11 @@ impl SqsQueue {
             .await;
         let url = match created {
             Ok(out) => out.queue_url.ok_or_else(|| {
-                backend(name, "create queue", Malformed("CreateQueue without QueueUrl"))
+                backend(
+                    name,
+                    "create queue",
+                    Malformed("CreateQueue without QueueUrl"),
+                )
             })?,
             // Created concurrently with other attributes: update it like an existing one.
             Err(err) if code(&err) == Some("QueueAlreadyExists") => {
@@ -547,7 +555,8 @@ impl Queue for SqsQueue {
             }
             for bad in out.failed() {
                 let Some(i) = slot(bad.id()) else { continue };
-                if let Some(err) = receipt_error(queue, &receipts[i], Some(bad.code()), bad.message())
+                if let Some(err) =
+                    receipt_error(queue, &receipts[i], Some(bad.code()), bad.message())
                 {
                     results[i] = Some(Err(err));
                 } else if bad.sender_fault() || attempt == BATCH_ATTEMPTS {
@@ -632,7 +641,10 @@ impl Queue for SqsQueue {
                     backend(
                         queue,
                         "approximate length",
-                        Rejected(format!("attribute {} missing or not a number", name.as_str())),
+                        Rejected(format!(
+                            "attribute {} missing or not a number",
+                            name.as_str()
+                        )),
                     )
                 })?;
             total += count;
@@ -660,7 +672,10 @@ fn received(queue: &str, m: Message) -> Result<ReceivedMessage, QueueError> {
     let malformed = |what| backend(queue, "receive", Malformed(what));
     let attributes = m.attributes.unwrap_or_default();
     Ok(ReceivedMessage {
-        id: MessageId::new(m.message_id.ok_or_else(|| malformed("a message without MessageId"))?),
+        id: MessageId::new(
+            m.message_id
+                .ok_or_else(|| malformed("a message without MessageId"))?,
+        ),
         body: m.body.unwrap_or_default(),
         receipt_handle: ReceiptHandle::new(
             m.receipt_handle
@@ -733,7 +748,8 @@ fn receipt_error(
         // ChangeMessageVisibility on a deleted message: "Message does not exist or is not
         // available for visibility timeout change".
         "InvalidParameterValue"
-            if message.is_some_and(|m| m.contains("does not exist") || m.contains("not available")) =>
+            if message
+                .is_some_and(|m| m.contains("does not exist") || m.contains("not available")) =>
         {
             Some(gone())
         }
@@ -812,7 +828,12 @@ mod tests {
             Some(QueueError::ReceiptInvalid { .. })
         ));
         assert!(matches!(
-            receipt_error("q", &r, Some("AWS.SimpleQueueService.MessageNotInflight"), None),
+            receipt_error(
+                "q",
+                &r,
+                Some("AWS.SimpleQueueService.MessageNotInflight"),
+                None
+            ),
             Some(QueueError::MessageNotInFlight { .. })
         ));
         assert!(receipt_error("q", &r, Some("RequestThrottled"), None).is_none());

@@ -109,9 +109,14 @@ async fn adapter_limits_are_invalid() {
 async fn capacity_units_are_counted() {
     let (docs, clients, _name) = fresh(kite_ports::contract::clock()).await;
     let before = clients.metrics.snapshot();
-    docs.put("flows", "k", Document::new("x".repeat(3000)), Expect::Absent)
-        .await
-        .unwrap_or_else(|e| panic!("put: {e}"));
+    docs.put(
+        "flows",
+        "k",
+        Document::new("x".repeat(3000)),
+        Expect::Absent,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("put: {e}"));
     docs.get("flows", "k")
         .await
         .unwrap_or_else(|e| panic!("get: {e}"));
@@ -129,12 +134,19 @@ async fn conflicts_report_the_old_item_without_an_extra_read() {
         .unwrap_or_else(|e| panic!("put: {e}"));
     let before = clients.metrics.snapshot();
     assert!(matches!(
-        docs.put("flows", "k", Document::new("{}"), Expect::Version(7)).await,
-        Err(DocumentError::Conflict { actual: Some(1), .. })
+        docs.put("flows", "k", Document::new("{}"), Expect::Version(7))
+            .await,
+        Err(DocumentError::Conflict {
+            actual: Some(1),
+            ..
+        })
     ));
     assert!(matches!(
         docs.delete("flows", "k", Expect::Absent).await,
-        Err(DocumentError::Conflict { actual: Some(1), .. })
+        Err(DocumentError::Conflict {
+            actual: Some(1),
+            ..
+        })
     ));
     let used = clients.metrics.snapshot().since(&before);
     assert_eq!(
@@ -151,26 +163,49 @@ async fn any_puts_continue_versions_and_restart_after_expiry() {
     let (docs, _clients, _name) = fresh(clock.clone()).await;
     let soon = kite_ports::clock::add_duration(clock.now(), Duration::from_millis(1500));
     let expiring = Document::new("1").expires_at(soon);
-    assert_eq!(docs.put("locks", "a", expiring.clone(), Expect::Any).await.ok(), Some(1));
-    assert_eq!(docs.put("locks", "a", expiring, Expect::Any).await.ok(), Some(2));
     assert_eq!(
-        docs.get("locks", "a").await.ok().flatten().and_then(|v| v.expires_at),
+        docs.put("locks", "a", expiring.clone(), Expect::Any)
+            .await
+            .ok(),
+        Some(1)
+    );
+    assert_eq!(
+        docs.put("locks", "a", expiring, Expect::Any).await.ok(),
+        Some(2)
+    );
+    assert_eq!(
+        docs.get("locks", "a")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.expires_at),
         Some(soon),
         "the exact expiry is kept"
     );
     clock.advance(Duration::from_millis(1500));
     assert_eq!(
-        docs.put("locks", "a", Document::new("3"), Expect::Any).await.ok(),
+        docs.put("locks", "a", Document::new("3"), Expect::Any)
+            .await
+            .ok(),
         Some(1),
         "an expired item is recreated"
     );
     assert_eq!(
-        docs.put("locks", "a", Document::new("4"), Expect::Any).await.ok(),
+        docs.put("locks", "a", Document::new("4"), Expect::Any)
+            .await
+            .ok(),
         Some(2),
         "and no longer expires"
     );
     clock.advance(Duration::from_secs(3600));
-    assert_eq!(docs.get("locks", "a").await.ok().flatten().map(|v| v.version), Some(2));
+    assert_eq!(
+        docs.get("locks", "a")
+            .await
+            .ok()
+            .flatten()
+            .map(|v| v.version),
+        Some(2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,14 +219,24 @@ async fn transactions_return_versions_of_any_puts() {
         .await
         .unwrap_or_else(|e| panic!("put: {e}"));
     let soon = kite_ports::clock::add_duration(clock.now(), Duration::from_secs(5));
-    docs.put("slots", "expired", Document::new("{}").expires_at(soon), Expect::Absent)
-        .await
-        .unwrap_or_else(|e| panic!("put: {e}"));
+    docs.put(
+        "slots",
+        "expired",
+        Document::new("{}").expires_at(soon),
+        Expect::Absent,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("put: {e}"));
     clock.advance(Duration::from_secs(5));
     let applied = docs
         .transact(vec![
             WriteOp::put("slots", "live", Document::new("{}"), Expect::Any),
-            WriteOp::put("slots", "new", Document::new("{}").index("by_state", "held", "new"), Expect::Any),
+            WriteOp::put(
+                "slots",
+                "new",
+                Document::new("{}").index("by_state", "held", "new"),
+                Expect::Any,
+            ),
             WriteOp::put("slots", "expired", Document::new("{}"), Expect::Any),
             WriteOp::check("slots", "whatever", Expect::Any),
             WriteOp::delete("slots", "nothing", Expect::Any),
@@ -218,7 +263,14 @@ async fn transactions_return_versions_of_any_puts() {
         ),
         "{failed:?}"
     );
-    assert_eq!(docs.get("slots", "live").await.ok().flatten().map(|v| v.version), Some(3));
+    assert_eq!(
+        docs.get("slots", "live")
+            .await
+            .ok()
+            .flatten()
+            .map(|v| v.version),
+        Some(3)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,12 +291,20 @@ async fn pages_skip_expired_items_and_stay_full() {
     for descending in [false, true] {
         let mut query = Query::new("kv_store", "namespace", "ns").limit(2);
         query.descending = descending;
-        let first = docs.query(&query).await.unwrap_or_else(|e| panic!("query: {e}"));
+        let first = docs
+            .query(&query)
+            .await
+            .unwrap_or_else(|e| panic!("query: {e}"));
         let second = docs
             .query(&query.clone().after(first.next.clone()))
             .await
             .unwrap_or_else(|e| panic!("query: {e}"));
-        let keys: Vec<&str> = first.items.iter().chain(&second.items).map(|i| i.key.as_str()).collect();
+        let keys: Vec<&str> = first
+            .items
+            .iter()
+            .chain(&second.items)
+            .map(|i| i.key.as_str())
+            .collect();
         let mut expected = vec!["k00", "k03", "k06", "k09"];
         if descending {
             expected.reverse();

@@ -122,7 +122,9 @@ async fn ten_thousand_task_runs() {
     assert!(read == rec, "the record reads back equal");
 
     // Update under a version condition.
-    rec.execution.state.set(State::Success, start() + Duration::seconds(60));
+    rec.execution
+        .state
+        .set(State::Success, start() + Duration::seconds(60));
     rec.execution.task_run_list[9_999]
         .outputs
         .insert("last".into(), json!(true));
@@ -214,7 +216,11 @@ async fn record_just_under_the_inline_limit_stays_in_its_item() {
     assert!(listed[0] == rec);
     let root = StorageKey::new("_executions").unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        storage.list(&root).await.map(|l| l.is_empty()).unwrap_or(true),
+        storage
+            .list(&root)
+            .await
+            .map(|l| l.is_empty())
+            .unwrap_or(true),
         "nothing went to storage"
     );
 }

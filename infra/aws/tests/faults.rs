@@ -28,7 +28,9 @@ enum Fault {
     None,
     /// Every message is sent twice (FIFO: under a second deduplication id).
     Duplicate,
-    /// Every other send fails after the handler's state write.
+    /// The handler is killed after its state write, before a send: every other distinct
+    /// message fails the first time it is sent (the handler stops there and its message is
+    /// redelivered), and goes through when the redelivered handler sends it again.
     CrashBeforeSend,
 }
 
@@ -38,14 +40,22 @@ struct FaultyQueue {
     fault: Fault,
     armed: AtomicBool,
     sends: AtomicU64,
+    seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl FaultyQueue {
-    fn crash(&self, queue: &str) -> Result<(), QueueError> {
-        if self.fault == Fault::CrashBeforeSend
-            && self.armed.load(Ordering::SeqCst)
-            && self.sends.fetch_add(1, Ordering::SeqCst) % 2 == 1
-        {
+    fn crash(&self, queue: &str, bodies: &[&OutgoingMessage]) -> Result<(), QueueError> {
+        if self.fault != Fault::CrashBeforeSend || !self.armed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut seen = self.seen.lock().unwrap();
+        let mut crash = false;
+        for m in bodies {
+            if seen.insert(m.body.clone()) && self.sends.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+                crash = true;
+            }
+        }
+        if crash {
             return Err(QueueError::Backend {
                 queue: queue.to_owned(),
                 operation: "send",
@@ -71,7 +81,7 @@ impl Queue for FaultyQueue {
     }
 
     async fn send(&self, queue: &str, msg: OutgoingMessage) -> Result<MessageId, QueueError> {
-        self.crash(queue)?;
+        self.crash(queue, &[&msg])?;
         if self.fault == Fault::Duplicate {
             self.inner.send(queue, Self::twin(&msg)).await?;
         }
@@ -83,7 +93,7 @@ impl Queue for FaultyQueue {
         queue: &str,
         msgs: Vec<OutgoingMessage>,
     ) -> Result<Vec<MessageId>, QueueError> {
-        self.crash(queue)?;
+        self.crash(queue, &msgs.iter().collect::<Vec<_>>())?;
         if self.fault == Fault::Duplicate {
             for m in &msgs {
                 self.inner.send(queue, Self::twin(m)).await?;
@@ -221,6 +231,7 @@ async fn run(fault: Fault) -> Outcome {
         fault,
         armed: AtomicBool::new(false),
         sends: AtomicU64::new(0),
+        seen: Default::default(),
     });
     let storage = Arc::new(S3Storage::new(&clients, clients.config.name("storage")));
     let docs = Arc::new(DynamoDocuments::new(

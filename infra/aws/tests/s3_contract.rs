@@ -144,7 +144,11 @@ async fn small_streams_are_single_puts() {
         assert_eq!(written, len as u64);
         let back = storage.get(&k).await.expect("get");
         assert_eq!(back.len(), len);
-        assert!(back.iter().enumerate().all(|(i, b)| *b == byte_at(i as u64)));
+        assert!(
+            back.iter()
+                .enumerate()
+                .all(|(i, b)| *b == byte_at(i as u64))
+        );
     }
     assert_eq!(count(&clients, "CreateMultipartUpload"), 0);
     assert_eq!(count(&clients, "PutObject"), 2);

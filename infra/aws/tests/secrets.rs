@@ -81,16 +81,22 @@ async fn answers_are_cached_for_five_minutes() {
         Ok(Some("v1".to_owned())),
         "cached"
     );
-    assert_eq!(secrets.get("LATER").await, Ok(None), "absence is cached too");
+    assert_eq!(
+        secrets.get("LATER").await,
+        Ok(None),
+        "absence is cached too"
+    );
     assert!(
-        clients.metrics.snapshot().since(&before).requests.is_empty(),
+        clients
+            .metrics
+            .snapshot()
+            .since(&before)
+            .requests
+            .is_empty(),
         "cached answers make no call"
     );
 
     clock.advance(Duration::from_secs(1));
     assert_eq!(secrets.get("TOKEN").await, Ok(Some("v2".to_owned())));
-    assert_eq!(
-        secrets.get("LATER").await,
-        Ok(Some("here now".to_owned()))
-    );
+    assert_eq!(secrets.get("LATER").await, Ok(Some("here now".to_owned())));
 }

@@ -350,8 +350,10 @@ mod realtime {
             receive_with(q, "later", 10, VT, NO_WAIT).await.is_empty(),
             "not visible before its delay"
         );
-        sleep((sent + delay + Duration::from_millis(300)).saturating_duration_since(Instant::now()))
-            .await;
+        sleep(
+            (sent + delay + Duration::from_millis(300)).saturating_duration_since(Instant::now()),
+        )
+        .await;
         let got = receive_one_with(q, "later", VT).await;
         assert_eq!(got.body, "delayed");
         assert_eq!(got.receive_count, 1);
@@ -362,12 +364,19 @@ mod realtime {
         let q = &*q;
         create(q, QueueSpec::fifo("steps.fifo")).await;
         for body in ["s1", "s2"] {
-            send(q, "steps.fifo", OutgoingMessage::new(body).in_group("exec-1")).await;
+            send(
+                q,
+                "steps.fifo",
+                OutgoingMessage::new(body).in_group("exec-1"),
+            )
+            .await;
         }
         let first = receive_one_with(q, "steps.fifo", SHORT).await;
         assert_eq!(first.body, "s1");
         assert!(
-            receive_with(q, "steps.fifo", 10, VT, NO_WAIT).await.is_empty(),
+            receive_with(q, "steps.fifo", 10, VT, NO_WAIT)
+                .await
+                .is_empty(),
             "the group is blocked while s1 is in flight"
         );
         sleep(PAST_SHORT).await;
@@ -531,14 +540,21 @@ async fn urls_are_cached_or_given() {
         .expect("send");
     let calls = clients.metrics.snapshot().since(&before);
     assert_eq!(
-        calls.requests.keys().map(|(_, op)| op.as_str()).collect::<Vec<_>>(),
+        calls
+            .requests
+            .keys()
+            .map(|(_, op)| op.as_str())
+            .collect::<Vec<_>>(),
         ["SendMessage"],
         "a given URL is not looked up"
     );
     assert_eq!(given.approximate_len("worker").await.expect("len"), 1);
 
     queue.delete_queue("worker").await.expect("delete");
-    queue.delete_queue("worker").await.expect("deleting again is fine");
+    queue
+        .delete_queue("worker")
+        .await
+        .expect("deleting again is fine");
     assert!(matches!(
         queue.approximate_len("worker").await,
         Err(kite_ports::QueueError::QueueNotFound { .. })
@@ -584,9 +600,9 @@ async fn create_from_resource_definitions() {
         serde_json::from_str(&get("RedrivePolicy")).expect("redrive policy");
     assert_eq!(redrive["maxReceiveCount"], 10);
     assert!(
-        redrive["deadLetterTargetArn"]
-            .as_str()
-            .is_some_and(|arn| arn.ends_with(&format!("{}executor-dlq.fifo", clients.config.prefix))),
+        redrive["deadLetterTargetArn"].as_str().is_some_and(
+            |arn| arn.ends_with(&format!("{}executor-dlq.fifo", clients.config.prefix))
+        ),
         "{redrive}"
     );
     for def in resources.queues.iter().rev() {

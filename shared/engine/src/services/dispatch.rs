@@ -5,10 +5,12 @@
 //!   messages of that group in the batch are not handled (they are retried after it, so an
 //!   execution's events are never reordered);
 //! * a handler that panics fails its message instead of the process;
-//! * a message that keeps failing (received [`POISON_AFTER`] times) is set aside in its
-//!   queue's dead-letter queue wrapped with the error ([`DeadLetter`]), so an operator
-//!   sees why; the queue's own redrive policy (10 receives) stays as a backstop for
-//!   handlers that crash or time out.
+//! * a poison message — one that fails for a reason retrying cannot fix (it does not decode,
+//!   its flow or task is gone, the handler panics) — is set aside on its [`POISON_AFTER`]th
+//!   receive in its queue's dead-letter queue, wrapped with the error ([`DeadLetter`]), so an
+//!   operator sees why; transient failures (the store or a queue failing) are retried until
+//!   the queue's own redrive policy (10 receives), which is also the backstop for handlers
+//!   that crash or time out.
 //!
 //! The result says, per message, whether to delete it ([`Outcome::Done`],
 //! [`Outcome::DeadLettered`]) or leave it to be redelivered ([`Outcome::Retry`]).
@@ -104,14 +106,14 @@ pub async fn handle_batch(
         }
         let outcome = match handle_one(platform, component, d, deadline).await {
             Ok(()) => Outcome::Done,
-            Err(error) => {
+            Err((error, transient)) => {
                 tracing::error!(
                     queue = queue_of(&platform.names, component),
                     message_id = %d.id,
                     receive_count = d.receive_count,
                     "message failed: {error}"
                 );
-                if d.receive_count >= POISON_AFTER {
+                if !transient && d.receive_count >= POISON_AFTER {
                     match dead_letter(platform, component, d, &error).await {
                         Ok(()) => Outcome::DeadLettered(error),
                         Err(e) => Outcome::Retry(format!("{error} (and dead-lettering failed: {e})")),
@@ -136,7 +138,7 @@ async fn handle_one(
     component: Component,
     d: &Delivery,
     deadline: Option<Instant>,
-) -> Result<(), String> {
+) -> Result<(), (String, bool)> {
     use futures::FutureExt;
     let handled = async {
         match component {
@@ -153,14 +155,17 @@ async fn handle_one(
     };
     match std::panic::AssertUnwindSafe(handled).catch_unwind().await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(panic) => Err(format!(
-            "the handler panicked: {}",
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".to_owned())
+        Ok(Err(e)) => Err((e.to_string(), e.is_transient())),
+        Err(panic) => Err((
+            format!(
+                "the handler panicked: {}",
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".to_owned())
+            ),
+            false,
         )),
     }
 }

@@ -71,6 +71,14 @@ pub enum ServiceError {
     Other(String),
 }
 
+impl ServiceError {
+    /// Whether retrying may succeed: the store or a queue failed (throttling, a network
+    /// error, a lost race). Malformed messages, missing flows and the like fail every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ServiceError::Repo(_) | ServiceError::Queue(_))
+    }
+}
+
 /// Options of [`Platform::create_execution`].
 #[derive(Debug, Clone, Default)]
 pub struct CreateOptions {
