@@ -64,9 +64,15 @@ impl HttpRequest {
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         let mut headers = Map::new();
         headers.insert("accept".into(), "*/*".into());
-        headers.insert("host".into(), "abcdef1234.execute-api.us-east-1.amazonaws.com".into());
+        headers.insert(
+            "host".into(),
+            "abcdef1234.execute-api.us-east-1.amazonaws.com".into(),
+        );
         headers.insert("user-agent".into(), "kite-tests/1".into());
-        headers.insert("x-amzn-trace-id".into(), format!("Root=1-{:08x}-{}", now.timestamp(), &request_id[..24]).into());
+        headers.insert(
+            "x-amzn-trace-id".into(),
+            format!("Root=1-{:08x}-{}", now.timestamp(), &request_id[..24]).into(),
+        );
         headers.insert("x-forwarded-for".into(), "127.0.0.1".into());
         headers.insert("x-forwarded-port".into(), "443".into());
         headers.insert("x-forwarded-proto".into(), "https".into());
@@ -149,10 +155,10 @@ impl HttpResponse {
     /// Reads the function's response (`statusCode`, `headers`, `multiValueHeaders`, `body`,
     /// `isBase64Encoded`).
     pub fn from_lambda(v: &Value) -> Result<Self, String> {
-        let status = v
-            .get("statusCode")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| format!("no statusCode in the response {v}"))? as u16;
+        let status =
+            v.get("statusCode")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("no statusCode in the response {v}"))? as u16;
         let mut headers = Vec::new();
         if let Some(h) = v.get("headers").and_then(Value::as_object) {
             for (k, val) in h {
@@ -167,7 +173,12 @@ impl HttpResponse {
                 if headers.iter().any(|(name, _)| *name == k) {
                     continue;
                 }
-                for s in vals.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                for s in vals
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     headers.push((k.clone(), s.to_owned()));
                 }
             }
@@ -203,8 +214,13 @@ impl HttpResponse {
 
     /// The body as JSON.
     pub fn json(&self) -> Result<Value, String> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| format!("status {}: body is not JSON ({e}): {}", self.status, self.text()))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            format!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                self.text()
+            )
+        })
     }
 }
 

@@ -106,6 +106,29 @@ fn build() {
     if let Some(target) = profile_dir.parent() {
         cmd.env("CARGO_TARGET_DIR", target);
     }
+    // Cargo sets these for the running test. Left in place, build scripts that declare
+    // `rerun-if-env-changed` on them (ring: CARGO_MANIFEST_DIR, CARGO_PKG_NAME...) look
+    // changed, and half the dependency tree would be rebuilt here and again by the next
+    // ordinary `cargo build`.
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                k,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "OUT_DIR"
+            )
+        {
+            cmd.env_remove(k);
+        }
+    }
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run `{cmd:?}` to build the Lambda binaries: {e}"));
@@ -146,10 +169,7 @@ fn walk(dir: &Path, newest: &mut Option<SystemTime>) {
             if name != "target" && name != ".terraform" && name != "tests" && name != "benches" {
                 walk(&path, newest);
             }
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "rs" || e == "toml")
-        {
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "toml") {
             *newest = (*newest).max(modified(&path));
         }
     }

@@ -59,6 +59,17 @@ struct Pending {
     reply: oneshot::Sender<Outcome>,
 }
 
+/// One finished invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The event.
+    pub payload: Value,
+    /// Whether the function answered with a response (not an error).
+    pub ok: bool,
+    /// From the enqueueing to the outcome (waiting for the instance included).
+    pub elapsed: Duration,
+}
+
 /// State shared by the server's handlers and the [`RuntimeApi`].
 #[derive(Debug)]
 struct Shared {
@@ -77,6 +88,8 @@ struct Shared {
     exited: Mutex<Option<String>>,
     /// The binary's stderr lines.
     stderr: Mutex<Vec<String>>,
+    /// Finished invocations.
+    history: Mutex<Vec<Invocation>>,
 }
 
 impl Shared {
@@ -126,6 +139,7 @@ impl RuntimeApi {
             init_error: Mutex::new(None),
             exited: Mutex::new(None),
             stderr: Mutex::new(Vec::new()),
+            history: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -284,20 +298,31 @@ impl RuntimeApi {
         let (reply, outcome) = oneshot::channel();
         let id = uuid::Uuid::new_v4().to_string();
         let deadline_ms = epoch_ms() + self.timeout.as_millis() as u64;
+        let started = Instant::now();
         self.sender
             .send(Pending {
                 id: id.clone(),
-                payload,
+                payload: payload.clone(),
                 deadline_ms,
                 reply,
             })
             .map_err(|_| "the runtime API is closed".to_owned())?;
+        let outcome = self.outcome(&id, outcome).await;
+        lock(&self.shared.history).push(Invocation {
+            payload,
+            ok: outcome.is_ok(),
+            elapsed: started.elapsed(),
+        });
+        outcome
+    }
+
+    async fn outcome(&self, id: &str, outcome: oneshot::Receiver<Outcome>) -> Outcome {
         // Queued time counts: an invocation waits for the instance like on Lambda.
         match tokio::time::timeout(self.timeout + DEADLINE_GRACE, outcome).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => Err(format!("invocation {id} of {} dropped", self.function())),
             Err(_) => {
-                lock(&self.shared.in_flight).remove(&id);
+                lock(&self.shared.in_flight).remove(id);
                 Err(format!(
                     "invocation {id} of {} timed out after {:?}",
                     self.function(),
@@ -310,6 +335,11 @@ impl RuntimeApi {
     /// What the binary wrote so far (stdout and stderr lines).
     pub fn output(&self) -> String {
         lock(&self.shared.stderr).join("\n")
+    }
+
+    /// The finished invocations, oldest first.
+    pub fn invocations(&self) -> Vec<Invocation> {
+        lock(&self.shared.history).clone()
     }
 
     /// The binary's exit status, if it exited.
@@ -395,10 +425,7 @@ async fn error(
         .get("lambda-runtime-function-error-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("Unhandled");
-    let _ = reply.send(Err(format!(
-        "{kind}: {}",
-        String::from_utf8_lossy(&body)
-    )));
+    let _ = reply.send(Err(format!("{kind}: {}", String::from_utf8_lossy(&body))));
     StatusCode::ACCEPTED
 }
 

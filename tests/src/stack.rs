@@ -72,7 +72,11 @@ impl LambdaStack {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
+        // One binary at a time, so that each cold start is measured without the others' (or
+        // another test's) inits competing for the CPU.
+        static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let mut functions = Functions::new();
+        let mut cold_starts = Vec::new();
         for (name, path) in binaries {
             let def = resources
                 .function(name)
@@ -85,22 +89,17 @@ impl LambdaStack {
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
                 def.memory_mb.to_string(),
             ));
-            function_env.push((
-                "AWS_LAMBDA_FUNCTION_NAME".into(),
-                clients.config.name(name),
-            ));
+            function_env.push(("AWS_LAMBDA_FUNCTION_NAME".into(), clients.config.name(name)));
+            let starting = STARTING.lock().await;
             api.spawn_binary(path, &function_env)
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
-            functions.insert(api);
-        }
-        // The binaries initialise concurrently, like four Lambda functions.
-        let mut cold_starts = Vec::new();
-        for (name, _) in binaries {
-            let api = functions.get(name).expect("inserted above");
-            match api.ready(INIT_LIMIT).await {
+            let ready = api.ready(INIT_LIMIT).await;
+            drop(starting);
+            match ready {
                 Ok(d) => cold_starts.push((name.clone(), d)),
-                Err(e) => panic!("{e}\n{}", functions.outputs()),
+                Err(e) => panic!("{e}\n{}", api.output()),
             }
+            functions.insert(api);
         }
         Self {
             clients,
@@ -115,9 +114,8 @@ impl LambdaStack {
     pub async fn http(&self, request: HttpRequest) -> HttpResponse {
         let what = format!("{} {}", request.method, request.path);
         match self.functions.invoke("webserver", request.event()).await {
-            Ok(v) => HttpResponse::from_lambda(&v).unwrap_or_else(|e| {
-                panic!("{what}: {e}\n{}", self.functions.outputs())
-            }),
+            Ok(v) => HttpResponse::from_lambda(&v)
+                .unwrap_or_else(|e| panic!("{what}: {e}\n{}", self.functions.outputs())),
             Err(e) => panic!(
                 "{what}: the webserver invocation failed: {e}\n{}",
                 self.functions.outputs()

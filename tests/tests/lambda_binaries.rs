@@ -75,13 +75,19 @@ async fn an_execution_completes_through_the_built_binaries() {
         .finish();
     let started = stack
         .http(
-            HttpRequest::new("POST", "/api/v1/executions/kite.tests.lambda/lambda_binaries")
-                .binary(&content_type, body),
+            HttpRequest::new(
+                "POST",
+                "/api/v1/executions/kite.tests.lambda/lambda_binaries",
+            )
+            .binary(&content_type, body),
         )
         .await;
     assert_eq!(started.status, 200, "create execution: {}", started.text());
     let execution = started.json().unwrap();
-    let id = execution["id"].as_str().expect("an execution id").to_owned();
+    let id = execution["id"]
+        .as_str()
+        .expect("an execution id")
+        .to_owned();
     assert_eq!(execution["inputs"]["name"], "Lambda", "{execution}");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -128,6 +134,49 @@ async fn an_execution_completes_through_the_built_binaries() {
         "the uploaded file kept its bytes: {last}"
     );
     assert_eq!(values["greeting"], "hi Lambda", "{last}");
+
+    // The uploaded bytes come back as a binary (base64-encoded) response.
+    let uri = last["inputs"]["data"].as_str().unwrap_or_default();
+    assert!(uri.starts_with("kestra:///"), "file input: {last}");
+    let download = stack
+        .http(HttpRequest::new(
+            "GET",
+            &format!(
+                "/api/v1/executions/{id}/file?path={}",
+                form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
+            ),
+        ))
+        .await;
+    assert_eq!(download.status, 200, "download: {}", download.text());
+    assert!(
+        download.body == content,
+        "the downloaded file differs from the upload"
+    );
+
+    // The timer queue carried the Sleep to the scheduler, which sent it back to the executor.
+    let timer_batches = stack
+        .functions
+        .get("scheduler")
+        .expect("a scheduler")
+        .invocations()
+        .iter()
+        .filter(|i| i.ok && i.payload.get("Records").is_some())
+        .count();
+    assert!(timer_batches > 0, "the scheduler never got a timer batch");
+    for (name, api) in stack.functions.iter() {
+        let calls = api.invocations();
+        let failed = calls.iter().filter(|i| !i.ok).count();
+        println!(
+            "{name}: {} invocations ({failed} failed), longest {} ms",
+            calls.len(),
+            calls
+                .iter()
+                .map(|i| i.elapsed.as_millis())
+                .max()
+                .unwrap_or(0)
+        );
+        assert_eq!(failed, 0, "{name} failed invocations\n{}", api.output());
+    }
 
     // The webserver reads logs back through DynamoDB.
     let logs = stack

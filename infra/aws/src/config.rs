@@ -88,7 +88,11 @@ impl Clients {
             loader = loader.endpoint_url(endpoint.clone());
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
                 loader = loader.credentials_provider(Credentials::new(
-                    "test", "test", None, None, "kite-emulator",
+                    "test",
+                    "test",
+                    None,
+                    None,
+                    "kite-emulator",
                 ));
             }
         }

@@ -34,9 +34,12 @@
 //! slots with [`IndexSlots::with`]). A put replaces the item, so slots it does not use are
 //! removed.
 //!
-//! Consequences, checked before any request: sort values (and query bounds) cannot contain
-//! the characters U+0000 to U+0002 (the separators below), and `sort` + 1 + `key` is at most
-//! 1024 bytes (DynamoDB's limit on a sort key).
+//! **Limits**, checked before any request (besides the port's own): sort values (and query
+//! bounds) cannot contain the characters U+0000 to U+0002 (the separators below);
+//! `sort` + 1 + `key` is at most 1024 bytes (DynamoDB's limit on a sort key); a transaction's
+//! items, as stored, are at most 4 MiB. An item of the port's maximum size (400 000 bytes)
+//! plus this layout's overhead (attribute names, `pk`, `tbl`, the composite index keys: at
+//! most about 4.5 KB) stays under DynamoDB's 400 KiB.
 //!
 //! **Queries** map the [`RangeCond`] onto the composite sort key:
 //!
@@ -82,7 +85,7 @@
 //! and deletes each item on the condition that it is still expired.
 //!
 //! **Capacity.** Every request adds the capacity units DynamoDB bills to
-//! [`Metrics`](crate::metrics::Metrics): reads `read_units(item size)`, writes
+//! [`Metrics`]: reads `read_units(item size)`, writes
 //! `write_units(item size)`, twice inside transactions.
 
 use std::collections::{BTreeMap, HashMap};
@@ -133,6 +136,9 @@ const TTL: &str = "ttl";
 const SEP: char = '\u{1}';
 /// Just above [`SEP`]: `b + AFTER` is above every `b + SEP + key`.
 const AFTER: char = '\u{2}';
+
+/// DynamoDB's limit on the items of one transaction (4 MiB).
+const DYNAMO_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 
 /// Attempts of an optimistic loop (Any puts, transactions with Any puts) before giving up.
 const MAX_ATTEMPTS: u32 = 20;
@@ -597,25 +603,30 @@ impl DynamoDocuments {
         item
     }
 
-    fn decode(
+    fn corrupt(
+        &self,
+        table: &str,
+        key: &str,
+        operation: &'static str,
+        what: &str,
+    ) -> DocumentError {
+        backend(
+            table,
+            operation,
+            self.context(table, key),
+            format!("the stored item {what}"),
+        )
+    }
+
+    /// The version and expiry of a stored item.
+    fn decode_meta(
         &self,
         table: &str,
         key: &str,
         operation: &'static str,
         item: &Attrs,
-    ) -> Result<Stored, DocumentError> {
-        let corrupt = |what: &str| {
-            backend(
-                table,
-                operation,
-                self.context(table, key),
-                format!("the stored item {what}"),
-            )
-        };
-        let doc = match item.get(DOC) {
-            Some(AttributeValue::S(doc)) => doc.clone(),
-            _ => return Err(corrupt("has no string `doc` attribute")),
-        };
+    ) -> Result<(u64, Option<DateTime<Utc>>), DocumentError> {
+        let corrupt = |what: &str| self.corrupt(table, key, operation, what);
         let version = match item.get(VER) {
             Some(AttributeValue::N(v)) => {
                 v.parse().map_err(|_| corrupt("has a malformed `ver`"))?
@@ -629,6 +640,23 @@ impl DynamoDocuments {
             }
             Some(_) => return Err(corrupt("has a non-number `exp_ms`")),
         };
+        Ok((version, expires_at))
+    }
+
+    fn decode(
+        &self,
+        table: &str,
+        key: &str,
+        operation: &'static str,
+        item: &Attrs,
+    ) -> Result<Stored, DocumentError> {
+        let doc = match item.get(DOC) {
+            Some(AttributeValue::S(doc)) => doc.clone(),
+            _ => {
+                return Err(self.corrupt(table, key, operation, "has no string `doc` attribute"));
+            }
+        };
+        let (version, expires_at) = self.decode_meta(table, key, operation, item)?;
         Ok(Stored {
             doc,
             version,
@@ -856,7 +884,7 @@ impl DynamoDocuments {
             }
             let batch: Vec<Attrs> = pending.drain(..pending.len().min(100)).collect();
             let mut expr = Expr::default();
-            let projection = [expr.n(PK), expr.n(VER), expr.n(EXP), expr.n(DOC)].join(", ");
+            let projection = [expr.n(PK), expr.n(VER), expr.n(EXP)].join(", ");
             let keys = KeysAndAttributes::builder()
                 .set_keys(Some(batch))
                 .consistent_read(true)
@@ -898,8 +926,9 @@ impl DynamoDocuments {
                     continue;
                 };
                 let (table, key) = item_pk.split_once('#').unwrap_or((item_pk, ""));
-                let stored = self.decode(table, key, "BatchGetItem", &item)?;
-                found.insert(item_pk.clone(), stored.live(now).then_some(stored.version));
+                let (version, expires_at) = self.decode_meta(table, key, "BatchGetItem", &item)?;
+                let live = expires_at.is_none_or(|at| at > now);
+                found.insert(item_pk.clone(), live.then_some(version));
             }
             if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table))
             {
@@ -1133,24 +1162,29 @@ impl DynamoDocuments {
     }
 }
 
-/// The key condition for `range` on the composite sort key, or `None` when nothing can
-/// match. The returned pair is (expression suffix, values).
+/// How a [`RangeCond`] reads the composite sort key `g{n}sk`.
 enum KeyRange {
     /// No condition on the sort key.
     All,
-    /// Nothing matches.
+    /// Nothing can match: no request.
     Empty,
-    /// `(operator form, placeholders)`: built by [`key_condition`].
+    /// A key condition.
     Cond(RangeExpr),
 }
 
+/// A key condition on `g{n}sk`, with its operand(s).
 enum RangeExpr {
+    /// `begins_with(sk, p)`.
     BeginsWith(String),
+    /// `sk >= b`.
     Gte(String),
+    /// `sk < b`.
     Lt(String),
+    /// `sk BETWEEN lo AND hi`.
     Between(String, String),
 }
 
+/// The key condition of `range` (see the table in the [module docs](self)).
 fn key_range(range: &RangeCond) -> KeyRange {
     let after = |b: &str| format!("{b}{AFTER}");
     match range {
@@ -1322,6 +1356,30 @@ impl DocumentStore for DynamoDocuments {
                 } => Some(self.slot_values(table, key, doc)?),
                 _ => None,
             });
+        }
+        // DynamoDB's own limit counts attribute names and the composite keys too.
+        let bytes: usize = ops
+            .iter()
+            .zip(&slots)
+            .map(|(op, slots)| match (op, slots) {
+                (
+                    WriteOp::Put {
+                        table, key, doc, ..
+                    },
+                    Some(slots),
+                ) => item_size(&self.item(table, key, doc, slots, u64::MAX)),
+                _ => PK.len() + pk(op.target().0, op.target().1).len(),
+            })
+            .sum();
+        if bytes > DYNAMO_TRANSACTION_BYTES {
+            let first_table = ops.first().map_or("", |op| op.target().0);
+            return Err(invalid(
+                first_table,
+                format!(
+                    "the transaction is {bytes} bytes as DynamoDB items, over DynamoDB's \
+                     {DYNAMO_TRANSACTION_BYTES}-byte limit"
+                ),
+            ));
         }
         for attempt in 0..MAX_ATTEMPTS {
             if let Some(results) = self.transact_once(&ops, &slots).await? {
@@ -1495,7 +1553,7 @@ impl DocumentStore for DynamoDocuments {
                 .await
                 .map_err(|e| {
                     sdk_failure(
-                        "",
+                        &self.table,
                         "Scan",
                         format!("sweeping expired items of DynamoDB table `{}`", self.table),
                         &e,

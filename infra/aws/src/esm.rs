@@ -81,9 +81,7 @@ pub fn sqs_event(queue_full_name: &str, messages: &[ReceivedMessage]) -> Value {
 
 /// The EventBridge scheduled event of the scheduler's rule.
 pub fn scheduled_event(rule: &str) -> Value {
-    let time = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
+    let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     json!({
         "version": "0",
         "id": uuid::Uuid::new_v4().to_string(),
@@ -128,10 +126,22 @@ async fn poll(
         if *stop.borrow() {
             return;
         }
-        let received = tokio::select! {
-            r = queue.receive(&m.queue, m.batch_size, m.visibility, m.wait) => r,
-            _ = stop.changed() => return,
-        };
+        // The receive is not abandoned on stop: SQS may already have handed its messages to
+        // this long poll, and dropping the request would hide them for a whole visibility
+        // timeout. It completes (within `wait`), and what it got is released at once.
+        let received = queue
+            .receive(&m.queue, m.batch_size, m.visibility, m.wait)
+            .await;
+        if *stop.borrow_and_update() {
+            if let Ok(messages) = &received {
+                for msg in messages {
+                    let _ = queue
+                        .change_visibility(&m.queue, &msg.receipt_handle, Duration::ZERO)
+                        .await;
+                }
+            }
+            return;
+        }
         let messages = match received {
             Ok(messages) if messages.is_empty() => continue,
             Ok(messages) => messages,

@@ -67,7 +67,10 @@ pub async fn init() -> Result<Init, crate::wiring::WiringError> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let clock: std::sync::Arc<dyn kite_ports::Clock> = std::sync::Arc::new(kite_ports::SystemClock);
     let platform = std::sync::Arc::new(crate::wiring::platform(&clients, clock, &env)?);
-    if std::env::var("KITE_WARMUP").map(|v| v != "0").unwrap_or(true) {
+    if std::env::var("KITE_WARMUP")
+        .map(|v| v != "0")
+        .unwrap_or(true)
+    {
         warm_up(&platform).await;
     }
     Ok(Init { clients, platform })

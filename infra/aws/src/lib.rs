@@ -29,9 +29,9 @@ pub mod runtime_api;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
-pub mod wiring;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wiring;
 
 pub use config::{AwsConfig, Clients};
 pub use dynamo::DynamoDocuments;

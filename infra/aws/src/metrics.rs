@@ -81,10 +81,7 @@ impl Metrics {
 
     /// The counters now.
     pub fn snapshot(&self) -> Snapshot {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -51,7 +51,9 @@ impl FaultyQueue {
         let mut seen = self.seen.lock().unwrap();
         let mut crash = false;
         for m in bodies {
-            if seen.insert(m.body.clone()) && self.sends.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            if seen.insert(m.body.clone())
+                && self.sends.fetch_add(1, Ordering::SeqCst).is_multiple_of(2)
+            {
                 crash = true;
             }
         }
@@ -109,7 +111,9 @@ impl Queue for FaultyQueue {
         visibility_timeout: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.inner.receive(queue, max, visibility_timeout, wait).await
+        self.inner
+            .receive(queue, max, visibility_timeout, wait)
+            .await
     }
 
     async fn delete(&self, queue: &str, receipt: &ReceiptHandle) -> Result<(), QueueError> {

@@ -176,10 +176,13 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let aws = cli.aws_endpoint.clone().map(|endpoint| commands::aws::Target {
-        endpoint,
-        prefix: cli.prefix.clone(),
-    });
+    let aws = cli
+        .aws_endpoint
+        .clone()
+        .map(|endpoint| commands::aws::Target {
+            endpoint,
+            prefix: cli.prefix.clone(),
+        });
     let result = match cli.command {
         Command::Infra { command } => commands::infra::run(
             cli.aws_endpoint,

@@ -48,7 +48,12 @@ fn start() -> Server {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
             }
         }
     });
@@ -84,7 +89,10 @@ impl Api {
         let resp = rb.send().await.expect("the server answers");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn deploy(&self, yaml: &str) {
@@ -112,9 +120,12 @@ impl Api {
     }
 
     async fn get(&self, id: &str) -> Value {
-        self.send(self.client.get(format!("{}/api/v1/executions/{id}", self.base)))
-            .await
-            .1
+        self.send(
+            self.client
+                .get(format!("{}/api/v1/executions/{id}", self.base)),
+        )
+        .await
+        .1
     }
 
     async fn until(&self, id: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
@@ -325,7 +336,10 @@ async fn flows_run_end_to_end_on_the_aws_adapters() {
     let id = api.execute("slow").await;
     api.until(&id, long, |e| state(e) == "RUNNING").await;
     let (status, body) = api
-        .send(api.client.delete(format!("{}/api/v1/executions/{id}/kill", api.base)))
+        .send(
+            api.client
+                .delete(format!("{}/api/v1/executions/{id}/kill", api.base)),
+        )
         .await;
     assert!(status.is_success(), "kill: {status} {body}");
     let e = api.ended(&id, long).await;

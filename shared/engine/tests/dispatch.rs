@@ -15,7 +15,10 @@ use kite_ports::{Clock, MemoryDocuments, MemoryQueue, MemoryStorage, SystemClock
 async fn platform() -> (Platform, tempfile::TempDir) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())), storage.clone());
+    let repos = Repos::new(
+        Arc::new(MemoryDocuments::new(clock.clone())),
+        storage.clone(),
+    );
     let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
     let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
@@ -50,7 +53,10 @@ async fn a_failed_message_holds_back_the_rest_of_its_group_only() {
         delivery("3", "{}", 1, Some("exec-b")),
     ];
     let out = handle_batch(&p, Component::Executor, &batch, None).await;
-    assert!(matches!(&out[0], Outcome::Retry(e) if e.contains("executor")), "{out:?}");
+    assert!(
+        matches!(&out[0], Outcome::Retry(e) if e.contains("executor")),
+        "{out:?}"
+    );
     assert!(
         matches!(&out[1], Outcome::Retry(e) if e.contains("earlier message of group exec-a")),
         "{out:?}"

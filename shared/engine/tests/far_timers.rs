@@ -16,7 +16,10 @@ async fn a_timer_two_hours_away_is_released_by_the_tick_that_comes_within_a_queu
     let manual = ManualClock::new(kite_ports::contract::start_time());
     let clock: Arc<dyn Clock> = Arc::new(manual.clone());
     let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(Arc::new(MemoryDocuments::new(clock.clone())), storage.clone());
+    let repos = Repos::new(
+        Arc::new(MemoryDocuments::new(clock.clone())),
+        storage.clone(),
+    );
     let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
     let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();

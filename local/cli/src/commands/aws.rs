@@ -42,9 +42,16 @@ pub async fn connect(endpoint: &str, prefix: &str) -> anyhow::Result<AwsLocal> {
     let clients = Clients::connect(&config).await;
     kite_aws::infra::up(&clients, &Resources::load())
         .await
-        .with_context(|| format!("cannot create Kite's resources on {endpoint} (is the emulator running?)"))?;
+        .with_context(|| {
+            format!("cannot create Kite's resources on {endpoint} (is the emulator running?)")
+        })?;
     let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| !k.ends_with("_QUEUE_URL") && !k.ends_with("_DLQ_URL") && k != "KITE_TABLE" && k != "KITE_BUCKET")
+        .filter(|(k, _)| {
+            !k.ends_with("_QUEUE_URL")
+                && !k.ends_with("_DLQ_URL")
+                && k != "KITE_TABLE"
+                && k != "KITE_BUCKET"
+        })
         .collect();
     let clock: Arc<dyn kite_ports::Clock> = Arc::new(kite_ports::SystemClock);
     let platform = kite_aws::wiring::platform(&clients, clock, &env)?;

@@ -150,7 +150,10 @@ async fn run_async(target: Target, args: AwsBenchArgs) -> anyhow::Result<ExitCod
     };
     let handles = aws::spawn_functions(&aws, counting.clone(), config, stop_rx);
     let res = Resources::load();
-    println!("Kite on AWS adapters, emulator {} (prefix {})", target.endpoint, target.prefix);
+    println!(
+        "Kite on AWS adapters, emulator {} (prefix {})",
+        target.endpoint, target.prefix
+    );
     println!("Prices: AWS list, us-east-1, on-demand; SQS priced as FIFO ($0.50/M) throughout.\n");
     for s in scenarios(args.foreach) {
         measure(&aws, &counting, &res, &s).await?;
@@ -256,9 +259,24 @@ async fn measure(
         + invocations * price::LAMBDA_REQUEST
         + gb_seconds * price::LAMBDA_GB_SECOND;
     let per_million = cost / n * 1e6;
-    println!("== {} ({} executions, {task_runs} task runs, {:.1} s on the emulator)", s.name, s.executions, wall.as_secs_f64());
-    println!("   per task run: SQS {:.2} req | DynamoDB {:.2} req, {:.2} RRU, {:.2} WRU | S3 {:.2} write + {:.2} read | Lambda {:.3} invocations ({}), {:.4} GB-s",
-        sqs / n, ddb_requests / n, used.read_units / n, used.write_units / n, s3_write / n, s3_read / n, invocations / n, per_function.join(", "), gb_seconds / n);
+    println!(
+        "== {} ({} executions, {task_runs} task runs, {:.1} s on the emulator)",
+        s.name,
+        s.executions,
+        wall.as_secs_f64()
+    );
+    println!(
+        "   per task run: SQS {:.2} req | DynamoDB {:.2} req, {:.2} RRU, {:.2} WRU | S3 {:.2} write + {:.2} read | Lambda {:.3} invocations ({}), {:.4} GB-s",
+        sqs / n,
+        ddb_requests / n,
+        used.read_units / n,
+        used.write_units / n,
+        s3_write / n,
+        s3_read / n,
+        invocations / n,
+        per_function.join(", "),
+        gb_seconds / n
+    );
     let mut ops: Vec<String> = used
         .requests
         .iter()
@@ -279,11 +297,19 @@ async fn cold_starts(args: &AwsBenchArgs) {
         let bin = args.binaries.join(&f.binary);
         let cold = if bin.exists() {
             match kite_aws::runtime_api::measure_cold_start(&bin, 5).await {
-                Ok(d) => format!("{:.1} ms (median of 5, {})", d.as_secs_f64() * 1000.0, bin.display()),
+                Ok(d) => format!(
+                    "{:.1} ms (median of 5, {})",
+                    d.as_secs_f64() * 1000.0,
+                    bin.display()
+                ),
                 Err(e) => format!("failed: {e}"),
             }
         } else {
-            format!("no binary at {} (cargo build --release -p kite-fn-{})", bin.display(), f.name)
+            format!(
+                "no binary at {} (cargo build --release -p kite-fn-{})",
+                bin.display(),
+                f.name
+            )
         };
         let zip = args.zips.join(&f.binary).join("bootstrap.zip");
         let size = match std::fs::metadata(&zip) {

@@ -37,7 +37,10 @@ impl TimerRepo {
         let digest = {
             use sha2::Digest as _;
             let d = sha2::Sha256::digest(json.as_bytes());
-            d.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
+            d.iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
         };
         let key = format!("{}|{}|{digest}", sort_key(timer.at), timer.execution_id);
         let doc = Document::new(json).index(INDEX, PARTITION, key.clone());
@@ -57,7 +60,12 @@ impl TimerRepo {
         let page = self.docs.query(&q).await?;
         page.items
             .into_iter()
-            .map(|item| Ok((item.key.clone(), decode("timer", &item.key, &item.doc.value)?)))
+            .map(|item| {
+                Ok((
+                    item.key.clone(),
+                    decode("timer", &item.key, &item.doc.value)?,
+                ))
+            })
             .collect()
     }
 

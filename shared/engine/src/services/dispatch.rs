@@ -116,7 +116,9 @@ pub async fn handle_batch(
                 if !transient && d.receive_count >= POISON_AFTER {
                     match dead_letter(platform, component, d, &error).await {
                         Ok(()) => Outcome::DeadLettered(error),
-                        Err(e) => Outcome::Retry(format!("{error} (and dead-lettering failed: {e})")),
+                        Err(e) => {
+                            Outcome::Retry(format!("{error} (and dead-lettering failed: {e})"))
+                        }
                     }
                 } else {
                     Outcome::Retry(error)

@@ -659,8 +659,7 @@ impl Platform {
     /// executor ignores a timer whose task run has moved on.
     pub async fn tick(&self) -> Result<TickReport, ServiceError> {
         let now = self.clock.now();
-        let horizon = now
-            + chrono::Duration::from_std(MAX_QUEUE_DELAY).unwrap_or_default()
+        let horizon = now + chrono::Duration::from_std(MAX_QUEUE_DELAY).unwrap_or_default()
             - chrono::Duration::seconds(5);
         let mut report = TickReport::default();
         loop {

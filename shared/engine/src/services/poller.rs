@@ -123,10 +123,23 @@ pub fn spawn(
             if *stop.borrow() {
                 return;
             }
-            let received = tokio::select! {
-                r = platform.queue.receive(&queue_name, batch, config.visibility, config.wait) => r,
-                _ = stop.changed() => return,
-            };
+            // Not abandoned on stop: a queue may already have handed messages to this
+            // receive; they are released at once instead of hidden for a visibility timeout.
+            let received = platform
+                .queue
+                .receive(&queue_name, batch, config.visibility, config.wait)
+                .await;
+            if *stop.borrow_and_update() {
+                if let Ok(messages) = &received {
+                    for m in messages {
+                        let _ = platform
+                            .queue
+                            .change_visibility(&queue_name, &m.receipt_handle, Duration::ZERO)
+                            .await;
+                    }
+                }
+                return;
+            }
             let messages = match received {
                 Ok(m) => m,
                 Err(e) => {
