@@ -8,7 +8,14 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     kite_aws::lambda::init_tracing();
-    let init = kite_aws::lambda::init().await?;
+    let init = match kite_aws::lambda::init().await {
+        Ok(init) => init,
+        Err(e) => {
+            // Lambda reports the exit; the reason goes to the function's log.
+            tracing::error!("init failed: {e}");
+            return Err(e.into());
+        }
+    };
     let platform = Arc::clone(&init.platform);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
         let platform = Arc::clone(&platform);

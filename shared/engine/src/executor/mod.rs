@@ -80,6 +80,9 @@ pub fn handle(
     if rec.internal.last_event.as_deref() == Some(event_id) {
         return rec.internal.outbox.clone();
     }
+    if let Some((_, actions)) = rec.internal.earlier.iter().find(|(id, _)| id == event_id) {
+        return actions.clone();
+    }
     let mut tasks = HashMap::new();
     for t in flow.all_tasks() {
         tasks.insert(t.id.as_str(), t);
@@ -97,8 +100,14 @@ pub fn handle(
     cx.decide();
     cx.flush_logs();
     let actions = std::mem::take(&mut cx.actions);
-    rec.internal.last_event = Some(event_id.to_owned());
-    rec.internal.outbox = actions.clone();
+    let previous = rec.internal.last_event.replace(event_id.to_owned());
+    let previous_actions = std::mem::replace(&mut rec.internal.outbox, actions.clone());
+    if let Some(previous) = previous
+        && !previous_actions.is_empty()
+    {
+        rec.internal.earlier.insert(0, (previous, previous_actions));
+        rec.internal.earlier.truncate(record::EARLIER_OUTBOXES);
+    }
     actions
 }
 

@@ -20,6 +20,9 @@ pub struct Record {
     pub internal: Internal,
 }
 
+/// How many earlier outboxes a record keeps.
+pub const EARLIER_OUTBOXES: usize = 8;
+
 /// The executor's private state about one execution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,6 +34,12 @@ pub struct Internal {
     /// Actions produced by the last event, re-sent if that event is delivered again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<Action>,
+    /// The ids and actions of the events before the last one that produced actions (most
+    /// recent first, at most [`EARLIER_OUTBOXES`]): if one of them is delivered again after a
+    /// later event (its handler stopped before its sends and the queue redelivered it out of
+    /// order), its actions are re-sent instead of being lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<(String, Vec<Action>)>,
     /// ERROR log entries, for `errorLogs()`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_logs: Vec<Value>,

@@ -263,10 +263,15 @@ pub async fn run_job(
     work_root: &Path,
     budget: Option<Duration>,
 ) -> (WorkerResult, Vec<LogEntry>) {
-    let dir_key = job
-        .working_directory
-        .clone()
-        .unwrap_or_else(|| job.task_run_id.clone());
+    // A private directory per run: under at-least-once delivery the same job may run twice at
+    // once, and one run must not clean up under the other.
+    let dir_key = job.working_directory.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            job.task_run_id,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    });
     let workdir = work_root.join(&job.execution_id).join(dir_key);
     let ctx = RunContext {
         job,
