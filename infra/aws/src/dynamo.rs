@@ -406,6 +406,16 @@ fn ttl_seconds(at: DateTime<Utc>) -> i64 {
 }
 
 /// The size DynamoDB bills for an item: attribute names plus values.
+/// Write units of writing `item`: its size in the table, and again in every GSI it has an
+/// entry in (every attribute is projected), as DynamoDB bills them.
+fn item_write_units(item: &Attrs) -> f64 {
+    let indexes = item
+        .keys()
+        .filter(|k| k.starts_with('g') && k.ends_with("pk"))
+        .count();
+    write_units(item_size(item)) * (1 + indexes) as f64
+}
+
 fn item_size(item: &Attrs) -> usize {
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
@@ -727,7 +737,7 @@ impl DynamoDocuments {
         expected: Expect,
         now: &str,
     ) -> Result<(), WriteFail> {
-        let size = item_size(&item);
+        let units = item_write_units(&item);
         let mut expr = Expr::default();
         let condition = expr.expect(expected, now);
         let result = self
@@ -743,7 +753,7 @@ impl DynamoDocuments {
             .await;
         match result {
             Ok(_) => {
-                self.metrics.add_units(0.0, write_units(size));
+                self.metrics.add_units(0.0, units);
                 Ok(())
             }
             Err(err) => {
@@ -836,7 +846,7 @@ impl DynamoDocuments {
         match result {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
-                self.metrics.add_units(0.0, write_units(item_size(&item)));
+                self.metrics.add_units(0.0, item_write_units(&item));
                 let stored = self.decode(table, key, "UpdateItem", &item)?;
                 Ok(stored.version)
             }
@@ -993,7 +1003,7 @@ impl DynamoDocuments {
                     };
                     let slots = slots.get(i).cloned().flatten().unwrap_or_default();
                     let item = self.item(table, key, doc, &slots, version);
-                    write_units_total += 2.0 * write_units(item_size(&item));
+                    write_units_total += 2.0 * item_write_units(&item);
                     let condition = expr.expect(effective, &now);
                     let put = Put::builder()
                         .table_name(&self.table)

@@ -124,6 +124,24 @@ async fn capacity_units_are_counted() {
     assert_eq!(used.write_units, 3.0, "3 KB written");
     assert_eq!(used.read_units, 1.0, "one 4 KB read");
     assert_eq!(used.service("dynamodb"), 2, "{:?}", used.requests);
+
+    // An item in two GSIs is billed three times: the table and each index.
+    let before = clients.metrics.snapshot();
+    docs.put(
+        "executions",
+        "e",
+        Document::new("x".repeat(3000))
+            .index("flow", "ns|f", "s")
+            .index("namespace", "ns", "s"),
+        Expect::Absent,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("put: {e}"));
+    let used = clients.metrics.snapshot().since(&before);
+    assert_eq!(
+        used.write_units, 9.0,
+        "3 KB in the table and in two indexes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,7 +305,10 @@ async fn run(fault: Fault) -> Outcome {
                         .await
                     {
                         for m in msgs {
-                            eprintln!("dead letter in {q}: {}", m.body.chars().take(600).collect::<String>());
+                            eprintln!(
+                                "dead letter in {q}: {}",
+                                m.body.chars().take(600).collect::<String>()
+                            );
                         }
                     }
                 }
@@ -316,7 +319,12 @@ async fn run(fault: Fault) -> Outcome {
                 e.state.current,
                 e.task_run_list
                     .iter()
-                    .map(|r| (&r.task_id, r.value.clone(), r.state.current, r.attempts.len()))
+                    .map(|r| (
+                        &r.task_id,
+                        r.value.clone(),
+                        r.state.current,
+                        r.attempts.len()
+                    ))
                     .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -198,6 +198,7 @@ impl Kite {
             workers: 2,
             visibility: Duration::from_secs(30),
             wait: Duration::from_millis(200),
+            tick: Duration::from_secs(1),
         };
         let _handles = poller::spawn_all(platform.clone(), config, stop_rx);
         Self {
@@ -2559,6 +2560,23 @@ fn pure_worker_outputs_are_stored_on_the_task_run() {
     assert_eq!(p.exec().one("k1").outputs["value"], json!(42));
     // The next job sees it in its context.
     assert_eq!(jobs(&actions)[0].vars["outputs"]["k1"]["value"], json!(42));
+}
+
+#[test]
+fn pure_an_event_redelivered_after_a_later_one_resends_its_actions() {
+    let mut p = Pure::new(&flow_yaml("pure-late", TWO_WORKER_TASKS));
+    let start = p.apply_as("start-1", &Event::Start);
+    assert_eq!(jobs(&start).len(), 1, "k1 dispatched");
+    let k1 = p.run_id("k1");
+    let ev = p.result_event(&k1, State::Success);
+    let result = p.apply_as("result-1", &ev);
+    assert_eq!(jobs(&result).len(), 1, "k2 dispatched");
+    let after = p.rec.clone();
+    // The start event's handler stopped before its sends and the queue hands it over again
+    // after the later event: its dispatch of k1 is sent again, nothing else changes.
+    let again = p.apply_as("start-1", &Event::Start);
+    assert_eq!(again, start);
+    assert_eq!(p.rec, after);
 }
 
 #[test]
