@@ -58,6 +58,13 @@ pub struct Init {
     pub platform: std::sync::Arc<Platform>,
 }
 
+/// What every function's `main` does first: logging, then [`init`]; an init failure is
+/// logged (Lambda reports only the exit) and returned.
+pub async fn start() -> Result<Init, crate::wiring::WiringError> {
+    init_tracing();
+    init().await.inspect_err(|e| tracing::error!("init failed: {e}"))
+}
+
 /// Builds the clients and the platform from the environment, then warms the connections
 /// (DynamoDB, S3, SQS) so that the first invocation does not pay the TLS handshakes; the
 /// warm-up is bounded to 2 s and its failures only logged.

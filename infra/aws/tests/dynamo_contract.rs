@@ -130,7 +130,7 @@ async fn capacity_units_are_counted() {
     docs.put(
         "executions",
         "e",
-        Document::new("x".repeat(3000))
+        Document::new("x".repeat(2500))
             .index("flow", "ns|f", "s")
             .index("namespace", "ns", "s"),
         Expect::Absent,
