@@ -62,7 +62,9 @@ pub struct Init {
 /// logged (Lambda reports only the exit) and returned.
 pub async fn start() -> Result<Init, crate::wiring::WiringError> {
     init_tracing();
-    init().await.inspect_err(|e| tracing::error!("init failed: {e}"))
+    init()
+        .await
+        .inspect_err(|e| tracing::error!("init failed: {e}"))
 }
 
 /// Builds the clients and the platform from the environment, then warms the connections

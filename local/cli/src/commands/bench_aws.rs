@@ -315,7 +315,7 @@ async fn cold_starts(args: &AwsBenchArgs) {
         let size = match std::fs::metadata(&zip) {
             Ok(m) => format!("{:.2} MB", m.len() as f64 / 1e6),
             Err(_) => format!(
-                "no {} (cargo lambda build --release --arm64 --output-format zip)",
+                "no {} (cargo lambda build --profile lambda --arm64 --output-format zip)",
                 zip.display()
             ),
         };
