@@ -377,3 +377,80 @@ async fn duplicates_and_crashes_end_in_the_same_executions() {
     let crashed = run(Fault::CrashBeforeSend).await;
     assert_eq!(crashed, clean, "handlers stopped between write and send");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_message_lands_in_the_sqs_dead_letter_queue_with_its_error() {
+    let clients = testing::clients().await;
+    kite_aws::infra::up(&clients, &kite_aws::resources::Resources::load())
+        .await
+        .expect("infra up");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(&clients));
+    let storage = Arc::new(S3Storage::new(&clients, clients.config.name("storage")));
+    let docs = Arc::new(DynamoDocuments::new(
+        &clients,
+        clients.config.name("documents"),
+        clock.clone(),
+    ));
+    let repos = Repos::new(docs, storage.clone());
+    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
+    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let platform = Arc::new(Platform::new(
+        queue.clone(),
+        storage,
+        repos,
+        clock,
+        rt,
+        QueueNames::with_prefix(""),
+        work.path().to_owned(),
+    ));
+    queue
+        .send("worker", OutgoingMessage::new("this is not a job"))
+        .await
+        .unwrap();
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let handles = poller::spawn_all(
+        platform.clone(),
+        poller::PollerConfig {
+            visibility: Duration::from_secs(5),
+            wait: Duration::from_secs(1),
+            workers: 1,
+            ..Default::default()
+        },
+        stop_rx,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let letter = loop {
+        let got = queue
+            .receive(
+                "worker-dlq",
+                1,
+                Duration::from_secs(30),
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+        if let Some(m) = got.into_iter().next() {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "no dead letter within 60 s");
+    };
+    let _ = stop.send(true);
+    for h in handles {
+        h.abort();
+    }
+    let letter: kite_engine::services::dispatch::DeadLetter =
+        serde_json::from_str(&letter.body).expect("a dead letter");
+    assert_eq!(letter.queue, "worker");
+    assert_eq!(letter.body, "this is not a job");
+    assert_eq!(
+        letter.receive_count,
+        kite_engine::services::dispatch::POISON_AFTER
+    );
+    assert!(
+        letter.error.contains("malformed worker message"),
+        "{}",
+        letter.error
+    );
+}

@@ -43,7 +43,8 @@ impl LogRepo {
                 let json =
                     serde_json::to_string(e).map_err(|e| RepoError::Invalid(e.to_string()))?;
                 let doc = Document::new(json).index("execution", e.execution_id.clone(), sort);
-                ops.push(WriteOp::put(TABLE, key, doc, Expect::Any));
+                // Keys are unique (a random suffix): `Absent` needs no read of a previous version.
+                ops.push(WriteOp::put(TABLE, key, doc, Expect::Absent));
             }
             if ops.len() == 1 {
                 if let Some(WriteOp::Put {
