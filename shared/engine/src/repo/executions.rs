@@ -5,7 +5,9 @@
 //! A record larger than [`INLINE_LIMIT`] (an execution with thousands of task runs) keeps
 //! its body in internal storage under `_executions/<id>/<n>.json` — a new object per write,
 //! so a write that loses the version race never overwrites the winner's body — and the
-//! item holds `{"bodyRef": key}` plus the summary fields searches need.
+//! item holds `{"bodyRef": key}` plus the summary fields searches need. A record over
+//! [`COMPRESS_ABOVE`] is stored deflated (`{"z": base64}`): JSON compresses several times,
+//! and DynamoDB bills writes by the kilobyte, in the table and again in each index.
 
 use std::sync::Arc;
 
@@ -18,6 +20,36 @@ const TABLE: &str = "executions";
 
 /// Largest record stored inline in its item (DynamoDB items are at most 400 KB).
 pub const INLINE_LIMIT: usize = 300_000;
+
+/// Records larger than this are stored deflated.
+pub const COMPRESS_ABOVE: usize = 4096;
+
+fn deflate(json: &str) -> Result<String, RepoError> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(json.as_bytes())
+        .and_then(|()| enc.finish())
+        .map(|bytes| {
+            serde_json::json!({ "z": base64::engine::general_purpose::STANDARD.encode(bytes) })
+                .to_string()
+        })
+        .map_err(|e| RepoError::Invalid(format!("cannot compress a record: {e}")))
+}
+
+fn inflate(id: &str, json: &str) -> Result<String, RepoError> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let stub: serde_json::Value = decode("execution", id, json)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(stub["z"].as_str().unwrap_or_default())
+        .map_err(|e| RepoError::Invalid(format!("execution {id}: bad compressed body: {e}")))?;
+    let mut text = String::new();
+    flate2::read::DeflateDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .map_err(|e| RepoError::Invalid(format!("execution {id}: bad compressed body: {e}")))?;
+    Ok(text)
+}
 
 /// The execution repository.
 #[derive(Clone, Debug)]
@@ -33,6 +65,9 @@ impl ExecutionRepo {
     }
 
     async fn resolve(&self, id: &str, json: &str) -> Result<Record, RepoError> {
+        if json.starts_with("{\"z\":") {
+            return decode("execution", id, &inflate(id, json)?);
+        }
         if json.len() < 200 && json.contains("\"bodyRef\"") {
             let stub: serde_json::Value = decode("execution", id, json)?;
             let key = stub["bodyRef"].as_str().unwrap_or_default();
@@ -87,6 +122,8 @@ impl ExecutionRepo {
                     RepoError::Invalid(format!("execution {}: cannot store its body: {err}", e.id))
                 })?;
             serde_json::json!({ "bodyRef": key.as_str() }).to_string()
+        } else if json.len() > COMPRESS_ABOVE {
+            deflate(&json)?
         } else {
             json
         };
