@@ -161,11 +161,7 @@ async fn handle_one(
         Err(panic) => Err((
             format!(
                 "the handler panicked: {}",
-                panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "panic".to_owned())
+                crate::worker::panic_message(panic.as_ref())
             ),
             false,
         )),

@@ -250,6 +250,15 @@ impl RunContext {
     }
 }
 
+/// The message of a caught panic (`panic!("...")` payloads), or `panic`.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
 /// Runs one job to a result (never fails: errors become a FAILED attempt with a log).
 #[allow(clippy::too_many_arguments)]
 pub async fn run_job(
@@ -312,11 +321,7 @@ pub async fn run_job(
                     Ok(r) => r,
                     Err(panic) => Err(TaskError(format!(
                         "the task crashed: {}",
-                        panic
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "panic".to_owned())
+                        panic_message(panic.as_ref())
                     ))),
                 }
             };
