@@ -224,22 +224,15 @@ errors:
 /// (flow, final state, sorted (task id, state, attempts) of every task run)
 type Outcome = Vec<(String, String, Vec<(String, String, usize)>)>;
 
-async fn run(fault: Fault) -> Outcome {
-    let clients = testing::clients().await;
-    kite_aws::infra::up(&clients, &kite_aws::resources::Resources::load())
-        .await
-        .expect("infra up");
+/// A platform on the AWS adapters of `clients`, sending through `queue`.
+fn platform_on(
+    clients: &kite_aws::Clients,
+    queue: Arc<dyn Queue>,
+) -> (Arc<Platform>, tempfile::TempDir) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let queue = Arc::new(FaultyQueue {
-        inner: Arc::new(SqsQueue::new(&clients)),
-        fault,
-        armed: AtomicBool::new(false),
-        sends: AtomicU64::new(0),
-        seen: Default::default(),
-    });
-    let storage = Arc::new(S3Storage::new(&clients, clients.config.name("storage")));
+    let storage = Arc::new(S3Storage::new(clients, clients.config.name("storage")));
     let docs = Arc::new(DynamoDocuments::new(
-        &clients,
+        clients,
         clients.config.name("documents"),
         clock.clone(),
     ));
@@ -248,7 +241,7 @@ async fn run(fault: Fault) -> Outcome {
     let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
     let platform = Arc::new(Platform::new(
-        queue.clone(),
+        queue,
         storage,
         repos,
         clock,
@@ -256,6 +249,22 @@ async fn run(fault: Fault) -> Outcome {
         QueueNames::with_prefix(""),
         work.path().to_owned(),
     ));
+    (platform, work)
+}
+
+async fn run(fault: Fault) -> Outcome {
+    let clients = testing::clients().await;
+    kite_aws::infra::up(&clients, &kite_aws::resources::Resources::load())
+        .await
+        .expect("infra up");
+    let queue = Arc::new(FaultyQueue {
+        inner: Arc::new(SqsQueue::new(&clients)),
+        fault,
+        armed: AtomicBool::new(false),
+        sends: AtomicU64::new(0),
+        seen: Default::default(),
+    });
+    let (platform, _work) = platform_on(&clients, queue.clone());
     let mut ids = Vec::new();
     for yaml in FLOWS {
         let flow = kite_flow::parse_flow(yaml).flow.expect("valid flow");
@@ -384,27 +393,8 @@ async fn a_poison_message_lands_in_the_sqs_dead_letter_queue_with_its_error() {
     kite_aws::infra::up(&clients, &kite_aws::resources::Resources::load())
         .await
         .expect("infra up");
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(&clients));
-    let storage = Arc::new(S3Storage::new(&clients, clients.config.name("storage")));
-    let docs = Arc::new(DynamoDocuments::new(
-        &clients,
-        clients.config.name("documents"),
-        clock.clone(),
-    ));
-    let repos = Repos::new(docs, storage.clone());
-    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
-    let work = tempfile::tempdir().unwrap();
-    let platform = Arc::new(Platform::new(
-        queue.clone(),
-        storage,
-        repos,
-        clock,
-        rt,
-        QueueNames::with_prefix(""),
-        work.path().to_owned(),
-    ));
+    let (platform, _work) = platform_on(&clients, queue.clone());
     queue
         .send("worker", OutgoingMessage::new("this is not a job"))
         .await
