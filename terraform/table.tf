@@ -29,7 +29,7 @@ resource "aws_dynamodb_table" "table" {
       name            = global_secondary_index.value.name
       hash_key        = global_secondary_index.value.hash_key
       range_key       = global_secondary_index.value.range_key
-      projection_type = "ALL"
+      projection_type = "KEYS_ONLY"
     }
   }
 

@@ -2053,7 +2053,7 @@ fn table_matches_resources_json() {
                 i.name.clone(),
                 i.hash_key.clone(),
                 i.range_key.clone(),
-                "ALL".to_string(),
+                kite_aws::resources::INDEX_PROJECTION.to_string(),
             )
         })
         .collect();

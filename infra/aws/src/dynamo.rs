@@ -5,7 +5,7 @@
 //! Every logical table of the port lives in **one** DynamoDB table, `{prefix}documents`
 //! (single-table design, created by [`create_table`] from `terraform/resources.json`):
 //! partition key `pk` (string, no sort key), three global secondary indexes `gsi1`..`gsi3`
-//! with string keys `g{n}pk`/`g{n}sk` and every attribute projected, and DynamoDB TTL on
+//! with string keys `g{n}pk`/`g{n}sk` projecting keys only, and DynamoDB TTL on
 //! the attribute `ttl`.
 //!
 //! **Items.** The item of logical `(table, key)` has
@@ -63,6 +63,13 @@
 //! key)` of the last item returned, turned back into `ExclusiveStartKey = {pk, g{n}pk,
 //! g{n}sk}`. GSIs are eventually consistent on AWS: a query may miss a write made a few
 //! milliseconds before.
+//!
+//! **Keys-only indexes.** The GSIs project only the keys, so a put that leaves an item's
+//! index keys unchanged (an execution record rewritten on every event) writes nothing to
+//! them, and an index entry is a fraction of a write unit whatever the document's size: a
+//! query reads the keys from the index, then the documents with a consistent
+//! `BatchGetItem` (100 keys per call), skipping an item deleted or moved in the index in
+//! between.
 //!
 //! **Writes.** Reads are `GetItem` with `ConsistentRead`. `Expect::Absent` is a `PutItem`
 //! with `ver = 1` and the condition `attribute_not_exists(pk) OR exp_ms <= :now`;
@@ -228,7 +235,17 @@ pub struct DynamoDocuments {
     table: String,
     clock: Arc<dyn Clock>,
     slots: IndexSlots,
+    /// The GSI keys last seen (read or written) per item, to count index writes as DynamoDB
+    /// bills them (a put that leaves an item's index keys as they were writes no index
+    /// entry: the GSIs project keys only). Metrics only; bounded.
+    seen_index_keys: Arc<std::sync::Mutex<HashMap<String, IndexKeys>>>,
 }
+
+/// An item's GSI entries: (`g{n}pk` attribute, its values joined), sorted.
+type IndexKeys = Vec<(String, String)>;
+
+/// How many items' index keys [`DynamoDocuments`] remembers for its metrics.
+const SEEN_INDEX_KEYS: usize = 10_000;
 
 /// The GSI slot values of one put: `(g{n}pk, g{n}sk)` per slot.
 type SlotValues = [Option<(String, String)>; SLOT_COUNT as usize];
@@ -406,14 +423,24 @@ fn ttl_seconds(at: DateTime<Utc>) -> i64 {
 }
 
 /// The size DynamoDB bills for an item: attribute names plus values.
-/// Write units of writing `item`: its size in the table, and again in every GSI it has an
-/// entry in (every attribute is projected), as DynamoDB bills them.
-fn item_write_units(item: &Attrs) -> f64 {
-    let indexes = item
-        .keys()
-        .filter(|k| k.starts_with('g') && k.ends_with("pk"))
-        .count();
-    write_units(item_size(item)) * (1 + indexes) as f64
+/// The GSI entries of `item`: per used slot, its `g{n}pk` attribute name with the `g{n}pk`
+/// and `g{n}sk` values, sorted.
+fn index_keys(item: &Attrs) -> IndexKeys {
+    let mut keys: IndexKeys = item
+        .iter()
+        .filter(|(k, _)| k.starts_with('g') && k.ends_with("pk"))
+        .filter_map(|(k, v)| {
+            let sk_attr = format!("{}sk", k.strip_suffix("pk")?);
+            match (v, item.get(&sk_attr)) {
+                (AttributeValue::S(p), Some(AttributeValue::S(s))) => {
+                    Some((k.clone(), format!("{p}{SEP}{s}")))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    keys.sort();
+    keys
 }
 
 fn item_size(item: &Attrs) -> usize {
@@ -512,7 +539,45 @@ impl DynamoDocuments {
             table: table.into(),
             clock,
             slots: IndexSlots::default(),
+            seen_index_keys: Arc::default(),
         }
+    }
+
+    /// Remembers the index keys of `item` (read or written); returns the ones remembered
+    /// before, if any.
+    fn note_index_keys(&self, item: &Attrs) -> Option<IndexKeys> {
+        let Some(AttributeValue::S(item_pk)) = item.get(PK) else {
+            return None;
+        };
+        let keys = index_keys(item);
+        let mut seen = self.seen_index_keys.lock().ok()?;
+        if seen.len() >= SEEN_INDEX_KEYS && !seen.contains_key(item_pk) {
+            seen.clear();
+        }
+        seen.insert(item_pk.clone(), keys)
+    }
+
+    /// Write units of writing `item`, as DynamoDB bills them: its size in the table, plus
+    /// one small keys-only entry per GSI entry added, and two (a delete and a put) per entry
+    /// changed or removed, compared with the item's index keys last seen (an item never seen
+    /// counts as new).
+    fn write_units_of(&self, item: &Attrs) -> f64 {
+        let before = self.note_index_keys(item).unwrap_or_default();
+        let after = index_keys(item);
+        let mut index_writes = 0usize;
+        for (attr, value) in &after {
+            match before.iter().find(|(a, _)| a == attr) {
+                Some((_, old)) if old == value => {}
+                Some(_) => index_writes += 2,
+                None => index_writes += 1,
+            }
+        }
+        index_writes += 2 * before
+            .iter()
+            .filter(|(a, _)| !after.iter().any(|(b, _)| a == b))
+            .count();
+        // Keys-only index entries are far under 1 KB: one unit each.
+        write_units(item_size(item)) + index_writes as f64
     }
 
     /// Uses `slots` to map index names to GSI slots.
@@ -724,6 +789,9 @@ impl DynamoDocuments {
         let item = out.item;
         self.metrics
             .add_units(read_units(item.as_ref().map_or(0, item_size)), 0.0);
+        if let Some(item) = &item {
+            self.note_index_keys(item);
+        }
         item.map(|item| self.decode(table, key, "GetItem", &item))
             .transpose()
     }
@@ -737,7 +805,7 @@ impl DynamoDocuments {
         expected: Expect,
         now: &str,
     ) -> Result<(), WriteFail> {
-        let units = item_write_units(&item);
+        let units = self.write_units_of(&item);
         let mut expr = Expr::default();
         let condition = expr.expect(expected, now);
         let result = self
@@ -846,7 +914,7 @@ impl DynamoDocuments {
         match result {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
-                self.metrics.add_units(0.0, item_write_units(&item));
+                self.metrics.add_units(0.0, self.write_units_of(&item));
                 let stored = self.decode(table, key, "UpdateItem", &item)?;
                 Ok(stored.version)
             }
@@ -877,52 +945,66 @@ impl DynamoDocuments {
         let mut found: HashMap<String, Option<u64>> =
             targets.iter().map(|(t, k)| (pk(t, k), None)).collect();
         let first_table = targets.first().map_or("", |(t, _)| *t);
-        let mut pending: Vec<Attrs> = targets.iter().map(|(t, k)| Self::key_attrs(t, k)).collect();
+        let keys = targets.iter().map(|(t, k)| Self::key_attrs(t, k)).collect();
+        for item in self.batch_get(first_table, keys, true).await? {
+            let Some(AttributeValue::S(item_pk)) = item.get(PK) else {
+                continue;
+            };
+            let (table, key) = item_pk.split_once('#').unwrap_or((item_pk, ""));
+            let (version, expires_at) = self.decode_meta(table, key, "BatchGetItem", &item)?;
+            let live = expires_at.is_none_or(|at| at > now);
+            found.insert(item_pk.clone(), live.then_some(version));
+        }
+        Ok(found)
+    }
+
+    /// Consistent `BatchGetItem`s of `keys` (100 at a time, unprocessed keys retried with a
+    /// backoff); `meta_only` reads only the key, version and expiry. Missing items are
+    /// absent from the result, which is in no particular order.
+    async fn batch_get(
+        &self,
+        table: &str,
+        keys: Vec<Attrs>,
+        meta_only: bool,
+    ) -> Result<Vec<Attrs>, DocumentError> {
+        let mut pending = keys;
+        let mut found = Vec::new();
         let mut attempts = 0;
         while !pending.is_empty() {
             attempts += 1;
             if attempts > MAX_ATTEMPTS {
                 return Err(backend(
-                    first_table,
+                    table,
                     "BatchGetItem",
-                    format!(
-                        "reading current versions in DynamoDB table `{}`",
-                        self.table
-                    ),
+                    format!("reading items of DynamoDB table `{}`", self.table),
                     "keys stayed unprocessed (throttled)",
                 ));
             }
             let batch: Vec<Attrs> = pending.drain(..pending.len().min(100)).collect();
             let mut expr = Expr::default();
-            let projection = [expr.n(PK), expr.n(VER), expr.n(EXP)].join(", ");
-            let keys = KeysAndAttributes::builder()
+            let mut request = KeysAndAttributes::builder()
                 .set_keys(Some(batch))
-                .consistent_read(true)
-                .projection_expression(projection)
-                .set_expression_attribute_names(expr.names())
-                .build()
-                .map_err(|e| {
-                    backend(
-                        first_table,
-                        "BatchGetItem",
-                        format!("table `{}`", self.table),
-                        e,
-                    )
-                })?;
+                .consistent_read(true);
+            if meta_only {
+                let projection = [expr.n(PK), expr.n(VER), expr.n(EXP)].join(", ");
+                request = request
+                    .projection_expression(projection)
+                    .set_expression_attribute_names(expr.names());
+            }
+            let request = request.build().map_err(|e| {
+                backend(table, "BatchGetItem", format!("table `{}`", self.table), e)
+            })?;
             let out = self
                 .client
                 .batch_get_item()
-                .request_items(&self.table, keys)
+                .request_items(&self.table, request)
                 .send()
                 .await
                 .map_err(|e| {
                     sdk_failure(
-                        first_table,
+                        table,
                         "BatchGetItem",
-                        format!(
-                            "reading current versions in DynamoDB table `{}`",
-                            self.table
-                        ),
+                        format!("reading items of DynamoDB table `{}`", self.table),
                         &e,
                     )
                 })?;
@@ -932,13 +1014,10 @@ impl DynamoDocuments {
                 .unwrap_or_default();
             for item in items {
                 self.metrics.add_units(read_units(item_size(&item)), 0.0);
-                let Some(AttributeValue::S(item_pk)) = item.get(PK) else {
-                    continue;
-                };
-                let (table, key) = item_pk.split_once('#').unwrap_or((item_pk, ""));
-                let (version, expires_at) = self.decode_meta(table, key, "BatchGetItem", &item)?;
-                let live = expires_at.is_none_or(|at| at > now);
-                found.insert(item_pk.clone(), live.then_some(version));
+                if !meta_only {
+                    self.note_index_keys(&item);
+                }
+                found.push(item);
             }
             if let Some(unprocessed) = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table))
             {
@@ -1003,7 +1082,7 @@ impl DynamoDocuments {
                     };
                     let slots = slots.get(i).cloned().flatten().unwrap_or_default();
                     let item = self.item(table, key, doc, &slots, version);
-                    write_units_total += 2.0 * item_write_units(&item);
+                    write_units_total += 2.0 * self.write_units_of(&item);
                     let condition = expr.expect(effective, &now);
                     let put = Put::builder()
                         .table_name(&self.table)
@@ -1495,6 +1574,9 @@ impl DocumentStore for DynamoDocuments {
             let page_items = out.items.unwrap_or_default();
             self.metrics
                 .add_units(read_units(page_items.iter().map(item_size).sum()), 0.0);
+            // The GSIs project keys only: the index gives the order, a consistent
+            // BatchGetItem the documents.
+            let mut hits: Vec<(String, String, String)> = Vec::new();
             for item in &page_items {
                 let (Some(AttributeValue::S(item_pk)), Some(AttributeValue::S(sk))) =
                     (item.get(PK), item.get(&gsk_name))
@@ -1511,13 +1593,35 @@ impl DocumentStore for DynamoDocuments {
                 if !query.range.matches(sort) {
                     continue;
                 }
-                let stored = self.decode(table, key, "Query", item)?;
+                hits.push((key.to_owned(), sort.to_owned(), sk.clone()));
+            }
+            let keys = hits
+                .iter()
+                .map(|(k, _, _)| Self::key_attrs(table, k))
+                .collect();
+            let mut full: HashMap<String, Attrs> = self
+                .batch_get(table, keys, false)
+                .await?
+                .into_iter()
+                .filter_map(|item| match item.get(PK) {
+                    Some(AttributeValue::S(p)) => Some((p.clone(), item)),
+                    _ => None,
+                })
+                .collect();
+            for (key, sort, sk) in hits {
+                let Some(item) = full.remove(&pk(table, &key)) else {
+                    continue; // deleted since the index was read
+                };
+                if item.get(&gsk_name) != Some(&AttributeValue::S(sk)) {
+                    continue; // moved in the index since it was read
+                }
+                let stored = self.decode(table, &key, "Query", &item)?;
                 if !stored.live(now) {
                     continue;
                 }
                 items.push(QueryItem {
-                    key: key.to_owned(),
-                    sort: sort.to_owned(),
+                    key,
+                    sort,
                     doc: Versioned {
                         value: stored.doc,
                         version: stored.version,
@@ -1599,7 +1703,7 @@ impl DocumentStore for DynamoDocuments {
 const TABLE_WAIT: Duration = Duration::from_secs(600);
 
 /// Creates the documents table `full_name` from `def` (on-demand billing, the GSIs with
-/// every attribute projected, TTL on `def.ttl_attribute`) and waits until it is ACTIVE.
+/// keys only projected, TTL on `def.ttl_attribute`) and waits until it is ACTIVE.
 /// Idempotent: an existing table is waited for and checked for the GSIs, and its TTL is
 /// enabled if it is not yet.
 pub async fn create_table(
@@ -1674,7 +1778,7 @@ pub async fn create_table(
                 )
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::from(crate::resources::INDEX_PROJECTION))
                         .build(),
                 )
                 .build()

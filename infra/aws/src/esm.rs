@@ -170,15 +170,28 @@ async fn poll(
                 messages.iter().map(|m| m.id.as_str().to_owned()).collect()
             }
         };
+        // The successes go in one DeleteMessageBatch, as Lambda's poller deletes them.
+        let mut done = Vec::new();
         for msg in &messages {
             if failed.iter().any(|f| f == msg.id.as_str()) {
                 let backoff = Duration::from_millis(100u64 << msg.receive_count.min(8));
                 let _ = queue
                     .change_visibility(&m.queue, &msg.receipt_handle, backoff)
                     .await;
-            } else if let Err(e) = queue.delete(&m.queue, &msg.receipt_handle).await {
-                tracing::warn!(queue = %m.queue, "delete failed: {e}");
+            } else {
+                done.push(msg.receipt_handle.clone());
             }
+        }
+        let deleted = match done.as_slice() {
+            [] => Ok(()),
+            [one] => queue.delete(&m.queue, one).await,
+            many => queue
+                .delete_batch(&m.queue, many)
+                .await
+                .and_then(|each| each.into_iter().collect()),
+        };
+        if let Err(e) = deleted {
+            tracing::warn!(queue = %m.queue, "delete failed: {e}");
         }
     }
 }

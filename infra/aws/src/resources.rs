@@ -57,9 +57,13 @@ pub struct TableDef {
     pub hash_key: String,
     /// TTL attribute (epoch seconds).
     pub ttl_attribute: String,
-    /// Global secondary indexes (string keys, all attributes projected).
+    /// Global secondary indexes (string keys, projecting [`INDEX_PROJECTION`]).
     pub indexes: Vec<IndexDef>,
 }
+
+/// What every GSI projects (Terraform's `projection_type`): the keys only, so rewriting
+/// a document without changing its index keys writes nothing to the indexes.
+pub const INDEX_PROJECTION: &str = "KEYS_ONLY";
 
 /// One global secondary index.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -187,23 +187,63 @@ async fn capacity_units_are_counted() {
     assert_eq!(used.read_units, 1.0, "one 4 KB read");
     assert_eq!(used.service("dynamodb"), 2, "{:?}", used.requests);
 
-    // An item in two GSIs is billed three times: the table and each index.
+    // The GSIs project keys only: a new item in two indexes is billed its size in the
+    // table plus one small entry per index.
+    let indexed = || {
+        Document::new("x".repeat(2500))
+            .index("flow", "ns|f", "s")
+            .index("namespace", "ns", "s")
+    };
+    let before = clients.metrics.snapshot();
+    let v = docs
+        .put("executions", "e", indexed(), Expect::Absent)
+        .await
+        .unwrap_or_else(|e| panic!("put: {e}"));
+    let used = clients.metrics.snapshot().since(&before);
+    assert_eq!(
+        used.write_units, 5.0,
+        "3 KB in the table, 1 per index entry"
+    );
+
+    // Rewritten with the same index keys: nothing is written to the indexes.
+    let before = clients.metrics.snapshot();
+    let v = docs
+        .put("executions", "e", indexed(), Expect::Version(v))
+        .await
+        .unwrap_or_else(|e| panic!("put: {e}"));
+    let used = clients.metrics.snapshot().since(&before);
+    assert_eq!(used.write_units, 3.0, "the table only");
+
+    // One index key changed: that entry is deleted and put again.
     let before = clients.metrics.snapshot();
     docs.put(
         "executions",
         "e",
         Document::new("x".repeat(2500))
             .index("flow", "ns|f", "s")
-            .index("namespace", "ns", "s"),
-        Expect::Absent,
+            .index("namespace", "ns", "t"),
+        Expect::Version(v),
     )
     .await
     .unwrap_or_else(|e| panic!("put: {e}"));
     let used = clients.metrics.snapshot().since(&before);
     assert_eq!(
-        used.write_units, 9.0,
-        "3 KB in the table and in two indexes"
+        used.write_units, 5.0,
+        "the table, and 2 for the moved entry"
     );
+
+    // A query reads the keys from the index, then the documents with one BatchGetItem.
+    let before = clients.metrics.snapshot();
+    let page = docs
+        .query(
+            &kite_ports::Query::new("executions", "flow", "ns|f").range(kite_ports::RangeCond::All),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("query: {e}"));
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].doc.value.len(), 2500);
+    let used = clients.metrics.snapshot().since(&before);
+    assert_eq!(used.service("dynamodb"), 2, "{:?}", used.requests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

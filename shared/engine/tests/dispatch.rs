@@ -104,3 +104,154 @@ async fn poison_messages_land_in_the_dead_letter_queue_with_their_error() {
         .unwrap();
     assert_eq!(got[0].group_id.as_deref(), Some("exec-z"));
 }
+
+/// Counts the writes of execution records.
+#[derive(Debug)]
+struct CountingDocs {
+    inner: MemoryDocuments,
+    execution_puts: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl kite_ports::DocumentStore for CountingDocs {
+    async fn get(
+        &self,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<kite_ports::Versioned<String>>, kite_ports::DocumentError> {
+        self.inner.get(table, key).await
+    }
+    async fn put(
+        &self,
+        table: &str,
+        key: &str,
+        doc: kite_ports::Document,
+        expected: kite_ports::Expect,
+    ) -> Result<u64, kite_ports::DocumentError> {
+        if table == "executions" {
+            self.execution_puts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.inner.put(table, key, doc, expected).await
+    }
+    async fn delete(
+        &self,
+        table: &str,
+        key: &str,
+        expected: kite_ports::Expect,
+    ) -> Result<bool, kite_ports::DocumentError> {
+        self.inner.delete(table, key, expected).await
+    }
+    async fn transact(
+        &self,
+        ops: Vec<kite_ports::WriteOp>,
+    ) -> Result<Vec<Option<u64>>, kite_ports::DocumentError> {
+        self.inner.transact(ops).await
+    }
+    async fn query(
+        &self,
+        query: &kite_ports::Query,
+    ) -> Result<kite_ports::Page, kite_ports::DocumentError> {
+        self.inner.query(query).await
+    }
+    async fn sweep_expired(&self) -> Result<usize, kite_ports::DocumentError> {
+        self.inner.sweep_expired().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_of_one_execution_in_a_batch_cost_one_state_write() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let storage = Arc::new(MemoryStorage::new());
+    let docs = Arc::new(CountingDocs {
+        inner: MemoryDocuments::new(clock.clone()),
+        execution_puts: Default::default(),
+    });
+    let repos = Repos::new(docs.clone(), storage.clone());
+    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
+    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let p = Platform::new(
+        Arc::new(MemoryQueue::new(clock.clone())),
+        storage,
+        repos,
+        clock,
+        rt,
+        QueueNames::with_prefix("b-"),
+        work.path().to_owned(),
+    );
+    p.ensure_queues().await.unwrap();
+    let yaml = r#"id: fan
+namespace: kite.batch
+tasks:
+  - id: all
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: a
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["echo a"]
+      - id: b
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["echo b"]
+      - id: c
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["echo c"]
+"#;
+    let flow = kite_flow::parse_flow(yaml).flow.unwrap();
+    p.repos.flows.save(&flow, yaml).await.unwrap();
+    let e = p
+        .create_execution(&flow, serde_json::Map::new(), Default::default())
+        .await
+        .unwrap();
+    let receive = |queue: String| {
+        let q = p.queue.clone();
+        async move {
+            q.receive(&queue, 10, Duration::from_secs(30), Duration::ZERO)
+                .await
+                .unwrap()
+        }
+    };
+    // Start: the three jobs are dispatched.
+    let start = receive(p.names.executor.clone()).await;
+    assert_eq!(start.len(), 1);
+    let out = p.handle_executor_messages(&[start[0].body.as_str()]).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    p.queue
+        .delete(&p.names.executor, &start[0].receipt_handle)
+        .await
+        .unwrap();
+    let jobs = receive(p.names.worker.clone()).await;
+    assert_eq!(jobs.len(), 3, "three jobs, sent in one batch");
+    for job in &jobs {
+        p.handle_worker_message(&job.body).await.unwrap();
+    }
+    // The three results arrive in one batch of the execution's group: one write.
+    let results = receive(p.names.executor.clone()).await;
+    assert_eq!(results.len(), 3);
+    let batch: Vec<Delivery> = results
+        .iter()
+        .map(|m| delivery(m.id.as_str(), &m.body, 1, m.group_id.as_deref()))
+        .collect();
+    let before = docs
+        .execution_puts
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let out = handle_batch(&p, Component::Executor, &batch, None).await;
+    assert!(out.iter().all(|o| *o == Outcome::Done), "{out:?}");
+    let writes = docs
+        .execution_puts
+        .load(std::sync::atomic::Ordering::SeqCst)
+        - before;
+    assert_eq!(writes, 1, "one state write for the three events");
+    let done = p.execution(&e.id).await.unwrap().unwrap();
+    assert_eq!(done.state.current, kite_engine::model::State::Success);
+
+    // Delivered again (the batch's deletes were lost): the same outcome, nothing written.
+    let out = handle_batch(&p, Component::Executor, &batch, None).await;
+    assert!(out.iter().all(|o| *o == Outcome::Done), "{out:?}");
+    assert_eq!(
+        docs.execution_puts
+            .load(std::sync::atomic::Ordering::SeqCst)
+            - before,
+        1
+    );
+}

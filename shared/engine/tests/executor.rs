@@ -2580,6 +2580,18 @@ fn pure_an_event_redelivered_after_a_later_one_resends_its_actions() {
 }
 
 #[test]
+fn pure_a_second_start_under_another_id_changes_nothing() {
+    // A handler that finds the execution it creates already there sends its start again.
+    let mut p = Pure::new(&flow_yaml("pure-restart", TWO_WORKER_TASKS));
+    let first = p.apply_as("start-1", &Event::Start);
+    assert_eq!(jobs(&first).len(), 1);
+    let after = p.rec.execution.clone();
+    let again = p.apply_as("start-2", &Event::Start);
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(p.rec.execution, after);
+}
+
+#[test]
 fn pure_same_event_twice_is_idempotent() {
     let mut p = Pure::new(&flow_yaml("pure-idem", TWO_WORKER_TASKS));
     let first = p.apply_as("start-1", &Event::Start);

@@ -83,6 +83,9 @@ pub fn handle(
     if let Some((_, actions)) = rec.internal.earlier.iter().find(|(id, _)| id == event_id) {
         return actions.clone();
     }
+    if rec.internal.quiet.iter().any(|id| id == event_id) {
+        return Vec::new();
+    }
     let mut tasks = HashMap::new();
     for t in flow.all_tasks() {
         tasks.insert(t.id.as_str(), t);
@@ -102,11 +105,14 @@ pub fn handle(
     let actions = std::mem::take(&mut cx.actions);
     let previous = rec.internal.last_event.replace(event_id.to_owned());
     let previous_actions = std::mem::replace(&mut rec.internal.outbox, actions.clone());
-    if let Some(previous) = previous
-        && !previous_actions.is_empty()
-    {
-        rec.internal.earlier.insert(0, (previous, previous_actions));
-        rec.internal.earlier.truncate(record::EARLIER_OUTBOXES);
+    if let Some(previous) = previous {
+        if previous_actions.is_empty() {
+            rec.internal.quiet.insert(0, previous);
+            rec.internal.quiet.truncate(record::EARLIER_QUIET);
+        } else {
+            rec.internal.earlier.insert(0, (previous, previous_actions));
+            rec.internal.earlier.truncate(record::EARLIER_OUTBOXES);
+        }
     }
     actions
 }

@@ -23,6 +23,9 @@ pub struct Record {
 /// How many earlier outboxes a record keeps.
 pub const EARLIER_OUTBOXES: usize = 8;
 
+/// How many ids of earlier events without actions a record keeps.
+pub const EARLIER_QUIET: usize = 32;
+
 /// The executor's private state about one execution.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,6 +43,10 @@ pub struct Internal {
     /// order), its actions are re-sent instead of being lost.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub earlier: Vec<(String, Vec<Action>)>,
+    /// The ids of the events before the last one that produced no action (most recent
+    /// first, at most [`EARLIER_QUIET`]): delivered again, they change nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quiet: Vec<String>,
     /// ERROR log entries, for `errorLogs()`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_logs: Vec<Value>,

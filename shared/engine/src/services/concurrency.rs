@@ -1,6 +1,10 @@
 //! Flow concurrency limits (`concurrency: {limit, behavior}`): a slots document per flow
 //! in table `concurrency_slots` (`ns|flowId` → running and queued execution ids), updated
 //! with version conditions so concurrent executors never over-admit.
+//!
+//! A release is idempotent: the slots remember which queued execution each release handed
+//! its slot to, so a redelivered release (its handler stopped before sending the unqueue
+//! event) hands the same execution again instead of nobody.
 
 use kite_flow::model::concurrency::{Concurrency, ConcurrencyBehavior};
 use kite_ports::{Document, Expect};
@@ -10,10 +14,16 @@ use super::{Platform, ServiceError};
 
 const TABLE: &str = "concurrency_slots";
 
+/// How many recent handoffs (released id → admitted id) the slots remember.
+const HANDOFFS: usize = 64;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Slots {
     running: Vec<String>,
     queued: Vec<String>,
+    /// Recent releases and the queued execution each one admitted, newest last.
+    #[serde(default)]
+    handoffs: Vec<(String, String)>,
 }
 
 /// What to do with an execution that asks for a slot.
@@ -113,11 +123,18 @@ impl Platform {
     ) -> Result<Option<String>, ServiceError> {
         let limit = c.limit.max(1) as usize;
         self.update_slots(ns, flow, |s| {
+            if let Some((_, next)) = s.handoffs.iter().find(|(from, _)| from == id) {
+                return Some(next.clone());
+            }
             s.running.retain(|x| x != id);
             s.queued.retain(|x| x != id);
             if s.running.len() < limit && !s.queued.is_empty() {
                 let next = s.queued.remove(0);
                 s.running.push(next.clone());
+                s.handoffs.push((id.to_owned(), next.clone()));
+                if s.handoffs.len() > HANDOFFS {
+                    s.handoffs.remove(0);
+                }
                 Some(next)
             } else {
                 None

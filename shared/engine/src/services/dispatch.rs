@@ -3,7 +3,8 @@
 //!
 //! * messages are handled in order; once a message of a FIFO group fails, the later
 //!   messages of that group in the batch are not handled (they are retried after it, so an
-//!   execution's events are never reordered);
+//!   execution's events are never reordered); the executor's groups are handled
+//!   concurrently, each with one state write for its messages;
 //! * a handler that panics fails its message instead of the process;
 //! * a poison message — one that fails for a reason retrying cannot fix (it does not decode,
 //!   its flow or task is gone, the handler panics) — is set aside on its [`POISON_AFTER`]th
@@ -85,54 +86,164 @@ pub fn queue_of(names: &QueueNames, component: Component) -> &str {
     }
 }
 
-/// Handles `batch` in order for `component`; `deadline` bounds worker jobs (a Lambda's
-/// end). One outcome per delivery, in order.
+/// Handles `batch` for `component`; `deadline` bounds worker jobs (a Lambda's end). One
+/// outcome per delivery, in order.
+///
+/// Executor messages are grouped by FIFO group (execution): the groups are handled
+/// concurrently, and the messages of a group together, in order, with one state write
+/// ([`Platform::handle_executor_messages`]). Other messages are handled one after another.
 pub async fn handle_batch(
     platform: &Platform,
     component: Component,
     batch: &[Delivery],
     deadline: Option<Instant>,
 ) -> Vec<Outcome> {
-    let mut failed_groups: Vec<&str> = Vec::new();
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for d in batch {
-        if let Some(g) = d.group_id.as_deref()
-            && failed_groups.contains(&g)
-        {
-            outcomes.push(Outcome::Retry(format!(
-                "not handled: an earlier message of group {g} failed in this batch"
-            )));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, d) in batch.iter().enumerate() {
+        let same = d.group_id.as_deref().and_then(|g| {
+            groups
+                .iter_mut()
+                .find(|idx| batch[idx[0]].group_id.as_deref() == Some(g))
+        });
+        match same {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
+    let results: Vec<Vec<(usize, Outcome)>> = if component == Component::Executor {
+        futures::future::join_all(
+            groups
+                .iter()
+                .map(|idx| handle_executor_group(platform, batch, idx)),
+        )
+        .await
+    } else {
+        let mut all = Vec::new();
+        for idx in &groups {
+            all.push(handle_group_one_by_one(platform, component, batch, idx, deadline).await);
+        }
+        all
+    };
+    for (i, outcome) in results.into_iter().flatten() {
+        outcomes[i] = Some(outcome);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Retry("not handled".into())))
+        .collect()
+}
+
+/// The messages `idx` of one FIFO group of the executor queue, handled together.
+async fn handle_executor_group(
+    platform: &Platform,
+    batch: &[Delivery],
+    idx: &[usize],
+) -> Vec<(usize, Outcome)> {
+    use futures::FutureExt;
+    let mut out = Vec::with_capacity(idx.len());
+    let mut start = 0;
+    while start < idx.len() {
+        let bodies: Vec<&str> = idx[start..]
+            .iter()
+            .map(|&i| batch[i].body.as_str())
+            .collect();
+        let handled = std::panic::AssertUnwindSafe(platform.handle_executor_messages(&bodies))
+            .catch_unwind()
+            .await;
+        let Ok(handled) = handled else {
+            // A panic cannot be pinned on one message of the run: handle the rest one by
+            // one, so that only the message that panics fails.
+            out.extend(
+                handle_group_one_by_one(platform, Component::Executor, batch, &idx[start..], None)
+                    .await,
+            );
+            return out;
+        };
+        for &i in &idx[start..start + handled.done] {
+            out.push((i, Outcome::Done));
+        }
+        start += handled.done;
+        let Some(error) = handled.error else {
+            break;
+        };
+        let i = idx[start];
+        let outcome = failure(
+            platform,
+            Component::Executor,
+            &batch[i],
+            error.to_string(),
+            error.is_transient(),
+        )
+        .await;
+        let go_on = outcome.delete();
+        out.push((i, outcome));
+        start += 1;
+        if !go_on {
+            out.extend(idx[start..].iter().map(|&i| (i, held_back(&batch[i]))));
+            break;
+        }
+    }
+    out
+}
+
+/// The messages `idx` (one FIFO group, or a single message) handled one at a time; once one
+/// fails, the later ones are held back.
+async fn handle_group_one_by_one(
+    platform: &Platform,
+    component: Component,
+    batch: &[Delivery],
+    idx: &[usize],
+    deadline: Option<Instant>,
+) -> Vec<(usize, Outcome)> {
+    let mut out = Vec::with_capacity(idx.len());
+    let mut failed = false;
+    for &i in idx {
+        let d = &batch[i];
+        if failed {
+            out.push((i, held_back(d)));
             continue;
         }
         let outcome = match handle_one(platform, component, d, deadline).await {
             Ok(()) => Outcome::Done,
-            Err((error, transient)) => {
-                tracing::error!(
-                    queue = queue_of(&platform.names, component),
-                    message_id = %d.id,
-                    receive_count = d.receive_count,
-                    "message failed: {error}"
-                );
-                if !transient && d.receive_count >= POISON_AFTER {
-                    match dead_letter(platform, component, d, &error).await {
-                        Ok(()) => Outcome::DeadLettered(error),
-                        Err(e) => {
-                            Outcome::Retry(format!("{error} (and dead-lettering failed: {e})"))
-                        }
-                    }
-                } else {
-                    Outcome::Retry(error)
-                }
-            }
+            Err((error, transient)) => failure(platform, component, d, error, transient).await,
         };
-        if !outcome.delete()
-            && let Some(g) = d.group_id.as_deref()
-        {
-            failed_groups.push(g);
-        }
-        outcomes.push(outcome);
+        failed = !outcome.delete();
+        out.push((i, outcome));
     }
-    outcomes
+    out
+}
+
+fn held_back(d: &Delivery) -> Outcome {
+    Outcome::Retry(format!(
+        "not handled: an earlier message of group {} failed in this batch",
+        d.group_id.as_deref().unwrap_or("-")
+    ))
+}
+
+/// The outcome of a failed delivery: dead-lettered when it cannot succeed and was received
+/// [`POISON_AFTER`] times, else left for redelivery.
+async fn failure(
+    platform: &Platform,
+    component: Component,
+    d: &Delivery,
+    error: String,
+    transient: bool,
+) -> Outcome {
+    tracing::error!(
+        queue = queue_of(&platform.names, component),
+        message_id = %d.id,
+        receive_count = d.receive_count,
+        "message failed: {error}"
+    );
+    if !transient && d.receive_count >= POISON_AFTER {
+        match dead_letter(platform, component, d, &error).await {
+            Ok(()) => Outcome::DeadLettered(error),
+            Err(e) => Outcome::Retry(format!("{error} (and dead-lettering failed: {e})")),
+        }
+    } else {
+        Outcome::Retry(error)
+    }
 }
 
 async fn handle_one(

@@ -1,7 +1,8 @@
 //! The four components as message handlers over ports, and the pollers that drive them
 //! locally (in AWS, Lambda event sources drive the same handlers).
 //!
-//! - executor: [`Platform::handle_executor_message`] (FIFO queue, group = execution id);
+//! - executor: [`Platform::handle_executor_messages`] (FIFO queue, group = execution id;
+//!   see [`events`]);
 //! - worker: [`Platform::handle_worker_message`];
 //! - scheduler: [`Platform::handle_timer_message`] (timers longer than a queue delay are
 //!   re-enqueued until due);
@@ -10,6 +11,7 @@
 
 pub mod concurrency;
 pub mod dispatch;
+pub mod events;
 pub mod host;
 pub mod messages;
 pub mod poller;
@@ -25,7 +27,7 @@ use kite_ports::{Clock, Expect, OutgoingMessage, Queue, QueueSpec, Storage};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
-use crate::executor::{self, Action, Event, Record, Runtime, SubflowRequest};
+use crate::executor::{self, Event, Record, Runtime, SubflowRequest};
 use crate::model::{Execution, ExecutionTrigger, Label, State, ids};
 use crate::repo::{RepoError, Repos};
 use crate::worker::Runners;
@@ -176,6 +178,7 @@ pub struct Platform {
     pub work_root: PathBuf,
     ended: broadcast::Sender<(String, State)>,
     flows: Arc<std::sync::Mutex<FlowCache>>,
+    records: Arc<events::RecordCache>,
     tick_hooks: Vec<Arc<dyn TickHook>>,
 }
 
@@ -218,6 +221,7 @@ impl Platform {
         let (ended, _) = broadcast::channel(1024);
         Self {
             flows: Arc::default(),
+            records: Arc::default(),
             queue,
             storage,
             repos,
@@ -246,6 +250,17 @@ impl Platform {
 
     /// Sends `event` to the executor of `execution_id`.
     pub async fn send_event(&self, execution_id: &str, event: Event) -> Result<(), ServiceError> {
+        let msg = self.event_message(execution_id, event).await?;
+        self.queue.send(&self.names.executor, msg).await?;
+        Ok(())
+    }
+
+    /// The executor-queue message carrying `event` to `execution_id` (its FIFO group).
+    pub(crate) async fn event_message(
+        &self,
+        execution_id: &str,
+        event: Event,
+    ) -> Result<OutgoingMessage, ServiceError> {
         let msg = ExecutorMessage {
             id: ids::random_id(),
             execution_id: execution_id.to_owned(),
@@ -253,15 +268,9 @@ impl Platform {
         };
         let body = serde_json::to_string(&msg).map_err(|e| ServiceError::Other(e.to_string()))?;
         let body = self.by_reference(body).await?;
-        self.queue
-            .send(
-                &self.names.executor,
-                OutgoingMessage::new(body)
-                    .in_group(execution_id)
-                    .with_dedup_id(msg.id),
-            )
-            .await?;
-        Ok(())
+        Ok(OutgoingMessage::new(body)
+            .in_group(execution_id)
+            .with_dedup_id(msg.id))
     }
 
     /// Loads a flow (latest revision when None) and parses it.
@@ -361,175 +370,36 @@ impl Platform {
             }
             Err(e) => return Err(e.into()),
         }
-        match schedule_date {
-            Some(at) if at > now => {
-                self.schedule_timer(TimerMessage {
-                    execution_id: id.clone(),
-                    at,
-                    timer: executor::TimerKind::ScheduledStart,
-                })
-                .await?
-            }
-            _ => self.send_event(&id, Event::Start).await?,
-        }
+        self.start_created(&exec).await?;
         Ok(exec)
     }
 
-    /// Handles one message of the executor queue.
-    pub async fn handle_executor_message(&self, body: &str) -> Result<(), ServiceError> {
-        let body = self.dereference(body).await?;
-        let body = body.as_str();
-        let msg: ExecutorMessage =
-            serde_json::from_str(body).map_err(|source| ServiceError::Malformed {
-                what: "executor",
-                source,
-            })?;
-        let Some((mut rec, version)) = self.repos.executions.get(&msg.execution_id).await? else {
-            tracing::warn!(execution = %msg.execution_id, "event for an unknown execution dropped");
-            return Ok(());
-        };
-        let flow = match self
-            .load_flow(
-                &rec.execution.namespace,
-                &rec.execution.flow_id,
-                Some(rec.execution.flow_revision),
-            )
-            .await
-        {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(execution = %msg.execution_id, "cannot load the flow: {e}");
-                return Err(e);
-            }
-        };
+    /// Sends what starts a created execution: its start event, or its scheduled-start timer
+    /// when it is scheduled later. Safe to repeat (a started execution ignores another
+    /// start), which is what a redelivered handler does when it finds the execution it
+    /// creates already there: the delivery that created it may have stopped before this send.
+    pub(crate) async fn start_created(&self, exec: &Execution) -> Result<(), ServiceError> {
         let now = now_ms(self.clock.as_ref());
-        if let (Some(c), Event::Start) = (&flow.concurrency, &msg.event)
-            && matches!(rec.execution.current(), State::Created)
-            && rec.internal.last_event.as_deref() != Some(msg.id.as_str())
-        {
-            let e = &rec.execution;
-            match self.admit(&e.namespace, &e.flow_id, c, &e.id).await? {
-                concurrency::Admission::Run => {}
-                other => {
-                    let state = match other {
-                        concurrency::Admission::Queued => State::Queued,
-                        concurrency::Admission::Cancel => State::Cancelled,
-                        _ => State::Failed,
-                    };
-                    rec.execution.state.set(state, now);
-                    rec.internal.last_event = Some(msg.id.clone());
-                    rec.internal.outbox.clear();
-                    self.repos
-                        .executions
-                        .put(&rec, Expect::Version(version))
-                        .await?;
-                    if state.is_terminated() {
-                        let _ = self.ended.send((rec.execution.id.clone(), state));
-                    }
-                    return Ok(());
-                }
+        match exec.schedule_date {
+            Some(at) if at > now => {
+                self.schedule_timer(TimerMessage {
+                    execution_id: exec.id.clone(),
+                    at,
+                    timer: executor::TimerKind::ScheduledStart,
+                })
+                .await
             }
+            _ => self.send_event(&exec.id, Event::Start).await,
         }
-        let before = rec.clone();
-        let actions = executor::handle(&flow, &mut rec, &msg.event, &msg.id, &self.rt, now);
-        if rec != before {
-            self.repos
-                .executions
-                .put(&rec, Expect::Version(version))
-                .await?;
-        }
-        self.carry_out(&flow, &rec, actions).await
-    }
-
-    async fn carry_out(
-        &self,
-        flow: &Flow,
-        rec: &Record,
-        actions: Vec<Action>,
-    ) -> Result<(), ServiceError> {
-        for action in actions {
-            match action {
-                Action::Dispatch(job) => {
-                    let body = serde_json::to_string(&job)
-                        .map_err(|e| ServiceError::Other(e.to_string()))?;
-                    let body = self.by_reference(body).await?;
-                    self.queue
-                        .send(&self.names.worker, OutgoingMessage::new(body))
-                        .await?;
-                }
-                Action::Timer { at, timer } => {
-                    self.schedule_timer(TimerMessage {
-                        execution_id: rec.execution.id.clone(),
-                        at,
-                        timer,
-                    })
-                    .await?;
-                }
-                Action::Logs { entries: logs } => {
-                    for l in &logs {
-                        tracing::debug!(execution = %l.execution_id, task = ?l.task_id, "{}", l.message);
-                    }
-                    self.repos.logs.append(&logs).await?;
-                }
-                Action::StartSubflow(req) => self.start_subflow(req).await?,
-                Action::NotifyParent {
-                    execution_id,
-                    task_run_id,
-                    state,
-                    outputs,
-                    error,
-                } => {
-                    let event = Event::SubflowEnded {
-                        task_run_id,
-                        execution_id: rec.execution.id.clone(),
-                        state,
-                        outputs,
-                        error,
-                    };
-                    self.send_event(&execution_id, event).await?;
-                }
-                Action::KillTask { .. } => {}
-                Action::KillExecution { execution_id } => {
-                    self.send_event(&execution_id, Event::Kill).await?
-                }
-                Action::RetryExecution { at } => {
-                    let next = self.replay_as_retry(&rec.execution.id, at).await?;
-                    tracing::info!(execution = %rec.execution.id, next = %next, "retrying in a new execution");
-                }
-                Action::ResumeExecution {
-                    execution_id,
-                    inputs,
-                } => {
-                    if self.repos.executions.get(&execution_id).await?.is_some() {
-                        self.send_event(&execution_id, Event::Resume { inputs })
-                            .await?;
-                    } else {
-                        tracing::warn!(execution = %execution_id, "Resume task: no such execution");
-                    }
-                }
-                Action::Ended { state } => {
-                    let e = &rec.execution;
-                    if let Some(c) = &flow.concurrency
-                        && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
-                    {
-                        self.send_event(&next, Event::Unqueue).await?;
-                    }
-                    let _ = self.ended.send((rec.execution.id.clone(), state));
-                }
-            }
-        }
-        Ok(())
     }
 
     async fn start_subflow(&self, req: SubflowRequest) -> Result<(), ServiceError> {
-        if self
-            .repos
-            .executions
-            .get(&req.execution_id)
-            .await?
-            .is_some()
-        {
-            return Ok(()); // already created by an earlier delivery
+        if let Some((existing, _)) = self.repos.executions.get(&req.execution_id).await? {
+            // Created by an earlier delivery, which may have stopped before starting it.
+            if existing.execution.current() == State::Created {
+                self.start_created(&existing.execution).await?;
+            }
+            return Ok(());
         }
         let flow = match self
             .load_flow(&req.namespace, &req.flow_id, req.revision)
@@ -637,20 +507,24 @@ impl Platform {
     /// Puts a timer on the timer queue, or, when it is further away than a queue can delay a
     /// message, in the timers table, where the scheduler's [`tick`](Self::tick) finds it.
     pub async fn schedule_timer(&self, t: TimerMessage) -> Result<(), ServiceError> {
+        self.schedule_timers(vec![t]).await
+    }
+
+    /// Schedules timers: those due within a queue delay go to the timer queue (batched),
+    /// later ones to the timer repository.
+    pub async fn schedule_timers(&self, timers: Vec<TimerMessage>) -> Result<(), ServiceError> {
         let now = self.clock.now();
-        let wait = (t.at - now).to_std().unwrap_or(Duration::ZERO);
-        if wait > MAX_QUEUE_DELAY {
-            self.repos.timers.put(&t).await?;
-            return Ok(());
+        let mut near = Vec::new();
+        for t in timers {
+            let wait = (t.at - now).to_std().unwrap_or(Duration::ZERO);
+            if wait > MAX_QUEUE_DELAY {
+                self.repos.timers.put(&t).await?;
+                continue;
+            }
+            let body = serde_json::to_string(&t).map_err(|e| ServiceError::Other(e.to_string()))?;
+            near.push(OutgoingMessage::new(body).with_delay(wait));
         }
-        let body = serde_json::to_string(&t).map_err(|e| ServiceError::Other(e.to_string()))?;
-        self.queue
-            .send(
-                &self.names.timers,
-                OutgoingMessage::new(body).with_delay(wait),
-            )
-            .await?;
-        Ok(())
+        self.send_all(&self.names.timers, near).await
     }
 
     /// One scheduler tick: moves the far timers coming due within a queue delay onto the
@@ -743,9 +617,15 @@ impl Platform {
             budget,
         )
         .await;
-        self.repos.logs.append(&logs).await?;
-        self.send_event(&execution_id, Event::WorkerResult(result))
-            .await
+        // The result and the logs are stored side by side: the logs are off the task
+        // hop's critical path.
+        let (sent, appended) = tokio::join!(
+            self.send_event(&execution_id, Event::WorkerResult(result)),
+            self.repos.logs.append(&logs)
+        );
+        sent?;
+        appended?;
+        Ok(())
     }
 
     /// The execution `id`.

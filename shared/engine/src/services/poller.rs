@@ -158,17 +158,30 @@ pub fn spawn(
                 })
                 .collect();
             let outcomes = handle_batch(&platform, component, &batch, None).await;
+            let mut done = Vec::new();
             for (m, outcome) in messages.iter().zip(outcomes) {
                 if outcome.delete() {
-                    if let Err(e) = platform.queue.delete(&queue_name, &m.receipt_handle).await {
-                        tracing::warn!(queue = %queue_name, "delete failed: {e}");
-                    }
+                    done.push(m.receipt_handle.clone());
                 } else {
                     let _ = platform
                         .queue
                         .change_visibility(&queue_name, &m.receipt_handle, backoff(m.receive_count))
                         .await;
                 }
+            }
+            // One DeleteMessageBatch for the handled ones (a failed delete only means a
+            // redelivery, which the handlers absorb).
+            let deleted = match done.as_slice() {
+                [] => Ok(()),
+                [one] => platform.queue.delete(&queue_name, one).await,
+                many => platform
+                    .queue
+                    .delete_batch(&queue_name, many)
+                    .await
+                    .and_then(|each| each.into_iter().collect()),
+            };
+            if let Err(e) = deleted {
+                tracing::warn!(queue = %queue_name, "delete failed: {e}");
             }
         }
     })

@@ -26,7 +26,11 @@ impl Platform {
             .await?
             .ok_or_else(|| ServiceError::Other(format!("execution {id} not found")))?;
         let new_id = ids::derived_id(&[id, "retry"]);
-        if self.repos.executions.get(&new_id).await?.is_some() {
+        if let Some((existing, _)) = self.repos.executions.get(&new_id).await? {
+            // Created by an earlier delivery, which may have stopped before scheduling it.
+            if existing.execution.current() == State::Created {
+                self.start_created(&existing.execution).await?;
+            }
             return Ok(new_id);
         }
         let now = super::now_ms(self.clock.as_ref());

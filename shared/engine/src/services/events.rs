@@ -1,0 +1,372 @@
+//! The executor's handler. The events of one execution that arrive together (a FIFO batch
+//! of its group) are applied to its record in order and stored with **one** conditional
+//! write; then their actions are carried out with the sends batched (up to 10 messages per
+//! `SendMessageBatch`) and the log lines written alongside the sends rather than before
+//! them, so a task hop costs one state write on its critical path.
+//!
+//! Records this process wrote last are kept with their version ([`RecordCache`], bounded):
+//! the next event of the same execution skips the read. Staleness is settled by the
+//! conditional write: on a version conflict the record is read again and the events are
+//! applied again (the executor is a pure function of record and event, so this is safe).
+//!
+//! Redelivery: every event id applied is remembered with its actions in the record's outbox
+//! ring ([`crate::executor::record::EARLIER_OUTBOXES`] deep), and a run applied together is
+//! never longer than that ring, so a run delivered again re-sends the actions of each of its
+//! events, whatever stopped the first delivery after the write.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kite_flow::Flow;
+use kite_ports::queue::{MAX_BATCH, MAX_BATCH_BYTES};
+use kite_ports::{DocumentError, Expect, OutgoingMessage};
+
+use super::{Platform, ServiceError, TimerMessage, concurrency, now_ms};
+use crate::executor::{self, Action, Event, Record, record::EARLIER_OUTBOXES};
+use crate::model::State;
+use crate::repo::RepoError;
+use crate::services::ExecutorMessage;
+
+/// Records kept at most.
+const CACHED_RECORDS: usize = 256;
+/// Records with more task runs than this are not kept (memory).
+const CACHED_TASK_RUNS: usize = 2_000;
+
+/// The last written record (and its version) of executions handled here recently.
+#[derive(Debug, Default)]
+pub(crate) struct RecordCache {
+    map: Mutex<HashMap<String, (Record, u64)>>,
+}
+
+impl RecordCache {
+    /// Takes the record of `id` out of the cache (the handler puts it back once written).
+    fn take(&self, id: &str) -> Option<(Record, u64)> {
+        self.map.lock().ok()?.remove(id)
+    }
+
+    /// Keeps `rec` at `version`.
+    fn keep(&self, rec: Record, version: u64) {
+        if rec.execution.task_run_list.len() > CACHED_TASK_RUNS {
+            return;
+        }
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= CACHED_RECORDS {
+                map.clear();
+            }
+            map.insert(rec.execution.id.clone(), (rec, version));
+        }
+    }
+}
+
+/// How far a run of executor messages got.
+#[derive(Debug)]
+pub struct Handled {
+    /// Messages handled, from the first: they can be deleted.
+    pub done: usize,
+    /// Why message number `done` failed (the ones after it were not handled), if one did.
+    pub error: Option<ServiceError>,
+}
+
+impl Platform {
+    /// Handles one message of the executor queue.
+    pub async fn handle_executor_message(&self, body: &str) -> Result<(), ServiceError> {
+        match self.handle_executor_messages(&[body]).await.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Handles consecutive messages of the executor queue (one FIFO group's messages of a
+    /// batch, in order): the events of one execution are applied together and stored with
+    /// one write. Stops at the first message that fails.
+    pub async fn handle_executor_messages(&self, bodies: &[&str]) -> Handled {
+        let mut msgs = Vec::with_capacity(bodies.len());
+        let mut decode_error = None;
+        for body in bodies {
+            match self.decode_executor_message(body).await {
+                Ok(m) => msgs.push(m),
+                Err(e) => {
+                    decode_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut done = 0;
+        while done < msgs.len() {
+            let id = msgs[done].execution_id.clone();
+            let run = msgs[done..]
+                .iter()
+                .take(EARLIER_OUTBOXES)
+                .take_while(|m| m.execution_id == id)
+                .count();
+            if let Err(e) = self.apply_events(&id, &msgs[done..done + run]).await {
+                return Handled {
+                    done,
+                    error: Some(e),
+                };
+            }
+            done += run;
+        }
+        Handled {
+            done,
+            error: decode_error,
+        }
+    }
+
+    async fn decode_executor_message(&self, body: &str) -> Result<ExecutorMessage, ServiceError> {
+        let body = self.dereference(body).await?;
+        serde_json::from_str(&body).map_err(|source| ServiceError::Malformed {
+            what: "executor",
+            source,
+        })
+    }
+
+    /// Applies `msgs` (events of execution `id`, in order) with one state write, then
+    /// carries out their actions.
+    async fn apply_events(&self, id: &str, msgs: &[ExecutorMessage]) -> Result<(), ServiceError> {
+        let mut cached = self.records.take(id);
+        loop {
+            let from_cache = cached.is_some();
+            let (mut rec, version) = match cached.take() {
+                Some(found) => found,
+                None => match self.repos.executions.get(id).await? {
+                    Some(found) => found,
+                    None => {
+                        tracing::warn!(execution = %id, "event for an unknown execution dropped");
+                        return Ok(());
+                    }
+                },
+            };
+            let flow = self
+                .load_flow(
+                    &rec.execution.namespace,
+                    &rec.execution.flow_id,
+                    Some(rec.execution.flow_revision),
+                )
+                .await
+                .inspect_err(|e| tracing::error!(execution = %id, "cannot load the flow: {e}"))?;
+            let before = rec.clone();
+            let mut actions = Vec::new();
+            let mut ended = Vec::new();
+            for msg in msgs {
+                if let Some(state) = self.admission(&flow, &mut rec, msg).await? {
+                    if state.is_terminated() {
+                        ended.push(state);
+                    }
+                    continue;
+                }
+                let now = now_ms(self.clock.as_ref());
+                actions.extend(executor::handle(
+                    &flow, &mut rec, &msg.event, &msg.id, &self.rt, now,
+                ));
+            }
+            let version = if rec == before {
+                version
+            } else {
+                match self
+                    .repos
+                    .executions
+                    .put(&rec, Expect::Version(version))
+                    .await
+                {
+                    Ok(v) => v,
+                    // A stale cached record: read it again and re-apply.
+                    Err(RepoError::Store(DocumentError::Conflict { .. })) if from_cache => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            for state in ended {
+                let _ = self.ended.send((id.to_owned(), state));
+            }
+            let carried = self.carry_out(&flow, &rec, actions).await;
+            self.records.keep(rec, version);
+            return carried;
+        }
+    }
+
+    /// Flow concurrency: a start event of a created execution asks for a slot. `Some(state)`
+    /// when the execution does not run now (queued, cancelled or failed), with the record
+    /// updated accordingly.
+    async fn admission(
+        &self,
+        flow: &Flow,
+        rec: &mut Record,
+        msg: &ExecutorMessage,
+    ) -> Result<Option<State>, ServiceError> {
+        let (Some(c), Event::Start) = (&flow.concurrency, &msg.event) else {
+            return Ok(None);
+        };
+        if rec.execution.current() != State::Created
+            || rec.internal.last_event.as_deref() == Some(msg.id.as_str())
+        {
+            return Ok(None);
+        }
+        let e = &rec.execution;
+        let state = match self.admit(&e.namespace, &e.flow_id, c, &e.id).await? {
+            concurrency::Admission::Run => return Ok(None),
+            concurrency::Admission::Queued => State::Queued,
+            concurrency::Admission::Cancel => State::Cancelled,
+            concurrency::Admission::Fail => State::Failed,
+        };
+        rec.execution.state.set(state, now_ms(self.clock.as_ref()));
+        rec.internal.last_event = Some(msg.id.clone());
+        rec.internal.outbox.clear();
+        Ok(Some(state))
+    }
+
+    /// Carries out `actions` of `rec`: messages are sent in batches per queue, log lines
+    /// are written at the same time as the sends.
+    pub(crate) async fn carry_out(
+        &self,
+        flow: &Flow,
+        rec: &Record,
+        actions: Vec<Action>,
+    ) -> Result<(), ServiceError> {
+        let mut jobs = Vec::new();
+        let mut timers = Vec::new();
+        let mut events = Vec::new();
+        let mut logs = Vec::new();
+        let mut others = Vec::new();
+        for action in actions {
+            match action {
+                Action::Dispatch(job) => {
+                    let body = serde_json::to_string(&job)
+                        .map_err(|e| ServiceError::Other(e.to_string()))?;
+                    jobs.push(OutgoingMessage::new(self.by_reference(body).await?));
+                }
+                Action::Timer { at, timer } => timers.push(TimerMessage {
+                    execution_id: rec.execution.id.clone(),
+                    at,
+                    timer,
+                }),
+                Action::Logs { entries } => {
+                    for l in &entries {
+                        tracing::debug!(execution = %l.execution_id, task = ?l.task_id, "{}", l.message);
+                    }
+                    logs.extend(entries);
+                }
+                Action::NotifyParent {
+                    execution_id,
+                    task_run_id,
+                    state,
+                    outputs,
+                    error,
+                } => {
+                    let event = Event::SubflowEnded {
+                        task_run_id,
+                        execution_id: rec.execution.id.clone(),
+                        state,
+                        outputs,
+                        error,
+                    };
+                    events.push(self.event_message(&execution_id, event).await?);
+                }
+                Action::KillTask { .. } => {}
+                Action::KillExecution { execution_id } => {
+                    events.push(self.event_message(&execution_id, Event::Kill).await?);
+                }
+                other => others.push(other),
+            }
+        }
+        let sends = async {
+            self.send_all(&self.names.worker, jobs).await?;
+            self.send_all(&self.names.executor, events).await?;
+            self.schedule_timers(timers).await?;
+            for action in others {
+                self.carry_out_one(flow, rec, action).await?;
+            }
+            Ok::<(), ServiceError>(())
+        };
+        let write_logs = async {
+            if !logs.is_empty() {
+                self.repos.logs.append(&logs).await?;
+            }
+            Ok::<(), ServiceError>(())
+        };
+        tokio::try_join!(sends, write_logs)?;
+        Ok(())
+    }
+
+    async fn carry_out_one(
+        &self,
+        flow: &Flow,
+        rec: &Record,
+        action: Action,
+    ) -> Result<(), ServiceError> {
+        match action {
+            Action::StartSubflow(req) => self.start_subflow(req).await?,
+            Action::RetryExecution { at } => {
+                let next = self.replay_as_retry(&rec.execution.id, at).await?;
+                tracing::info!(execution = %rec.execution.id, next = %next, "retrying in a new execution");
+            }
+            Action::ResumeExecution {
+                execution_id,
+                inputs,
+            } => {
+                if self.repos.executions.get(&execution_id).await?.is_some() {
+                    self.send_event(&execution_id, Event::Resume { inputs })
+                        .await?;
+                } else {
+                    tracing::warn!(execution = %execution_id, "Resume task: no such execution");
+                }
+            }
+            Action::Ended { state } => {
+                let e = &rec.execution;
+                if let Some(c) = &flow.concurrency
+                    && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
+                {
+                    self.send_event(&next, Event::Unqueue).await?;
+                }
+                let _ = self.ended.send((rec.execution.id.clone(), state));
+            }
+            // Batched by `carry_out`.
+            Action::Dispatch(_)
+            | Action::Timer { .. }
+            | Action::Logs { .. }
+            | Action::NotifyParent { .. }
+            | Action::KillTask { .. }
+            | Action::KillExecution { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Sends `msgs` to `queue`, in order, in batches of at most 10 messages and 256 KiB.
+    pub(crate) async fn send_all(
+        &self,
+        queue: &str,
+        msgs: Vec<OutgoingMessage>,
+    ) -> Result<(), ServiceError> {
+        let mut batch: Vec<OutgoingMessage> = Vec::new();
+        let mut size = 0;
+        for msg in msgs {
+            if !batch.is_empty()
+                && (batch.len() == MAX_BATCH || size + msg.body.len() > MAX_BATCH_BYTES)
+            {
+                self.send_chunk(queue, std::mem::take(&mut batch)).await?;
+                size = 0;
+            }
+            size += msg.body.len();
+            batch.push(msg);
+        }
+        if !batch.is_empty() {
+            self.send_chunk(queue, batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_chunk(
+        &self,
+        queue: &str,
+        batch: Vec<OutgoingMessage>,
+    ) -> Result<(), ServiceError> {
+        match <[OutgoingMessage; 1]>::try_from(batch) {
+            Ok([msg]) => {
+                self.queue.send(queue, msg).await?;
+            }
+            Err(batch) => {
+                self.queue.send_batch(queue, batch).await?;
+            }
+        }
+        Ok(())
+    }
+}
