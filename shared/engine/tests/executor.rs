@@ -2573,10 +2573,27 @@ fn pure_an_event_redelivered_after_a_later_one_resends_its_actions() {
     assert_eq!(jobs(&result).len(), 1, "k2 dispatched");
     let after = p.rec.clone();
     // The start event's handler stopped before its sends and the queue hands it over again
-    // after the later event: its dispatch of k1 is sent again, nothing else changes.
+    // after the later event: its actions are sent again, but not the dispatch of k1, whose
+    // result came back (so it was sent); nothing else changes.
+    let again = p.apply_as("start-1", &Event::Start);
+    assert_eq!(again.len(), start.len() - 1, "{again:?}");
+    assert!(jobs(&again).is_empty());
+    assert_eq!(p.rec, after);
+}
+
+#[test]
+fn pure_an_earlier_event_redelivered_resends_a_running_job_with_its_context() {
+    let mut p = Pure::new(&flow_yaml("pure-ring", TWO_WORKER_TASKS));
+    let start = p.apply_as("start-1", &Event::Start);
+    assert_eq!(jobs(&start).len(), 1);
+    // A later event that changes nothing moves the start's outbox into the ring, where
+    // jobs are kept without their context.
+    p.apply_as("later-1", &Event::Unqueue);
+    let ring = serde_json::to_string(&p.rec.internal.earlier).unwrap();
+    assert!(!ring.contains("\"outputs\""), "{ring}");
+    // k1 still runs: delivered again, the start sends the same job, context included.
     let again = p.apply_as("start-1", &Event::Start);
     assert_eq!(again, start);
-    assert_eq!(p.rec, after);
 }
 
 #[test]

@@ -81,7 +81,8 @@ pub fn handle(
         return rec.internal.outbox.clone();
     }
     if let Some((_, actions)) = rec.internal.earlier.iter().find(|(id, _)| id == event_id) {
-        return actions.clone();
+        let actions = actions.clone();
+        return restore_jobs(flow, rec, actions, rt, now);
     }
     if rec.internal.quiet.iter().any(|id| id == event_id) {
         return Vec::new();
@@ -110,11 +111,70 @@ pub fn handle(
             rec.internal.quiet.insert(0, previous);
             rec.internal.quiet.truncate(record::EARLIER_QUIET);
         } else {
-            rec.internal.earlier.insert(0, (previous, previous_actions));
+            rec.internal
+                .earlier
+                .insert(0, (previous, compact_jobs(previous_actions)));
             rec.internal.earlier.truncate(record::EARLIER_OUTBOXES);
         }
     }
     actions
+}
+
+/// Earlier outboxes keep worker jobs without their expression context (`vars`, the bulk of
+/// a job, growing with every output): it is rebuilt if the job is sent again.
+fn compact_jobs(actions: Vec<Action>) -> Vec<Action> {
+    actions
+        .into_iter()
+        .map(|a| match a {
+            Action::Dispatch(mut job) => {
+                job.vars = Map::new();
+                Action::Dispatch(job)
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// The actions of an earlier outbox, to send again: a compacted job gets its context back
+/// (as of now: outputs that arrived since are visible, as when a worker renders late), and
+/// is dropped when its attempt has ended since (its result came back: it was sent).
+fn restore_jobs(
+    flow: &Flow,
+    rec: &Record,
+    actions: Vec<Action>,
+    rt: &Runtime,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
+    let mut tasks = HashMap::new();
+    for t in flow.all_tasks() {
+        tasks.insert(t.id.as_str(), t);
+    }
+    // A read-only view: `vars` only reads the record.
+    let mut copy = rec.clone();
+    let cx = Cx {
+        flow,
+        rec: &mut copy,
+        rt,
+        now,
+        actions: Vec::new(),
+        tasks,
+        logs: Vec::new(),
+    };
+    actions
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Dispatch(mut job) if job.vars.is_empty() => {
+                let run = cx.run(&job.task_run_id)?;
+                let current = run.attempts.len().saturating_sub(1) as u32 == job.attempt;
+                if run.current().is_terminated() || !current {
+                    return None;
+                }
+                job.vars = cx.vars(&job.task_run_id);
+                Some(Action::Dispatch(job))
+            }
+            other => Some(other),
+        })
+        .collect()
 }
 
 impl<'f> Cx<'f> {

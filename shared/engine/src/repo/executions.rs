@@ -27,7 +27,7 @@ pub const COMPRESS_ABOVE: usize = 4096;
 fn deflate(json: &str) -> Result<String, RepoError> {
     use base64::Engine as _;
     use std::io::Write as _;
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(json.as_bytes())
         .and_then(|()| enc.finish())
         .map(|bytes| {
