@@ -10,17 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use kite_aws::testing;
 use kite_aws::{DynamoDocuments, S3Storage, SqsQueue};
-use kite_engine::executor::Runtime;
-use kite_engine::repo::Repos;
-use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{CreateOptions, Platform, QueueNames, poller};
-use kite_ports::{
-    Clock, MessageId, OutgoingMessage, Queue, QueueError, QueueSpec, ReceiptHandle,
-    ReceivedMessage, SystemClock,
-};
+use kite_ports::faulty::{FaultyQueue, SendFault};
+use kite_ports::{Clock, OutgoingMessage, Queue, QueueError, SystemClock};
 
 /// What the test queue does to sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,22 +29,21 @@ enum Fault {
 }
 
 #[derive(Debug)]
-struct FaultyQueue {
-    inner: Arc<dyn Queue>,
+struct Faults {
     fault: Fault,
     armed: AtomicBool,
     sends: AtomicU64,
     seen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
-impl FaultyQueue {
-    fn crash(&self, queue: &str, bodies: &[&OutgoingMessage]) -> Result<(), QueueError> {
+impl SendFault for Faults {
+    fn before_send(&self, queue: &str, msgs: &[&OutgoingMessage]) -> Result<(), QueueError> {
         if self.fault != Fault::CrashBeforeSend || !self.armed.load(Ordering::SeqCst) {
             return Ok(());
         }
         let mut seen = self.seen.lock().unwrap();
         let mut crash = false;
-        for m in bodies {
+        for m in msgs {
             if seen.insert(m.body.clone())
                 && self.sends.fetch_add(1, Ordering::SeqCst).is_multiple_of(2)
             {
@@ -67,82 +60,15 @@ impl FaultyQueue {
         Ok(())
     }
 
-    fn twin(msg: &OutgoingMessage) -> OutgoingMessage {
+    fn duplicate(&self, msg: &OutgoingMessage) -> Option<OutgoingMessage> {
+        if self.fault != Fault::Duplicate {
+            return None;
+        }
         let mut twin = msg.clone();
         if let Some(d) = &msg.dedup_id {
             twin.dedup_id = Some(format!("{d}-dup"));
         }
-        twin
-    }
-}
-
-#[async_trait]
-impl Queue for FaultyQueue {
-    async fn ensure_queue(&self, spec: &QueueSpec) -> Result<(), QueueError> {
-        self.inner.ensure_queue(spec).await
-    }
-
-    async fn send(&self, queue: &str, msg: OutgoingMessage) -> Result<MessageId, QueueError> {
-        self.crash(queue, &[&msg])?;
-        if self.fault == Fault::Duplicate {
-            self.inner.send(queue, Self::twin(&msg)).await?;
-        }
-        self.inner.send(queue, msg).await
-    }
-
-    async fn send_batch(
-        &self,
-        queue: &str,
-        msgs: Vec<OutgoingMessage>,
-    ) -> Result<Vec<MessageId>, QueueError> {
-        self.crash(queue, &msgs.iter().collect::<Vec<_>>())?;
-        if self.fault == Fault::Duplicate {
-            for m in &msgs {
-                self.inner.send(queue, Self::twin(m)).await?;
-            }
-        }
-        self.inner.send_batch(queue, msgs).await
-    }
-
-    async fn receive(
-        &self,
-        queue: &str,
-        max: usize,
-        visibility_timeout: Duration,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.inner
-            .receive(queue, max, visibility_timeout, wait)
-            .await
-    }
-
-    async fn delete(&self, queue: &str, receipt: &ReceiptHandle) -> Result<(), QueueError> {
-        self.inner.delete(queue, receipt).await
-    }
-
-    async fn delete_batch(
-        &self,
-        queue: &str,
-        receipts: &[ReceiptHandle],
-    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
-        self.inner.delete_batch(queue, receipts).await
-    }
-
-    async fn change_visibility(
-        &self,
-        queue: &str,
-        receipt: &ReceiptHandle,
-        timeout: Duration,
-    ) -> Result<(), QueueError> {
-        self.inner.change_visibility(queue, receipt, timeout).await
-    }
-
-    async fn purge(&self, queue: &str) -> Result<(), QueueError> {
-        self.inner.purge(queue).await
-    }
-
-    async fn approximate_len(&self, queue: &str) -> Result<usize, QueueError> {
-        self.inner.approximate_len(queue).await
+        Some(twin)
     }
 }
 
@@ -230,22 +156,16 @@ fn platform_on(
     queue: Arc<dyn Queue>,
 ) -> (Arc<Platform>, tempfile::TempDir) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let storage = Arc::new(S3Storage::new(clients, clients.config.name("storage")));
-    let docs = Arc::new(DynamoDocuments::new(
-        clients,
-        clients.config.name("documents"),
-        clock.clone(),
-    ));
-    let repos = Repos::new(docs, storage.clone());
-    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let platform = Arc::new(Platform::new(
+    let platform = Arc::new(Platform::on_ports(
         queue,
-        storage,
-        repos,
+        Arc::new(S3Storage::new(clients, clients.config.name("storage"))),
+        Arc::new(DynamoDocuments::new(
+            clients,
+            clients.config.name("documents"),
+            clock.clone(),
+        )),
         clock,
-        rt,
         QueueNames::with_prefix(""),
         work.path().to_owned(),
     ));
@@ -257,13 +177,15 @@ async fn run(fault: Fault) -> Outcome {
     kite_aws::infra::up(&clients, &kite_aws::resources::Resources::load())
         .await
         .expect("infra up");
-    let queue = Arc::new(FaultyQueue {
-        inner: Arc::new(SqsQueue::new(&clients)),
-        fault,
-        armed: AtomicBool::new(false),
-        sends: AtomicU64::new(0),
-        seen: Default::default(),
-    });
+    let queue = Arc::new(FaultyQueue::new(
+        Arc::new(SqsQueue::new(&clients)),
+        Faults {
+            fault,
+            armed: AtomicBool::new(false),
+            sends: AtomicU64::new(0),
+            seen: Default::default(),
+        },
+    ));
     let (platform, _work) = platform_on(&clients, queue.clone());
     let mut ids = Vec::new();
     for yaml in FLOWS {
@@ -278,7 +200,7 @@ async fn run(fault: Fault) -> Outcome {
             .unwrap();
         ids.push((name.to_owned(), e.id));
     }
-    queue.armed.store(true, Ordering::SeqCst);
+    queue.fault.armed.store(true, Ordering::SeqCst);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let handles = poller::spawn_all(
         platform.clone(),

@@ -8,28 +8,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use kite_engine::executor::Runtime;
 use kite_engine::model::{Execution, ids};
-use kite_engine::repo::Repos;
-use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{CreateOptions, Platform, QueueNames, poller};
+use kite_ports::faulty::{FaultyQueue, SendFault};
 use kite_ports::{
-    Clock, MemoryDocuments, MemoryQueue, MemoryStorage, MessageId, OutgoingMessage, Queue,
-    QueueError, QueueSpec, ReceiptHandle, ReceivedMessage, SystemClock,
+    Clock, MemoryDocuments, MemoryQueue, MemoryStorage, OutgoingMessage, QueueError, SystemClock,
 };
 
-/// A queue whose `crash_at`-th send call (counted once armed) fails, once.
+/// The `crash_at`-th send call (counted once armed) fails, once.
 #[derive(Debug)]
 struct CrashAt {
-    inner: MemoryQueue,
     crash_at: Option<u64>,
     armed: AtomicBool,
     calls: AtomicU64,
 }
 
-impl CrashAt {
-    fn check(&self, queue: &str) -> Result<(), QueueError> {
+impl SendFault for CrashAt {
+    fn before_send(&self, queue: &str, _msgs: &[&OutgoingMessage]) -> Result<(), QueueError> {
         if !self.armed.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -42,60 +37,6 @@ impl CrashAt {
             });
         }
         Ok(())
-    }
-}
-
-#[async_trait]
-impl Queue for CrashAt {
-    async fn ensure_queue(&self, spec: &QueueSpec) -> Result<(), QueueError> {
-        self.inner.ensure_queue(spec).await
-    }
-    async fn send(&self, queue: &str, msg: OutgoingMessage) -> Result<MessageId, QueueError> {
-        self.check(queue)?;
-        self.inner.send(queue, msg).await
-    }
-    async fn send_batch(
-        &self,
-        queue: &str,
-        msgs: Vec<OutgoingMessage>,
-    ) -> Result<Vec<MessageId>, QueueError> {
-        self.check(queue)?;
-        self.inner.send_batch(queue, msgs).await
-    }
-    async fn receive(
-        &self,
-        queue: &str,
-        max: usize,
-        visibility_timeout: Duration,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.inner
-            .receive(queue, max, visibility_timeout, wait)
-            .await
-    }
-    async fn delete(&self, queue: &str, receipt: &ReceiptHandle) -> Result<(), QueueError> {
-        self.inner.delete(queue, receipt).await
-    }
-    async fn delete_batch(
-        &self,
-        queue: &str,
-        receipts: &[ReceiptHandle],
-    ) -> Result<Vec<Result<(), QueueError>>, QueueError> {
-        self.inner.delete_batch(queue, receipts).await
-    }
-    async fn change_visibility(
-        &self,
-        queue: &str,
-        receipt: &ReceiptHandle,
-        timeout: Duration,
-    ) -> Result<(), QueueError> {
-        self.inner.change_visibility(queue, receipt, timeout).await
-    }
-    async fn purge(&self, queue: &str) -> Result<(), QueueError> {
-        self.inner.purge(queue).await
-    }
-    async fn approximate_len(&self, queue: &str) -> Result<usize, QueueError> {
-        self.inner.approximate_len(queue).await
     }
 }
 
@@ -212,26 +153,20 @@ type Outcome = Vec<(Vec<String>, Vec<(String, String, usize)>)>;
 /// sends made.
 async fn run(case: &Case, crash_at: Option<u64>) -> (Outcome, u64) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(
-        Arc::new(MemoryDocuments::new(clock.clone())),
-        storage.clone(),
-    );
-    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let queue = Arc::new(CrashAt {
-        inner: MemoryQueue::new(clock.clone()),
-        crash_at,
-        armed: AtomicBool::new(false),
-        calls: AtomicU64::new(0),
-    });
-    let platform = Arc::new(Platform::new(
+    let queue = Arc::new(FaultyQueue::new(
+        Arc::new(MemoryQueue::new(clock.clone())),
+        CrashAt {
+            crash_at,
+            armed: AtomicBool::new(false),
+            calls: AtomicU64::new(0),
+        },
+    ));
+    let platform = Arc::new(Platform::on_ports(
         queue.clone(),
-        storage,
-        repos,
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryDocuments::new(clock.clone())),
         clock,
-        rt,
         QueueNames::with_prefix("c-"),
         work.path().to_owned(),
     ));
@@ -252,7 +187,7 @@ async fn run(case: &Case, crash_at: Option<u64>) -> (Outcome, u64) {
             .unwrap();
         ids.push(e.id);
     }
-    queue.armed.store(true, Ordering::SeqCst);
+    queue.fault.armed.store(true, Ordering::SeqCst);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let handles = poller::spawn_all(
         platform.clone(),
@@ -295,7 +230,7 @@ async fn run(case: &Case, crash_at: Option<u64>) -> (Outcome, u64) {
     for h in handles {
         h.abort();
     }
-    (outcome, queue.calls.load(Ordering::SeqCst))
+    (outcome, queue.fault.calls.load(Ordering::SeqCst))
 }
 
 async fn wait_end(platform: &Platform, id: &str, case: &Case, crash_at: Option<u64>) -> Execution {

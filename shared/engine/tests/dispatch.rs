@@ -4,33 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kite_engine::executor::Runtime;
-use kite_engine::repo::Repos;
 use kite_engine::services::dispatch::{DeadLetter, Delivery, Outcome, POISON_AFTER, handle_batch};
-use kite_engine::services::host::PlatformHost;
 use kite_engine::services::poller::Component;
 use kite_engine::services::{Platform, QueueNames};
 use kite_ports::{Clock, MemoryDocuments, MemoryQueue, MemoryStorage, SystemClock};
 
 async fn platform() -> (Platform, tempfile::TempDir) {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(
-        Arc::new(MemoryDocuments::new(clock.clone())),
-        storage.clone(),
-    );
-    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let p = Platform::new(
-        Arc::new(MemoryQueue::new(clock.clone())),
-        storage,
-        repos,
-        clock,
-        rt,
-        QueueNames::with_prefix("t-"),
-        work.path().to_owned(),
-    );
+    let p = Platform::in_memory(QueueNames::with_prefix("t-"), work.path().to_owned());
     p.ensure_queues().await.unwrap();
     (p, work)
 }
@@ -162,21 +143,16 @@ impl kite_ports::DocumentStore for CountingDocs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_events_of_one_execution_in_a_batch_cost_one_state_write() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let storage = Arc::new(MemoryStorage::new());
     let docs = Arc::new(CountingDocs {
         inner: MemoryDocuments::new(clock.clone()),
         execution_puts: Default::default(),
     });
-    let repos = Repos::new(docs.clone(), storage.clone());
-    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let p = Platform::new(
+    let p = Platform::on_ports(
         Arc::new(MemoryQueue::new(clock.clone())),
-        storage,
-        repos,
+        Arc::new(MemoryStorage::new()),
+        docs.clone(),
         clock,
-        rt,
         QueueNames::with_prefix("b-"),
         work.path().to_owned(),
     );

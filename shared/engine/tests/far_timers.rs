@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kite_engine::executor::{Runtime, TimerKind};
-use kite_engine::repo::Repos;
-use kite_engine::services::host::PlatformHost;
+use kite_engine::executor::TimerKind;
 use kite_engine::services::messages::TimerMessage;
 use kite_engine::services::{Platform, QueueNames};
 use kite_ports::{Clock, ManualClock, MemoryDocuments, MemoryQueue, MemoryStorage};
@@ -15,20 +13,12 @@ use kite_ports::{Clock, ManualClock, MemoryDocuments, MemoryQueue, MemoryStorage
 async fn a_timer_two_hours_away_is_released_by_the_tick_that_comes_within_a_queue_delay() {
     let manual = ManualClock::new(kite_ports::contract::start_time());
     let clock: Arc<dyn Clock> = Arc::new(manual.clone());
-    let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(
-        Arc::new(MemoryDocuments::new(clock.clone())),
-        storage.clone(),
-    );
-    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let p = Platform::new(
+    let p = Platform::on_ports(
         Arc::new(MemoryQueue::new(clock.clone())),
-        storage,
-        repos,
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryDocuments::new(clock.clone())),
         clock.clone(),
-        rt,
         QueueNames::with_prefix("t-"),
         work.path().to_owned(),
     );

@@ -19,6 +19,7 @@
 //! | [`storage`] | [`Storage`], [`StorageKey`]: S3-shaped objects behind `kestra:///` URIs |
 //! | [`documents`] | [`DocumentStore`]: versioned, conditional, indexed, DynamoDB-shaped items |
 //! | [`secrets`] | [`SecretStore`]: named secrets for `secret()` (Secrets Manager on AWS) |
+//! | [`faulty`] | [`faulty::FaultyQueue`]: a queue wrapper that injects send faults (tests) |
 //! | [`memory`] | [`MemoryQueue`], [`MemoryStorage`], [`MemoryDocuments`]: in-memory twins |
 //! | [`contract`] | the contract suites (`queue`, `storage`, `documents`) and their test macros |
 //!
@@ -28,6 +29,7 @@
 pub mod clock;
 pub mod contract;
 pub mod documents;
+pub mod faulty;
 pub mod memory;
 pub mod queue;
 pub mod secrets;

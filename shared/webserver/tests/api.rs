@@ -9,11 +9,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use kite_engine::executor::Runtime;
-use kite_engine::repo::Repos;
-use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{Platform, QueueNames, poller};
-use kite_ports::{Clock, MemoryDocuments, MemoryQueue, MemoryStorage, StorageKey, SystemClock};
+use kite_ports::StorageKey;
 use kite_webserver::{AppState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -104,24 +101,8 @@ impl Drop for Harness {
 }
 
 async fn harness_with(configure: impl FnOnce(AppState) -> AppState) -> Harness {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let storage = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(
-        Arc::new(MemoryDocuments::new(clock.clone())),
-        storage.clone(),
-    );
-    let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), serde_json::Map::new(), &[]);
     let work = tempfile::tempdir().unwrap();
-    let platform = Platform::new(
-        Arc::new(MemoryQueue::new(clock.clone())),
-        storage,
-        repos,
-        clock,
-        rt,
-        QueueNames::with_prefix("api-"),
-        work.path().to_path_buf(),
-    );
+    let platform = Platform::in_memory(QueueNames::with_prefix("api-"), work.path().to_path_buf());
     platform.ensure_queues().await.unwrap();
     let platform = Arc::new(platform);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);

@@ -235,6 +235,35 @@ impl Platform {
         }
     }
 
+    /// A platform over these ports with the default host: no environment, no globals, no
+    /// secret store (tests and tools; the binaries wire their own host).
+    pub fn on_ports(
+        queue: Arc<dyn Queue>,
+        storage: Arc<dyn Storage>,
+        docs: Arc<dyn kite_ports::DocumentStore>,
+        clock: Arc<dyn Clock>,
+        names: QueueNames,
+        work_root: PathBuf,
+    ) -> Self {
+        let repos = Repos::new(docs, storage.clone());
+        let host = host::PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
+        let rt = Runtime::new(Arc::new(host), Map::new(), &[]);
+        Self::new(queue, storage, repos, clock, rt, names, work_root)
+    }
+
+    /// A platform on in-memory ports and the system clock (tests).
+    pub fn in_memory(names: QueueNames, work_root: PathBuf) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(kite_ports::SystemClock);
+        Self::on_ports(
+            Arc::new(kite_ports::MemoryQueue::new(clock.clone())),
+            Arc::new(kite_ports::MemoryStorage::new()),
+            Arc::new(kite_ports::MemoryDocuments::new(clock.clone())),
+            clock,
+            names,
+            work_root,
+        )
+    }
+
     /// Creates the queues.
     pub async fn ensure_queues(&self) -> Result<(), ServiceError> {
         for spec in self.names.specs() {
