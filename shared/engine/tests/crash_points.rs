@@ -3,6 +3,7 @@
 //! handler must finish the job. For each flow below, a clean run counts the sends; then, for
 //! every n, a run whose n-th send fails once (the handler stops there) must end exactly as
 //! the clean run did: subflows, scheduled retries, timers, concurrency hand-offs included.
+//! And a caller whose execution cannot be started gets an error and no execution.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -272,4 +273,53 @@ async fn a_handler_stopped_at_any_send_is_finished_by_its_redelivery() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_whose_start_cannot_be_sent_is_not_left_behind() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let work = tempfile::tempdir().unwrap();
+    let queue = Arc::new(FaultyQueue::new(
+        Arc::new(MemoryQueue::new(clock.clone())),
+        CrashAt {
+            crash_at: Some(0),
+            armed: AtomicBool::new(true),
+            calls: AtomicU64::new(0),
+        },
+    ));
+    let platform = Platform::on_ports(
+        queue,
+        Arc::new(MemoryStorage::new()),
+        Arc::new(MemoryDocuments::new(clock.clone())),
+        clock,
+        QueueNames::with_prefix("s-"),
+        work.path().to_owned(),
+    );
+    platform.ensure_queues().await.unwrap();
+    let yaml = CASES[0].flows[0];
+    let flow = kite_flow::parse_flow(yaml).flow.unwrap();
+    platform.repos.flows.save(&flow, yaml).await.unwrap();
+    let opts = CreateOptions {
+        id: Some("startLost00000000000001".into()),
+        ..Default::default()
+    };
+    let err = platform
+        .create_execution(&flow, serde_json::Map::new(), opts.clone())
+        .await
+        .expect_err("the start send fails");
+    assert!(err.to_string().contains("injected crash"), "{err}");
+    assert!(
+        platform
+            .execution("startLost00000000000001")
+            .await
+            .unwrap()
+            .is_none(),
+        "the caller got an error: no execution stays CREATED behind it"
+    );
+    // Called again (the send works now), it is created and started.
+    let e = platform
+        .create_execution(&flow, serde_json::Map::new(), opts)
+        .await
+        .unwrap();
+    assert_eq!(e.id, "startLost00000000000001");
 }

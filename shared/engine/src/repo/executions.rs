@@ -142,6 +142,11 @@ impl ExecutionRepo {
         Ok(self.docs.delete(TABLE, id, Expect::Any).await?)
     }
 
+    /// Deletes a record if `expected` holds (its version is still the one written).
+    pub async fn delete_if(&self, id: &str, expected: Expect) -> Result<bool, RepoError> {
+        Ok(self.docs.delete(TABLE, id, expected).await?)
+    }
+
     /// Executions of a flow (or of a namespace when `flow_id` is None), newest first.
     pub async fn list(
         &self,

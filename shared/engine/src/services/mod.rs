@@ -392,14 +392,28 @@ impl Platform {
         exec.schedule_date = schedule_date;
         let mut rec = Record::new(exec.clone());
         rec.internal.subflow_outputs = subflow_outputs;
-        match self.repos.executions.put(&rec, Expect::Absent).await {
-            Ok(_) => {}
+        let created = match self.repos.executions.put(&rec, Expect::Absent).await {
+            Ok(version) => Some(version),
             Err(RepoError::Store(kite_ports::DocumentError::Conflict { .. })) => {
                 // Already created (a redelivered request): start it again, harmlessly.
+                None
             }
             Err(e) => return Err(e.into()),
+        };
+        if let Err(e) = self.start_created(&exec).await {
+            // The caller gets an error: the execution it did not get must not linger
+            // CREATED, never started (a redelivered caller creates it again).
+            if let Some(version) = created
+                && let Err(undo) = self
+                    .repos
+                    .executions
+                    .delete_if(&id, Expect::Version(version))
+                    .await
+            {
+                tracing::warn!(execution = %id, "cannot remove the execution whose start failed: {undo}");
+            }
+            return Err(e);
         }
-        self.start_created(&exec).await?;
         Ok(exec)
     }
 
