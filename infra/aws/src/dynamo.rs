@@ -422,7 +422,6 @@ fn ttl_seconds(at: DateTime<Utc>) -> i64 {
     }
 }
 
-/// The size DynamoDB bills for an item: attribute names plus values.
 /// The GSI entries of `item`: per used slot, its `g{n}pk` attribute name with the `g{n}pk`
 /// and `g{n}sk` values, sorted.
 fn index_keys(item: &Attrs) -> IndexKeys {
@@ -443,6 +442,7 @@ fn index_keys(item: &Attrs) -> IndexKeys {
     keys
 }
 
+/// The size DynamoDB bills for an item: attribute names plus values.
 fn item_size(item: &Attrs) -> usize {
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
@@ -543,27 +543,36 @@ impl DynamoDocuments {
         }
     }
 
-    /// Remembers the index keys of `item` (read or written); returns the ones remembered
-    /// before, if any.
-    fn note_index_keys(&self, item: &Attrs) -> Option<IndexKeys> {
-        let Some(AttributeValue::S(item_pk)) = item.get(PK) else {
-            return None;
-        };
-        let keys = index_keys(item);
-        let mut seen = self.seen_index_keys.lock().ok()?;
-        if seen.len() >= SEEN_INDEX_KEYS && !seen.contains_key(item_pk) {
-            seen.clear();
+    /// Remembers the index keys of `item`, read or written.
+    fn remember_index_keys(&self, item: &Attrs) {
+        if let Some(AttributeValue::S(item_pk)) = item.get(PK) {
+            self.remember(item_pk.clone(), index_keys(item));
         }
-        seen.insert(item_pk.clone(), keys)
+    }
+
+    fn remember(&self, item_pk: String, keys: IndexKeys) {
+        if let Ok(mut seen) = self.seen_index_keys.lock() {
+            if seen.len() >= SEEN_INDEX_KEYS && !seen.contains_key(&item_pk) {
+                seen.clear();
+            }
+            seen.insert(item_pk, keys);
+        }
     }
 
     /// Write units of writing `item`, as DynamoDB bills them: its size in the table, plus
     /// one small keys-only entry per GSI entry added, and two (a delete and a put) per entry
     /// changed or removed, compared with the item's index keys last seen (an item never seen
-    /// counts as new).
-    fn write_units_of(&self, item: &Attrs) -> f64 {
-        let before = self.note_index_keys(item).unwrap_or_default();
+    /// counts as new). Also returns what to [`remember`](Self::remember) once it is written.
+    fn write_units_of(&self, item: &Attrs) -> (f64, Option<(String, IndexKeys)>) {
         let after = index_keys(item);
+        let item_pk = match item.get(PK) {
+            Some(AttributeValue::S(p)) => Some(p.clone()),
+            _ => None,
+        };
+        let before = item_pk
+            .as_ref()
+            .and_then(|p| self.seen_index_keys.lock().ok()?.get(p).cloned())
+            .unwrap_or_default();
         let mut index_writes = 0usize;
         for (attr, value) in &after {
             match before.iter().find(|(a, _)| a == attr) {
@@ -577,7 +586,8 @@ impl DynamoDocuments {
             .filter(|(a, _)| !after.iter().any(|(b, _)| a == b))
             .count();
         // Keys-only index entries are far under 1 KB: one unit each.
-        write_units(item_size(item)) + index_writes as f64
+        let units = write_units(item_size(item)) + index_writes as f64;
+        (units, item_pk.map(|p| (p, after)))
     }
 
     /// Uses `slots` to map index names to GSI slots.
@@ -790,7 +800,7 @@ impl DynamoDocuments {
         self.metrics
             .add_units(read_units(item.as_ref().map_or(0, item_size)), 0.0);
         if let Some(item) = &item {
-            self.note_index_keys(item);
+            self.remember_index_keys(item);
         }
         item.map(|item| self.decode(table, key, "GetItem", &item))
             .transpose()
@@ -805,7 +815,7 @@ impl DynamoDocuments {
         expected: Expect,
         now: &str,
     ) -> Result<(), WriteFail> {
-        let units = self.write_units_of(&item);
+        let (units, written) = self.write_units_of(&item);
         let mut expr = Expr::default();
         let condition = expr.expect(expected, now);
         let result = self
@@ -822,6 +832,9 @@ impl DynamoDocuments {
         match result {
             Ok(_) => {
                 self.metrics.add_units(0.0, units);
+                if let Some((item_pk, keys)) = written {
+                    self.remember(item_pk, keys);
+                }
                 Ok(())
             }
             Err(err) => {
@@ -914,7 +927,11 @@ impl DynamoDocuments {
         match result {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
-                self.metrics.add_units(0.0, self.write_units_of(&item));
+                let (units, written) = self.write_units_of(&item);
+                self.metrics.add_units(0.0, units);
+                if let Some((item_pk, keys)) = written {
+                    self.remember(item_pk, keys);
+                }
                 let stored = self.decode(table, key, "UpdateItem", &item)?;
                 Ok(stored.version)
             }
@@ -1015,7 +1032,7 @@ impl DynamoDocuments {
             for item in items {
                 self.metrics.add_units(read_units(item_size(&item)), 0.0);
                 if !meta_only {
-                    self.note_index_keys(&item);
+                    self.remember_index_keys(&item);
                 }
                 found.push(item);
             }
@@ -1059,6 +1076,7 @@ impl DynamoDocuments {
         let mut sent: Vec<(usize, Expect)> = Vec::new();
         let mut results = Vec::with_capacity(ops.len());
         let mut write_units_total = 0.0;
+        let mut written_keys = Vec::new();
         for (i, op) in ops.iter().enumerate() {
             let (table, key) = op.target();
             let build_failed = |e: aws_sdk_dynamodb::error::BuildError| {
@@ -1082,7 +1100,9 @@ impl DynamoDocuments {
                     };
                     let slots = slots.get(i).cloned().flatten().unwrap_or_default();
                     let item = self.item(table, key, doc, &slots, version);
-                    write_units_total += 2.0 * self.write_units_of(&item);
+                    let (units, written) = self.write_units_of(&item);
+                    write_units_total += 2.0 * units;
+                    written_keys.extend(written);
                     let condition = expr.expect(effective, &now);
                     let put = Put::builder()
                         .table_name(&self.table)
@@ -1153,6 +1173,9 @@ impl DynamoDocuments {
         let err = match result {
             Ok(_) => {
                 self.metrics.add_units(0.0, write_units_total);
+                for (item_pk, keys) in written_keys {
+                    self.remember(item_pk, keys);
+                }
                 return Ok(Some(results));
             }
             Err(err) => err,

@@ -134,11 +134,7 @@ async fn poll(
             .await;
         if *stop.borrow_and_update() {
             if let Ok(messages) = &received {
-                for msg in messages {
-                    let _ = queue
-                        .change_visibility(&m.queue, &msg.receipt_handle, Duration::ZERO)
-                        .await;
-                }
+                queue.release_all(&m.queue, messages).await;
             }
             return;
         }
@@ -182,15 +178,7 @@ async fn poll(
                 done.push(msg.receipt_handle.clone());
             }
         }
-        let deleted = match done.as_slice() {
-            [] => Ok(()),
-            [one] => queue.delete(&m.queue, one).await,
-            many => queue
-                .delete_batch(&m.queue, many)
-                .await
-                .and_then(|each| each.into_iter().collect()),
-        };
-        if let Err(e) = deleted {
+        if let Err(e) = queue.delete_all(&m.queue, &done).await {
             tracing::warn!(queue = %m.queue, "delete failed: {e}");
         }
     }

@@ -460,6 +460,36 @@ pub trait Queue: Send + Sync + fmt::Debug {
 
     /// Messages not yet deleted: visible, in flight and delayed together.
     async fn approximate_len(&self, queue: &str) -> Result<usize, QueueError>;
+
+    /// Deletes any number of deliveries: one `delete` for one, `delete_batch` by tens for
+    /// more. The first failure is returned (the others were still attempted).
+    async fn delete_all(&self, queue: &str, receipts: &[ReceiptHandle]) -> Result<(), QueueError> {
+        if let [one] = receipts {
+            return self.delete(queue, one).await;
+        }
+        let mut first_error = None;
+        for chunk in receipts.chunks(MAX_BATCH) {
+            let outcome = self
+                .delete_batch(queue, chunk)
+                .await
+                .and_then(|each| each.into_iter().collect::<Result<(), _>>());
+            if let Err(e) = outcome {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Makes received messages visible again at once (a consumer stopping with messages it
+    /// will not handle); failures are ignored: the messages reappear after their
+    /// visibility timeout anyway.
+    async fn release_all(&self, queue: &str, messages: &[ReceivedMessage]) {
+        for m in messages {
+            let _ = self
+                .change_visibility(queue, &m.receipt_handle, Duration::ZERO)
+                .await;
+        }
+    }
 }
 
 /// Checks a queue name: 1..=80 of `[A-Za-z0-9_-]`, plus an optional `.fifo`

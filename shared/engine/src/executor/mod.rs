@@ -82,24 +82,12 @@ pub fn handle(
     }
     if let Some((_, actions)) = rec.internal.earlier.iter().find(|(id, _)| id == event_id) {
         let actions = actions.clone();
-        return restore_jobs(flow, rec, actions, rt, now);
+        return restore_jobs(&Cx::new(flow, rec, rt, now), actions);
     }
     if rec.internal.quiet.iter().any(|id| id == event_id) {
         return Vec::new();
     }
-    let mut tasks = HashMap::new();
-    for t in flow.all_tasks() {
-        tasks.insert(t.id.as_str(), t);
-    }
-    let mut cx = Cx {
-        flow,
-        rec,
-        rt,
-        now,
-        actions: Vec::new(),
-        tasks,
-        logs: Vec::new(),
-    };
+    let mut cx = Cx::new(flow, rec, rt, now);
     cx.apply(event);
     cx.decide();
     cx.flush_logs();
@@ -138,28 +126,7 @@ fn compact_jobs(actions: Vec<Action>) -> Vec<Action> {
 /// The actions of an earlier outbox, to send again: a compacted job gets its context back
 /// (as of now: outputs that arrived since are visible, as when a worker renders late), and
 /// is dropped when its attempt has ended since (its result came back: it was sent).
-fn restore_jobs(
-    flow: &Flow,
-    rec: &Record,
-    actions: Vec<Action>,
-    rt: &Runtime,
-    now: DateTime<Utc>,
-) -> Vec<Action> {
-    let mut tasks = HashMap::new();
-    for t in flow.all_tasks() {
-        tasks.insert(t.id.as_str(), t);
-    }
-    // A read-only view: `vars` only reads the record.
-    let mut copy = rec.clone();
-    let cx = Cx {
-        flow,
-        rec: &mut copy,
-        rt,
-        now,
-        actions: Vec::new(),
-        tasks,
-        logs: Vec::new(),
-    };
+fn restore_jobs(cx: &Cx<'_>, actions: Vec<Action>) -> Vec<Action> {
     actions
         .into_iter()
         .filter_map(|a| match a {
@@ -178,6 +145,23 @@ fn restore_jobs(
 }
 
 impl<'f> Cx<'f> {
+    /// A decision context over `rec`.
+    fn new(flow: &'f Flow, rec: &'f mut Record, rt: &'f Runtime, now: DateTime<Utc>) -> Self {
+        let mut tasks = HashMap::new();
+        for t in flow.all_tasks() {
+            tasks.insert(t.id.as_str(), t);
+        }
+        Cx {
+            flow,
+            rec,
+            rt,
+            now,
+            actions: Vec::new(),
+            tasks,
+            logs: Vec::new(),
+        }
+    }
+
     /// The definition of task `id`.
     pub fn task(&self, id: &str) -> Option<&'f Task> {
         self.tasks.get(id).copied()

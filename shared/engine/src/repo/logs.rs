@@ -44,10 +44,10 @@ impl LogRepo {
                 None => by_execution.push((&e.execution_id, vec![json])),
             }
         }
-        let mut first_at = entries.iter().map(|e| e.timestamp);
-        let at = first_at
-            .next()
-            .map(|t| first_at.fold(t, |a, b| a.min(b)))
+        let at = entries
+            .iter()
+            .map(|e| e.timestamp)
+            .min()
             .unwrap_or_default();
         for (execution_id, lines) in by_execution {
             let mut chunk: Vec<String> = Vec::new();

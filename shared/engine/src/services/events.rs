@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use futures::future::BoxFuture;
 use kite_flow::Flow;
 use kite_ports::queue::{MAX_BATCH, MAX_BATCH_BYTES};
 use kite_ports::{DocumentError, Expect, OutgoingMessage};
@@ -226,7 +227,8 @@ impl Platform {
         let mut timers = Vec::new();
         let mut events = Vec::new();
         let mut logs = Vec::new();
-        let mut others = Vec::new();
+        // The rest, carried out one after another once the batched sends are done.
+        let mut later: Vec<BoxFuture<'_, Result<(), ServiceError>>> = Vec::new();
         for action in actions {
             match action {
                 Action::Dispatch(job) => {
@@ -265,15 +267,23 @@ impl Platform {
                 Action::KillExecution { execution_id } => {
                     events.push(self.event_message(&execution_id, Event::Kill).await?);
                 }
-                other => others.push(other),
+                Action::StartSubflow(req) => later.push(Box::pin(self.start_subflow(req))),
+                Action::RetryExecution { at } => {
+                    later.push(Box::pin(self.retry_in_new_execution(&rec.execution, at)));
+                }
+                Action::ResumeExecution {
+                    execution_id,
+                    inputs,
+                } => later.push(Box::pin(self.resume_other(execution_id, inputs))),
+                Action::Ended { state } => later.push(Box::pin(self.on_ended(flow, rec, state))),
             }
         }
         let sends = async {
             self.send_all(&self.names.worker, jobs).await?;
             self.send_all(&self.names.executor, events).await?;
             self.schedule_timers(timers).await?;
-            for action in others {
-                self.carry_out_one(flow, rec, action).await?;
+            for step in later {
+                step.await?;
             }
             Ok::<(), ServiceError>(())
         };
@@ -287,46 +297,40 @@ impl Platform {
         Ok(())
     }
 
-    async fn carry_out_one(
+    async fn retry_in_new_execution(
         &self,
-        flow: &Flow,
-        rec: &Record,
-        action: Action,
+        e: &crate::model::Execution,
+        at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), ServiceError> {
-        match action {
-            Action::StartSubflow(req) => self.start_subflow(req).await?,
-            Action::RetryExecution { at } => {
-                let next = self.replay_as_retry(&rec.execution.id, at).await?;
-                tracing::info!(execution = %rec.execution.id, next = %next, "retrying in a new execution");
-            }
-            Action::ResumeExecution {
-                execution_id,
-                inputs,
-            } => {
-                if self.repos.executions.get(&execution_id).await?.is_some() {
-                    self.send_event(&execution_id, Event::Resume { inputs })
-                        .await?;
-                } else {
-                    tracing::warn!(execution = %execution_id, "Resume task: no such execution");
-                }
-            }
-            Action::Ended { state } => {
-                let e = &rec.execution;
-                if let Some(c) = &flow.concurrency
-                    && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
-                {
-                    self.send_event(&next, Event::Unqueue).await?;
-                }
-                let _ = self.ended.send((rec.execution.id.clone(), state));
-            }
-            // Batched by `carry_out`.
-            Action::Dispatch(_)
-            | Action::Timer { .. }
-            | Action::Logs { .. }
-            | Action::NotifyParent { .. }
-            | Action::KillTask { .. }
-            | Action::KillExecution { .. } => {}
+        let next = self.replay_as_retry(e, at).await?;
+        tracing::info!(execution = %e.id, next = %next, "retrying in a new execution");
+        Ok(())
+    }
+
+    /// The Resume task's action: resumes another execution, if it exists.
+    async fn resume_other(
+        &self,
+        execution_id: String,
+        inputs: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ServiceError> {
+        if self.repos.executions.get(&execution_id).await?.is_some() {
+            self.send_event(&execution_id, Event::Resume { inputs })
+                .await
+        } else {
+            tracing::warn!(execution = %execution_id, "Resume task: no such execution");
+            Ok(())
         }
+    }
+
+    /// The execution ended: its concurrency slot goes to the next queued execution.
+    async fn on_ended(&self, flow: &Flow, rec: &Record, state: State) -> Result<(), ServiceError> {
+        let e = &rec.execution;
+        if let Some(c) = &flow.concurrency
+            && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
+        {
+            self.send_event(&next, Event::Unqueue).await?;
+        }
+        let _ = self.ended.send((e.id.clone(), state));
         Ok(())
     }
 

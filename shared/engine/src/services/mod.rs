@@ -436,12 +436,21 @@ impl Platform {
         }
     }
 
+    /// For a handler that creates execution `id` under a derived id: `true` when an earlier
+    /// delivery created it already, and then, if it is still CREATED (that delivery may have
+    /// stopped before starting it), starts it again.
+    pub(crate) async fn start_if_created(&self, id: &str) -> Result<bool, ServiceError> {
+        let Some((existing, _)) = self.repos.executions.get(id).await? else {
+            return Ok(false);
+        };
+        if existing.execution.current() == State::Created {
+            self.start_created(&existing.execution).await?;
+        }
+        Ok(true)
+    }
+
     async fn start_subflow(&self, req: SubflowRequest) -> Result<(), ServiceError> {
-        if let Some((existing, _)) = self.repos.executions.get(&req.execution_id).await? {
-            // Created by an earlier delivery, which may have stopped before starting it.
-            if existing.execution.current() == State::Created {
-                self.start_created(&existing.execution).await?;
-            }
+        if self.start_if_created(&req.execution_id).await? {
             return Ok(());
         }
         let flow = match self

@@ -131,12 +131,7 @@ pub fn spawn(
                 .await;
             if *stop.borrow_and_update() {
                 if let Ok(messages) = &received {
-                    for m in messages {
-                        let _ = platform
-                            .queue
-                            .change_visibility(&queue_name, &m.receipt_handle, Duration::ZERO)
-                            .await;
-                    }
+                    platform.queue.release_all(&queue_name, messages).await;
                 }
                 return;
             }
@@ -171,16 +166,7 @@ pub fn spawn(
             }
             // One DeleteMessageBatch for the handled ones (a failed delete only means a
             // redelivery, which the handlers absorb).
-            let deleted = match done.as_slice() {
-                [] => Ok(()),
-                [one] => platform.queue.delete(&queue_name, one).await,
-                many => platform
-                    .queue
-                    .delete_batch(&queue_name, many)
-                    .await
-                    .and_then(|each| each.into_iter().collect()),
-            };
-            if let Err(e) = deleted {
+            if let Err(e) = platform.queue.delete_all(&queue_name, &done).await {
                 tracing::warn!(queue = %queue_name, "delete failed: {e}");
             }
         }

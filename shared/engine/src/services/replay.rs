@@ -12,29 +12,18 @@ use crate::executor::{Event, Record};
 use crate::model::{Execution, State, StateHistory, ids};
 
 impl Platform {
-    /// A new execution of `id`'s chain for `CREATE_NEW_EXECUTION` retries, started at `at`
+    /// A new execution of `e`'s chain for `CREATE_NEW_EXECUTION` retries, started at `at`
     /// (its id is derived, so a redelivered action creates it once).
     pub async fn replay_as_retry(
         &self,
-        id: &str,
+        e: &Execution,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<String, ServiceError> {
-        let (old, _) = self
-            .repos
-            .executions
-            .get(id)
-            .await?
-            .ok_or_else(|| ServiceError::Other(format!("execution {id} not found")))?;
-        let new_id = ids::derived_id(&[id, "retry"]);
-        if let Some((existing, _)) = self.repos.executions.get(&new_id).await? {
-            // Created by an earlier delivery, which may have stopped before scheduling it.
-            if existing.execution.current() == State::Created {
-                self.start_created(&existing.execution).await?;
-            }
+        let new_id = ids::derived_id(&[&e.id, "retry"]);
+        if self.start_if_created(&new_id).await? {
             return Ok(new_id);
         }
         let now = super::now_ms(self.clock.as_ref());
-        let e = &old.execution;
         let mut exec = Execution {
             id: new_id.clone(),
             state: StateHistory::new(State::Created, now),
@@ -48,12 +37,7 @@ impl Platform {
         exec.schedule_date = Some(at);
         let rec = Record::new(exec);
         self.repos.executions.put(&rec, Expect::Absent).await?;
-        self.schedule_timer(super::TimerMessage {
-            execution_id: new_id.clone(),
-            at,
-            timer: crate::executor::TimerKind::ScheduledStart,
-        })
-        .await?;
+        self.start_created(&rec.execution).await?;
         Ok(new_id)
     }
 
