@@ -102,7 +102,9 @@ pub fn platform(
     let secrets = Arc::new(crate::secrets::AwsSecrets::new(clients, clock.clone()));
     let host = PlatformHost::new(env, storage.clone(), repos.clone(), clock.clone())
         .with_secret_store(secrets);
-    let rt = Runtime::new(Arc::new(host), globals(env)?, env);
+    let mut rt = Runtime::new(Arc::new(host), globals(env)?, env);
+    rt.max_subflow_depth =
+        kite_engine::executor::context::max_subflow_depth(env).map_err(WiringError)?;
     let work_root = env
         .iter()
         .find(|(k, _)| k == "KITE_WORK_DIR")

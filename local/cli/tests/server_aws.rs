@@ -26,6 +26,11 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+/// [`start`] with more environment variables for the server.
+fn start_with(env: &[(&str, &str)]) -> Server {
     let endpoint = kite_aws::testing::moto().endpoint.clone();
     let prefix = kite_aws::testing::unique_prefix();
     let dir = tempfile::tempdir().unwrap();
@@ -34,6 +39,7 @@ fn start() -> Server {
         .args(["server", "local", "--port", "0"])
         .env("KITE_LOG", "warn")
         .env("KITE_WORK_DIR", dir.path())
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(
@@ -371,4 +377,89 @@ async fn flows_run_end_to_end_on_the_aws_adapters() {
     let e = api.ended(&id, Duration::from_secs(300)).await;
     assert_eq!(state(&e), "SUCCESS", "{}", e["state"]);
     assert_eq!(runs(&e, "item").len(), 500);
+}
+
+/// The id of the child execution a Subflow run started, if any.
+fn child(e: &Value, task: &str) -> Option<String> {
+    runs(e, task)
+        .first()
+        .and_then(|r| r["outputs"]["executionId"].as_str())
+        .map(str::to_owned)
+}
+
+/// Issue 8 item 6 on the AWS adapters: an A → B → A recursion ends FAILED at the depth
+/// limit (4 here, through `KITE_MAX_SUBFLOW_DEPTH`) after a bounded number of executions,
+/// with the limit named in the log; killing a root kills its descendants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recursion_stops_at_the_depth_limit_and_kill_reaches_descendants() {
+    let server = start_with(&[("KITE_MAX_SUBFLOW_DEPTH", "4")]);
+    let api = Api::new(&server);
+    let limit = Duration::from_secs(180);
+    for (id, target) in [("ping", "pong"), ("pong", "ping")] {
+        api.deploy(&format!(
+            "id: {id}\nnamespace: kite.aws\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: kite.aws\n    flowId: {target}\n"
+        ))
+        .await;
+    }
+    let root = api.execute("ping").await;
+    let mut chain = vec![api.ended(&root, limit).await];
+    while let Some(next) = child(chain.last().unwrap(), "call") {
+        chain.push(api.ended(&next, limit).await);
+        assert!(chain.len() <= 10, "the recursion does not stop");
+    }
+    assert_eq!(chain.len(), 5, "root + 4 nested subflows");
+    assert!(chain.iter().all(|e| state(e) == "FAILED"), "{chain:#?}");
+    let deepest = chain.last().unwrap()["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + limit;
+    loop {
+        let (_, logs) = api
+            .send(
+                api.client
+                    .get(format!("{}/api/v1/logs/{deepest}", api.base)),
+            )
+            .await;
+        let text = logs.to_string();
+        if text.contains("at most 4 nested subflows") && text.contains("KITE_MAX_SUBFLOW_DEPTH") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no depth message: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    api.deploy(
+        "id: sleeper\nnamespace: kite.aws\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT10M\n",
+    )
+    .await;
+    api.deploy(
+        "id: middle\nnamespace: kite.aws\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: kite.aws\n    flowId: sleeper\n",
+    )
+    .await;
+    api.deploy(
+        "id: top\nnamespace: kite.aws\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: kite.aws\n    flowId: middle\n    wait: false\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT10M\n",
+    )
+    .await;
+    let top = api.execute("top").await;
+    let running = api.until(&top, limit, |e| child(e, "call").is_some()).await;
+    let middle = child(&running, "call").unwrap();
+    let middle_e = api
+        .until(&middle, limit, |e| child(e, "call").is_some())
+        .await;
+    let sleeper = child(&middle_e, "call").unwrap();
+    api.until(&sleeper, limit, |e| {
+        runs(e, "nap")
+            .first()
+            .is_some_and(|r| r["state"]["current"] == "RUNNING")
+    })
+    .await;
+    let (status, body) = api
+        .send(
+            api.client
+                .delete(format!("{}/api/v1/executions/{top}/kill", api.base)),
+        )
+        .await;
+    assert!(status.is_success(), "kill: {status} {body}");
+    for id in [&top, &middle, &sleeper] {
+        let e = api.ended(id, limit).await;
+        assert_eq!(state(&e), "KILLED", "{e:#}");
+    }
 }

@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`model`]: executions, task runs, states, logs, ids (Kestra's JSON shapes).
+//! - [`access`]: which internal-storage files an execution may read.
 //! - [`executor`]: the pure decision function and its per-task-type behaviour.
 
+pub mod access;
 pub mod executor;
 pub mod model;
 pub mod repo;

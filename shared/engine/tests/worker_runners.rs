@@ -349,7 +349,7 @@ async fn http_request_multipart_sends_storage_files() {
     let h = Harness::new();
     let uri = h
         .put(
-            "company/team/flow/executions/e0/tasks/x/y/in.txt",
+            "company.team/flow/executions/e0/tasks/x/y/in.txt",
             "file-content",
         )
         .await;
@@ -468,7 +468,7 @@ async fn http_download_stores_the_body() {
     assert_eq!(run.out("headers")["Content-Type"], json!(["text/csv"]));
     let uri = run.out("uri").as_str().unwrap().to_owned();
     assert!(
-        uri.starts_with("kestra:///company/team/flow/executions/exec1/tasks/t/"),
+        uri.starts_with("kestra:///company.team/flow/executions/exec1/tasks/t/"),
         "{uri}"
     );
     assert!(uri.ends_with("/file.csv"), "{uri}");
@@ -609,7 +609,7 @@ async fn shell_commands_input_and_output_files() {
     let h = Harness::new();
     let stored = h
         .put(
-            "company/team/flow/executions/e0/tasks/x/y/stored.txt",
+            "company.team/flow/executions/e0/tasks/x/y/stored.txt",
             "from storage",
         )
         .await;
@@ -665,7 +665,7 @@ async fn shell_commands_input_and_output_files() {
 async fn shell_commands_working_dir_output_dir_and_storage_uris() {
     let h = Harness::new();
     let stored = h
-        .put("company/team/flow/executions/e0/tasks/x/y/in.csv", "1,2,3")
+        .put("company.team/flow/executions/e0/tasks/x/y/in.csv", "1,2,3")
         .await;
     let yaml = r#"  - id: t
     type: io.kestra.plugin.scripts.shell.Commands
@@ -853,7 +853,7 @@ async fn python_without_python3_on_path_fails_clearly() {
 async fn storage_size() {
     let h = Harness::new();
     let uri = h
-        .put("company/team/flow/executions/e0/tasks/x/y/f.txt", "12345")
+        .put("company.team/flow/executions/e0/tasks/x/y/f.txt", "12345")
         .await;
     let yaml =
         "  - id: t\n    type: io.kestra.plugin.core.storage.Size\n    uri: \"{{ inputs.f }}\"\n";
@@ -871,7 +871,7 @@ async fn storage_size() {
 async fn storage_delete() {
     let h = Harness::new();
     let uri = h
-        .put("company/team/flow/executions/e0/tasks/x/y/f.txt", "x")
+        .put("company.team/flow/executions/e0/tasks/x/y/f.txt", "x")
         .await;
     let yaml =
         "  - id: t\n    type: io.kestra.plugin.core.storage.Delete\n    uri: \"{{ inputs.f }}\"\n";
@@ -909,10 +909,10 @@ async fn storage_delete() {
 async fn storage_concat_list_and_json_string() {
     let h = Harness::new();
     let a = h
-        .put("company/team/flow/executions/e0/tasks/x/y/a.txt", "A")
+        .put("company.team/flow/executions/e0/tasks/x/y/a.txt", "A")
         .await;
     let b = h
-        .put("company/team/flow/executions/e0/tasks/x/y/b.txt", "B")
+        .put("company.team/flow/executions/e0/tasks/x/y/b.txt", "B")
         .await;
     let yaml = "  - id: t\n    type: io.kestra.plugin.core.storage.Concat\n    separator: \"\\n\"\n    extension: .csv\n    files:\n      - \"{{ inputs.a }}\"\n      - \"{{ inputs.b }}\"\n";
     let run = h.run(yaml, json!({"inputs": {"a": a, "b": b}})).await;
@@ -950,7 +950,7 @@ async fn storage_split_rows_bytes_partitions_separator() {
     let h = Harness::new();
     let f = h
         .put(
-            "company/team/flow/executions/e0/tasks/x/y/in.csv",
+            "company.team/flow/executions/e0/tasks/x/y/in.csv",
             "1\n2\n3\n4\n5\n",
         )
         .await;
@@ -973,7 +973,7 @@ async fn storage_split_rows_bytes_partitions_separator() {
 
     let g = h
         .put(
-            "company/team/flow/executions/e0/tasks/x/y/semi.csv",
+            "company.team/flow/executions/e0/tasks/x/y/semi.csv",
             "a;;b;c",
         )
         .await;

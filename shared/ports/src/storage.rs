@@ -1,7 +1,8 @@
 //! The `Storage` port: S3-shaped internal storage behind `kestra:///` URIs.
 //!
 //! Objects are addressed by a [`StorageKey`], a validated relative path such
-//! as `company/team/my-flow/executions/<id>/tasks/<task>/<taskrun>/out.csv`;
+//! as `company.team/my-flow/executions/<id>/tasks/<task>/<taskrun>/out.csv`
+//! (the namespace is one segment, so keys are unambiguous);
 //! its URI form is `kestra:///` followed by the key. Key validation is a
 //! **security boundary**: keys end up as paths on local disk, so anything
 //! that could escape the storage root (`..`, `.`, absolute paths, empty
@@ -75,20 +76,31 @@ impl StorageKey {
         Self::new(format!("{}/{}", self.0, segment))
     }
 
-    /// The key of a flow's folder: the namespace's dots become folders
-    /// (`company.team` + `etl` → `company/team/etl`), like Kestra.
+    /// The key of a flow's folder: `<namespace>/<flow>`, the namespace as **one** segment
+    /// (`company.team` + `etl` → `company.team/etl`).
+    ///
+    /// Neither a namespace nor a flow id may contain `/`, so the first segment of a key is
+    /// always its namespace and the second its flow: no namespace and flow id can be chosen
+    /// so that their folder equals, or lies inside, another flow's or execution's folder.
+    /// (Kestra, and Kite before, turned the namespace's dots into folders, which made
+    /// `a.b` + `c` and `a.b.c.executions` + `<id>` overlap; see [`Self::legacy_for_execution`].)
     pub fn for_flow(namespace: &str, flow_id: &str) -> Result<Self, StorageError> {
-        if namespace.is_empty() {
+        Self::for_namespace(namespace)?.join(flow_id)
+    }
+
+    /// The folder of a namespace: `<namespace>` (one segment, dots kept).
+    pub fn for_namespace(namespace: &str) -> Result<Self, StorageError> {
+        if namespace.is_empty() || namespace.starts_with('_') {
             return Err(StorageError::InvalidKey {
                 key: namespace.to_owned(),
-                reason: "the namespace is empty".into(),
+                reason: "a namespace is not empty and does not start with `_` (reserved for Kite's own folders)".into(),
             });
         }
-        Self::from_parts(namespace.split('.').chain([flow_id]))
+        Self::from_parts([namespace])
     }
 
     /// The folder of one execution:
-    /// `<namespace as path>/<flow>/executions/<execution>`.
+    /// `<namespace>/<flow>/executions/<execution>`.
     pub fn for_execution(
         namespace: &str,
         flow_id: &str,
@@ -99,8 +111,36 @@ impl StorageKey {
             .join(execution_id)
     }
 
+    /// The folder one execution had in the layout of earlier Kite versions (and Kestra):
+    /// `<namespace with dots as folders>/<flow>/executions/<execution>`. Files written
+    /// before the layout changed stay there; only reads of an execution's own (or its
+    /// parents') files use this folder.
+    pub fn legacy_for_execution(
+        namespace: &str,
+        flow_id: &str,
+        execution_id: &str,
+    ) -> Result<Self, StorageError> {
+        if namespace.is_empty() {
+            return Err(StorageError::InvalidKey {
+                key: namespace.to_owned(),
+                reason: "the namespace is empty".into(),
+            });
+        }
+        Self::from_parts(
+            namespace
+                .split('.')
+                .chain([flow_id, "executions", execution_id]),
+        )
+    }
+
+    /// The namespace a key belongs to: its first segment, unless it is one of Kite's own
+    /// folders (`_executions`, `_messages`, `_states`...).
+    pub fn namespace(&self) -> Option<&str> {
+        self.segments().next().filter(|s| !s.starts_with('_'))
+    }
+
     /// A task run's output file:
-    /// `<namespace as path>/<flow>/executions/<execution>/tasks/<task>/<taskrun>/<file>`.
+    /// `<namespace>/<flow>/executions/<execution>/tasks/<task>/<taskrun>/<file>`.
     pub fn for_task_output(
         namespace: &str,
         flow_id: &str,
@@ -482,6 +522,52 @@ mod tests {
         }
     }
 
+    /// Issue 8 item 7: with the namespace's dots as folders, `a.b.c.executions` + `X` was
+    /// the folder of execution `X` of `a.b` + `c`, and `a.b` + `c` lay inside `a` + `b`.
+    #[test]
+    fn folders_of_different_flows_never_overlap() {
+        let key = |r: Result<StorageKey, StorageError>| r.expect("valid parts");
+        let victim = key(StorageKey::for_execution("a.b", "c", "X"));
+        let pairs = [
+            (
+                key(StorageKey::for_flow("a.b.c.executions", "X")),
+                victim.clone(),
+            ),
+            (
+                key(StorageKey::for_flow("a.b", "c")),
+                key(StorageKey::for_flow("a", "b")),
+            ),
+            (
+                key(StorageKey::for_execution(
+                    "a.b.c.executions.X",
+                    "tasks",
+                    "Y",
+                )),
+                victim.clone(),
+            ),
+            (
+                key(StorageKey::for_execution("a", "b.c", "X")),
+                key(StorageKey::for_execution("a.b", "c", "X")),
+            ),
+        ];
+        for (one, other) in pairs {
+            assert_ne!(one, other);
+            assert!(!one.is_under(&other), "{one} lies inside {other}");
+            assert!(!other.is_under(&one), "{other} lies inside {one}");
+        }
+        assert_eq!(victim.as_str(), "a.b/c/executions/X");
+        assert_eq!(victim.namespace(), Some("a.b"));
+        assert_eq!(
+            key(StorageKey::legacy_for_execution("a.b", "c", "X")).as_str(),
+            "a/b/c/executions/X"
+        );
+        assert_eq!(
+            key(StorageKey::new("_executions/X/1.json")).namespace(),
+            None
+        );
+        assert!(StorageKey::for_namespace("_executions").is_err());
+    }
+
     #[test]
     fn uris_round_trip() {
         let key = StorageKey::for_task_output(
@@ -495,13 +581,13 @@ mod tests {
         .expect("valid parts");
         assert_eq!(
             key.as_str(),
-            "company/team/etl/executions/4wjtkzwVGBM9yKnjm3yv8r/tasks/extract/\
+            "company.team/etl/executions/4wjtkzwVGBM9yKnjm3yv8r/tasks/extract/\
              5cJ4HQA6vqBd1dXRm8BKEv/out file #1?.csv"
         );
         let uri = key.to_uri();
         assert_eq!(
             uri,
-            "kestra:///company/team/etl/executions/4wjtkzwVGBM9yKnjm3yv8r/tasks/extract/\
+            "kestra:///company.team/etl/executions/4wjtkzwVGBM9yKnjm3yv8r/tasks/extract/\
              5cJ4HQA6vqBd1dXRm8BKEv/out%20file%20%231%3F.csv"
         );
         assert_eq!(StorageKey::parse_uri(&uri).expect("round trip"), key);
@@ -556,15 +642,18 @@ mod tests {
     }
 
     #[test]
-    fn namespaces_become_folders() {
+    fn the_namespace_is_one_segment() {
         assert_eq!(
             StorageKey::for_execution("io.kestra.tests", "hello", "x1")
                 .expect("valid")
                 .as_str(),
-            "io/kestra/tests/hello/executions/x1"
+            "io.kestra.tests/hello/executions/x1"
         );
         assert!(StorageKey::for_flow("", "f").is_err());
-        assert!(StorageKey::for_flow("a..b", "f").is_err());
+        assert!(StorageKey::for_flow("..", "f").is_err());
+        assert!(StorageKey::for_flow("_states", "f").is_err());
+        assert!(StorageKey::for_flow("a/b", "f").is_err());
         assert!(StorageKey::for_flow("a", "..").is_err());
+        assert!(StorageKey::legacy_for_execution("a..b", "f", "x").is_err());
     }
 }

@@ -409,9 +409,11 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let platform = state.platform();
     let e = load(platform, &id).await?;
-    let prefix = storage_key(&e)?;
-    for key in platform.storage.list(&prefix).await? {
-        platform.storage.delete(&key).await?;
+    let legacy = StorageKey::legacy_for_execution(&e.namespace, &e.flow_id, &e.id)?;
+    for prefix in [storage_key(&e)?, legacy] {
+        for key in platform.storage.list(&prefix).await? {
+            platform.storage.delete(&key).await?;
+        }
     }
     platform.repos.executions.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -429,7 +431,9 @@ fn file_key(e: &Execution, params: &Params) -> Result<StorageKey, ApiError> {
     let key = StorageKey::parse_uri(path)
         .map_err(|err| ApiError::invalid("path", format!("Invalid path: {err}")))?;
     let prefix = storage_key(e)?;
-    if !key.is_under(&prefix) {
+    // Files written before the key layout changed stay under the execution's old folder.
+    let legacy = StorageKey::legacy_for_execution(&e.namespace, &e.flow_id, &e.id)?;
+    if !key.is_under(&prefix) && !key.is_under(&legacy) {
         return Err(ApiError::forbidden(format!(
             "Invalid prefix path: {path} is not a file of execution '{}' (files live under {})",
             e.id,

@@ -738,7 +738,7 @@ async fn multipart_file_input_read_back_downloaded_and_guarded() {
     let uri = e["inputs"]["doc"].as_str().unwrap().to_owned();
     assert_eq!(
         uri,
-        format!("kestra:///kite/api/upload/executions/{id}/inputs/doc/notes.txt")
+        format!("kestra:///kite.api/upload/executions/{id}/inputs/doc/notes.txt")
     );
 
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -764,7 +764,7 @@ async fn multipart_file_input_read_back_downloaded_and_guarded() {
     assert_eq!(metas["size"], content.len());
 
     // Traversal and other executions' files are refused.
-    let prefix = format!("kestra:///kite/api/upload/executions/{id}");
+    let prefix = format!("kestra:///kite.api/upload/executions/{id}");
     for (path, status) in [
         (
             format!("{prefix}/../../greet/secret.txt"),
@@ -775,7 +775,7 @@ async fn multipart_file_input_read_back_downloaded_and_guarded() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
-            "kestra:///kite/api/upload/executions/other-id/inputs/doc/notes.txt".to_owned(),
+            "kestra:///kite.api/upload/executions/other-id/inputs/doc/notes.txt".to_owned(),
             StatusCode::FORBIDDEN,
         ),
         (
@@ -822,7 +822,7 @@ async fn multipart_file_input_read_back_downloaded_and_guarded() {
         .execute_json("upload", "", json!({"doc": "/etc/passwd"}))
         .await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "inputs.doc");
-    let (ct, body) = multipart(&[("doc", None, b"kestra:///kite/api/greet/executions/x/f.txt")]);
+    let (ct, body) = multipart(&[("doc", None, b"kestra:///kite.api/greet/executions/x/f.txt")]);
     let r = h
         .call(
             Method::POST,
@@ -855,7 +855,7 @@ async fn multipart_file_input_read_back_downloaded_and_guarded() {
     let before = h
         .platform
         .storage
-        .list(&StorageKey::new("kite/api/greet").unwrap())
+        .list(&StorageKey::new("kite.api/greet").unwrap())
         .await
         .unwrap()
         .len();
@@ -875,7 +875,7 @@ async fn multipart_file_input_read_back_downloaded_and_guarded() {
     let after = h
         .platform
         .storage
-        .list(&StorageKey::new("kite/api/greet").unwrap())
+        .list(&StorageKey::new("kite.api/greet").unwrap())
         .await
         .unwrap()
         .len();
@@ -1339,7 +1339,7 @@ async fn uploads_over_the_limit_are_413_and_leave_nothing() {
     let left = h
         .platform
         .storage
-        .list(&StorageKey::new("kite/api/upload").unwrap())
+        .list(&StorageKey::new("kite.api/upload").unwrap())
         .await
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
@@ -1494,4 +1494,91 @@ async fn concurrency_and_pause_timeout_through_the_api() {
     assert_eq!(r.json()["total"], 0, "{}", r.text());
     let r = h.get("/api/v1/executions/search?startDate=yesterday").await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "startDate");
+}
+
+/// Issue 8 item 7 through the API. With the namespace's dots as folders, a flow of
+/// namespace `kite.api.upload.executions` named after an execution of `kite.api`/`upload`
+/// had that execution's folder as its own: a FILE input of it could name the other
+/// execution's upload (and `read()` it), and its uploads showed up among that execution's
+/// files. Keys now keep the namespace in one segment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_namespace_built_to_collide_reaches_no_other_execution_files() {
+    let h = harness().await;
+    h.deploy(UPLOAD).await;
+    let (ct, body) = multipart(&[("doc", Some("notes.txt"), b"victim's notes")]);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/upload?wait=true",
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let victim = r.json();
+    let victim_id = victim["id"].as_str().unwrap().to_owned();
+    let victim_uri = victim["inputs"]["doc"].as_str().unwrap().to_owned();
+
+    let attacker_ns = "kite.api.upload.executions";
+    h.deploy(&format!(
+        "id: {victim_id}\nnamespace: {attacker_ns}\ninputs:\n  - id: doc\n    type: FILE\ntasks:\n  - id: echo\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ read(inputs.doc) }}}}\"\n"
+    ))
+    .await;
+    // The victim's upload cannot be given as the attacker's FILE input.
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{attacker_ns}/{victim_id}?wait=true"),
+            Some("application/json"),
+            Body::from(json!({ "doc": victim_uri }).to_string()),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "inputs.doc");
+
+    // The attacker's own upload is not a file of the victim's execution.
+    let (ct, body) = multipart(&[("doc", Some("planted.txt"), b"planted")]);
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/executions/{attacker_ns}/{victim_id}?wait=true"),
+            Some(&ct),
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let attacker = r.json();
+    assert_eq!(output(&attacker, "echo"), "planted");
+    let planted = attacker["inputs"]["doc"].as_str().unwrap().to_owned();
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let r = h
+        .get(&format!(
+            "/api/v1/executions/{victim_id}/file?path={}",
+            enc(&planted)
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{planted}: {}", r.text());
+
+    // The victim's own file, and one stored under the earlier layout, are served.
+    let legacy = StorageKey::new(format!(
+        "kite/api/upload/executions/{victim_id}/inputs/doc/old.txt"
+    ))
+    .unwrap();
+    h.platform
+        .storage
+        .put(&legacy, Bytes::from_static(b"old layout"))
+        .await
+        .unwrap();
+    for (uri, content) in [
+        (victim_uri.as_str(), &b"victim's notes"[..]),
+        (legacy.to_uri().as_str(), &b"old layout"[..]),
+    ] {
+        let r = h
+            .get(&format!(
+                "/api/v1/executions/{victim_id}/file?path={}",
+                enc(uri)
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text());
+        assert_eq!(&r.body[..], content);
+    }
 }

@@ -39,7 +39,9 @@ pub async fn build(
     let repos = Repos::new(docs, storage.clone());
     let env = env_pairs();
     let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
-    let rt = Runtime::new(Arc::new(host), globals()?, &env);
+    let mut rt = Runtime::new(Arc::new(host), globals()?, &env);
+    rt.max_subflow_depth =
+        kite_engine::executor::context::max_subflow_depth(&env).map_err(anyhow::Error::msg)?;
     let platform = Platform::new(
         queue,
         storage,

@@ -23,6 +23,32 @@ pub struct Runtime {
     pub globals: Map<String, Value>,
     /// `{{ envs.* }}`.
     pub envs: Map<String, Value>,
+    /// How many subflows may nest below a root execution (Subflow and ForEachItem
+    /// children): a task run that would start a child deeper fails, naming the limit.
+    pub max_subflow_depth: u32,
+}
+
+/// The default of [`Runtime::max_subflow_depth`]. Kestra has no runtime limit (it refuses
+/// only a flow calling itself directly, at save time); 32 levels is far beyond any
+/// legitimate nesting and stops an A → B → A recursion after 33 executions.
+pub const DEFAULT_MAX_SUBFLOW_DEPTH: u32 = 32;
+
+/// The environment variable setting [`Runtime::max_subflow_depth`].
+pub const MAX_SUBFLOW_DEPTH_ENV: &str = "KITE_MAX_SUBFLOW_DEPTH";
+
+/// [`Runtime::max_subflow_depth`] from `KITE_MAX_SUBFLOW_DEPTH` in `env` (the default
+/// when unset); an error naming the variable when it is not a whole number from 1 to 10000.
+pub fn max_subflow_depth(env: &[(String, String)]) -> Result<u32, String> {
+    let Some((_, raw)) = env.iter().find(|(k, _)| k == MAX_SUBFLOW_DEPTH_ENV) else {
+        return Ok(DEFAULT_MAX_SUBFLOW_DEPTH);
+    };
+    match raw.trim().parse::<u32>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{MAX_SUBFLOW_DEPTH_ENV} must be a whole number from 1 to 10000 (the number of \
+             subflows that may nest below a root execution), not `{raw}`"
+        )),
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -46,6 +72,7 @@ impl Runtime {
             host,
             globals,
             envs,
+            max_subflow_depth: DEFAULT_MAX_SUBFLOW_DEPTH,
         }
     }
 }
@@ -57,6 +84,16 @@ struct ExecHost {
     error_logs: Vec<Value>,
     now: DateTime<Utc>,
     namespace: Option<String>,
+    /// The files this execution may read (None: no execution, no file).
+    files: Option<crate::access::FileScope>,
+}
+
+impl ExecHost {
+    fn check(&self, uri: &str) -> Result<(), String> {
+        crate::access::check_uri(self.files.as_ref(), uri)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl Host for ExecHost {
@@ -67,12 +104,15 @@ impl Host for ExecHost {
         self.inner.secret(key)
     }
     fn read(&self, uri: &str) -> Result<String, String> {
+        self.check(uri)?;
         self.inner.read(uri)
     }
     fn file_size(&self, uri: &str) -> Result<u64, String> {
+        self.check(uri)?;
         self.inner.file_size(uri)
     }
     fn file_exists(&self, uri: &str) -> Result<bool, String> {
+        self.check(uri)?;
         self.inner.file_exists(uri)
     }
     fn kv(
@@ -104,11 +144,13 @@ pub fn render_context(
         .and_then(|f| f.get("namespace"))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let files = crate::access::FileScope::from_vars(&vars);
     let host = ExecHost {
         inner: rt.host.clone(),
         error_logs: error_logs.to_vec(),
         now,
         namespace,
+        files,
     };
     Context::from_map(vars, Arc::new(host))
 }

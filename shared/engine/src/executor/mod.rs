@@ -559,6 +559,22 @@ impl<'f> Cx<'f> {
                                 execution_id: child.to_owned(),
                             });
                         }
+                        // ForEachItem children still running.
+                        let items: Vec<String> = self
+                            .rec
+                            .internal
+                            .item_children
+                            .get(&id)
+                            .into_iter()
+                            .flatten()
+                            .filter(|(_, state)| state.is_none())
+                            .map(|(child, _)| child.clone())
+                            .collect();
+                        for child in items {
+                            self.actions.push(Action::KillExecution {
+                                execution_id: child,
+                            });
+                        }
                     }
                     TaskKind::Flowable => {}
                 }
@@ -567,8 +583,43 @@ impl<'f> Cx<'f> {
                 r.set_state(State::Killed, now);
             }
         }
+        if end == State::Killed {
+            self.kill_detached_children();
+        }
         self.rec.internal.listeners_pending = None;
         self.finish_execution(end);
+    }
+
+    /// A kill also reaches the children started without waiting (`wait: false`): their
+    /// task runs ended at once, but the children may still run (and start their own).
+    fn kill_detached_children(&mut self) {
+        let mut detached = Vec::new();
+        for r in &self.rec.execution.task_run_list {
+            let Some(task) = self.task(&r.task_id) else {
+                continue;
+            };
+            if task.kind != TaskKind::Executable || !r.current().is_terminated() {
+                continue;
+            }
+            let waits = match task.spec::<kite_flow::tasks::subflow::Subflow>() {
+                Some(s) => s.wait.unwrap_or(true),
+                None => task
+                    .spec::<kite_flow::tasks::for_each_item::ForEachItemItems>()
+                    .is_none_or(|s| s.wait),
+            };
+            if waits {
+                continue;
+            }
+            if let Some(child) = r.outputs.get("executionId").and_then(Value::as_str) {
+                detached.push(child.to_owned());
+            }
+            if let Some(items) = self.rec.internal.item_children.get(&r.id) {
+                detached.extend(items.iter().map(|(child, _)| child.clone()));
+            }
+        }
+        for execution_id in detached {
+            self.actions.push(Action::KillExecution { execution_id });
+        }
     }
 
     fn start_created(&mut self) -> bool {

@@ -150,15 +150,21 @@ impl Platform {
             let mut actions = Vec::new();
             let mut ended = Vec::new();
             for msg in msgs {
-                if let Some(state) = self.admission(&flow, &mut rec, msg).await? {
-                    if state.is_terminated() {
-                        ended.push(state);
+                let killed_parent = self.killed_parent(&rec, msg).await?;
+                let event = if killed_parent {
+                    &Event::Kill
+                } else {
+                    if let Some(state) = self.admission(&flow, &mut rec, msg).await? {
+                        if state.is_terminated() {
+                            ended.push(state);
+                        }
+                        continue;
                     }
-                    continue;
-                }
+                    &msg.event
+                };
                 let now = now_ms(self.clock.as_ref());
                 actions.extend(executor::handle(
-                    &flow, &mut rec, &msg.event, &msg.id, &self.rt, now,
+                    &flow, &mut rec, event, &msg.id, &self.rt, now,
                 ));
             }
             let version = if rec == before {
@@ -183,6 +189,49 @@ impl Platform {
             self.records.keep(rec, version);
             return carried;
         }
+    }
+
+    /// Whether `msg` starts a child execution whose parent is already being killed (or
+    /// was): the child is then killed instead of started.
+    ///
+    /// This settles the race between a kill and the creation of a child under
+    /// at-least-once delivery: the parent's record is written KILLING/KILLED before it
+    /// sends `Kill` to its children, and a child's record is written before its `Start` is
+    /// sent. So either the child exists when its `Kill` is handled (and is killed), or the
+    /// `Kill` found no execution, and then the parent was KILLING/KILLED before the child
+    /// was created: the child's start reads the parent (a strongly consistent read) and
+    /// sees it. The grandchildren follow, one level at a time.
+    async fn killed_parent(
+        &self,
+        rec: &Record,
+        msg: &ExecutorMessage,
+    ) -> Result<bool, ServiceError> {
+        if !matches!(msg.event, Event::Start | Event::Timer(_))
+            || rec.execution.current() != State::Created
+            || rec.internal.last_event.as_deref() == Some(msg.id.as_str())
+        {
+            return Ok(false);
+        }
+        let Some(parent) = rec
+            .execution
+            .trigger
+            .as_ref()
+            .filter(|t| t.kind == executor::flowable::subflow::SUBFLOW_TRIGGER)
+            .and_then(|t| t.variables.get("parentExecutionId"))
+            .and_then(serde_json::Value::as_str)
+        else {
+            return Ok(false);
+        };
+        let killed = self
+            .repos
+            .executions
+            .get(parent)
+            .await?
+            .is_some_and(|(p, _)| matches!(p.execution.current(), State::Killing | State::Killed));
+        if killed {
+            tracing::info!(execution = %rec.execution.id, parent = %parent, "parent killed: the child is killed instead of started");
+        }
+        Ok(killed)
     }
 
     /// Flow concurrency: a start event of a created execution asks for a slot. `Some(state)`

@@ -243,9 +243,29 @@ impl RunContext {
         Ok(key.to_uri())
     }
 
-    /// Reads a `kestra:///` URI of internal storage.
+    /// The files this attempt may read: its namespace's, and those of the executions that
+    /// started its execution ([`crate::access`]).
+    pub fn file_scope(&self) -> crate::access::FileScope {
+        crate::access::FileScope::from_vars(&self.job.vars).unwrap_or_else(|| {
+            crate::access::FileScope::new(
+                &self.job.namespace,
+                &self.job.flow_id,
+                &self.job.execution_id,
+            )
+        })
+    }
+
+    /// The key of a `kestra:///` URI this attempt reads (or deletes), once checked against
+    /// [`Self::file_scope`].
+    pub fn input_key(&self, uri: &str) -> Result<StorageKey, TaskError> {
+        self.file_scope()
+            .check_uri(uri)
+            .map_err(|e| TaskError(e.to_string()))
+    }
+
+    /// Reads a `kestra:///` URI of internal storage (checked like [`Self::input_key`]).
     pub async fn read_uri(&self, uri: &str) -> Result<bytes::Bytes, TaskError> {
-        let key = StorageKey::parse_uri(uri)?;
+        let key = self.input_key(uri)?;
         Ok(self.storage.get(&key).await?)
     }
 }

@@ -231,7 +231,7 @@ pub async fn uri_keys(s: Arc<dyn Storage>, _clock: ManualClock) {
     let uri = k.to_uri();
     assert_eq!(
         uri,
-        "kestra:///io/kestra/demo/etl/executions/exec1/tasks/load/run1/a%20b.csv"
+        "kestra:///io.kestra.demo/etl/executions/exec1/tasks/load/run1/a%20b.csv"
     );
     let parsed = StorageKey::parse_uri(&uri).unwrap_or_else(|e| panic!("parse {uri}: {e}"));
     assert_eq!(

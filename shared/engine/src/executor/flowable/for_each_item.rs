@@ -74,6 +74,9 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
         cx.finish_attempt(task, id, State::Success, Map::new());
         return Ok(());
     }
+    let (namespace, flow_id) =
+        super::subflow::render_target(cx, id, &spec.namespace, &spec.flow_id)?;
+    super::subflow::check_depth(cx, &namespace, &flow_id)?;
     let revision = match &spec.revision {
         Some(Dyn::Value(r)) => Some(*r),
         Some(Dyn::Expr(e)) => cx.render(id, e).ok().and_then(|s| s.trim().parse().ok()),
@@ -132,8 +135,8 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
             execution_id: child.clone(),
             parent_execution_id: e.id.clone(),
             parent_task_run_id: id.to_owned(),
-            namespace: spec.namespace.clone(),
-            flow_id: spec.flow_id.clone(),
+            namespace: namespace.clone(),
+            flow_id: flow_id.clone(),
             revision,
             inputs,
             labels: labels.clone(),

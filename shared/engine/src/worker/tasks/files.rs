@@ -102,7 +102,7 @@ pub(crate) async fn write_input_files(
             tokio::fs::create_dir_all(parent).await?;
         }
         if content.starts_with("kestra://") {
-            let key = kite_ports::StorageKey::parse_uri(content.trim())?;
+            let key = ctx.input_key(content)?;
             ctx.storage.get_to_file(&key, &path).await?;
         } else {
             tokio::fs::write(&path, content.as_bytes())

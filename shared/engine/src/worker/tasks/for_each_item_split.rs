@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use kite_flow::tasks::for_each_item::ForEachItemSplit;
-use kite_ports::StorageKey;
 use serde_json::{Map, Value};
 
 use super::storage_split::{Mode, parse_bytes, split};
@@ -21,7 +20,7 @@ impl TaskRunner for Runner {
             .spec::<ForEachItemSplit>()
             .ok_or_else(|| TaskError::new("not a ForEachItem split step"))?;
         let uri = ctx.render(&spec.items)?;
-        let key = StorageKey::parse_uri(uri.trim())?;
+        let key = ctx.input_key(&uri)?;
         let b = &spec.batch;
         let mode = if let Some(bytes) = &b.bytes {
             Mode::Bytes(parse_bytes(&ctx.render(bytes)?)?)

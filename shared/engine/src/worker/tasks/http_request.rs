@@ -15,7 +15,6 @@
 
 use async_trait::async_trait;
 use kite_flow::tasks::http_request::HttpRequest;
-use kite_ports::StorageKey;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
@@ -317,12 +316,12 @@ async fn multipart_body(
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         let file = match value {
             Value::String(s) if s.starts_with("kestra://") => {
-                let key = StorageKey::parse_uri(s.trim())?;
+                let key = ctx.input_key(s)?;
                 Some((key.file_name().to_owned(), key))
             }
             Value::Object(m) if m.contains_key("name") && m.contains_key("content") => {
                 let file_name = value_text(&m["name"]);
-                let key = StorageKey::parse_uri(value_text(&m["content"]).trim())?;
+                let key = ctx.input_key(&value_text(&m["content"]))?;
                 Some((file_name, key))
             }
             _ => None,

@@ -464,7 +464,7 @@ async fn replace_internal_storage(
             .find(|c: char| !(c.is_ascii_alphanumeric() || "-%._+~#=/".contains(c)))
             .map_or(tail.len(), |e| e + PREFIX.len());
         let uri = &tail[..end];
-        let key = kite_ports::StorageKey::parse_uri(uri)?;
+        let key = ctx.input_key(uri)?;
         let local = workdir.join(format!(
             ".kite-input-{}",
             files::unique_file_name(key.as_str())

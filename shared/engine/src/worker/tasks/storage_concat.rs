@@ -6,7 +6,6 @@
 
 use async_trait::async_trait;
 use kite_flow::tasks::storage_concat::StorageConcat;
-use kite_ports::StorageKey;
 use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -40,7 +39,7 @@ impl TaskRunner for Runner {
             let file = tokio::fs::File::create(&local).await?;
             let mut writer = tokio::io::BufWriter::with_capacity(1 << 20, file);
             for uri in &files {
-                let key = StorageKey::parse_uri(uri)?;
+                let key = ctx.input_key(uri)?;
                 let mut reader = ctx.storage.open(&key).await?;
                 tokio::io::copy(&mut reader, &mut writer).await?;
                 if let Some(sep) = &separator {

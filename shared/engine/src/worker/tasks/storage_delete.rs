@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use kite_flow::tasks::storage_delete::StorageDelete;
-use kite_ports::StorageKey;
 use serde_json::{Map, Value};
 
 use crate::worker::{Output, RunContext, TaskError, TaskRunner};
@@ -20,7 +19,7 @@ impl TaskRunner for Runner {
             .spec::<StorageDelete>()
             .ok_or_else(|| TaskError::new("not a storage.Delete task"))?;
         let uri = ctx.render(&spec.uri)?.trim().to_owned();
-        let key = StorageKey::parse_uri(&uri)?;
+        let key = ctx.input_key(&uri)?;
         let deleted = ctx.storage.delete(&key).await?;
         if !deleted && spec.error_on_missing {
             return Err(TaskError::new(format!("Unable to find file `{uri}`")));

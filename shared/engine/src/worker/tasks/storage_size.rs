@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use kite_flow::tasks::storage_size::StorageSize;
-use kite_ports::StorageKey;
 use serde_json::{Map, Value};
 
 use crate::worker::{Output, RunContext, TaskError, TaskRunner};
@@ -19,7 +18,7 @@ impl TaskRunner for Runner {
             .spec::<StorageSize>()
             .ok_or_else(|| TaskError::new("not a storage.Size task"))?;
         let uri = ctx.render(&spec.uri)?;
-        let key = StorageKey::parse_uri(uri.trim())?;
+        let key = ctx.input_key(&uri)?;
         let size = ctx.storage.size(&key).await?;
         let mut out = Map::new();
         out.insert("size".into(), Value::from(size));

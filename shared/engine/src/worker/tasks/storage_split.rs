@@ -43,7 +43,7 @@ impl TaskRunner for Runner {
             .spec::<StorageSplit>()
             .ok_or_else(|| TaskError::new("not a storage.Split task"))?;
         let from = ctx.render(&spec.from)?;
-        let key = StorageKey::parse_uri(from.trim())?;
+        let key = ctx.input_key(&from)?;
         let mode = if let Some(b) = &spec.bytes {
             let text = ctx.render(b)?;
             Mode::Bytes(parse_bytes(&text)?)
