@@ -280,21 +280,41 @@ async fn token_created_once_read_by_the_cli_and_the_original_attack_fails() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// Runs `kite ARGS` expecting it to stop by itself (a server that starts instead is killed
+/// after 60 s and reported as such).
 fn run_to_end(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out_file = cwd.join("run.out");
     let mut cmd = kite_cmd(cwd);
-    cmd.args(args).stdin(Stdio::null());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(&out_file).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&out_file)
+                .unwrap(),
+        ));
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let printed = std::fs::read_to_string(&out_file).unwrap_or_default();
+    match status {
+        Some(s) => (s.code(), printed),
+        None => (None, format!("still running after 60 s: {printed}")),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,8 @@
 //!    name (`localhost`, `127.0.0.1`, `[::1]`, any port) or one of
 //!    [`Options::public_hosts`](crate::Options::public_hosts) (`name`, `name:port` or
 //!    `*.suffix`). Otherwise 421 Misdirected Request. A request without any host (not a
-//!    browser: browsers always send one) passes.
+//!    browser: browsers always send one) passes, and so do the liveness probes (`GET
+//!    /health`, `/ready`, `/ping`: they tell nothing), reached by any name.
 //! 2. **Origin.** An `Origin` header must be the server's own (`scheme://` + the request's
 //!    `Host`) or one of [`Options::allowed_origins`](crate::Options::allowed_origins);
 //!    `Origin: null` is foreign. `Sec-Fetch-Site: cross-site` is refused unless the origin is
@@ -43,7 +44,12 @@ pub(crate) async fn check(State(state): State<AppState>, req: Request, next: Nex
 /// Checks `req` against the three rules (see the module documentation).
 pub(crate) fn inspect(options: &Options, req: &Request) -> Result<(), ApiError> {
     let host = request_host(req);
-    if let Some(h) = &host {
+    // Liveness probes (which tell nothing) answer whatever name they are reached by.
+    let probe =
+        req.method() == Method::GET && crate::auth::PUBLIC_PATHS.contains(&req.uri().path());
+    if let Some(h) = &host
+        && !probe
+    {
         check_host(options, h)?;
     }
     check_origin(options, req.headers(), host.as_deref())?;

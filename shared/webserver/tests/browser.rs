@@ -543,3 +543,84 @@ async fn the_original_attack_is_refused_and_nothing_runs() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["state"]["current"], "SUCCESS", "{}", r.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_any_host_and_allow_listed_origins_pass() {
+    let h = harness().await;
+    let r = h
+        .send(
+            &Method::GET,
+            "/health",
+            &Probe {
+                host: Some("10.0.0.7:8080".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = h
+        .send(
+            &Method::GET,
+            "/api/v1/flows/search",
+            &Probe {
+                host: Some("10.0.0.7:8080".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST, "{}", r.text);
+
+    let work = tempfile::tempdir().unwrap();
+    let p = Platform::in_memory(QueueNames::with_prefix("allow-"), work.path().to_path_buf());
+    p.ensure_queues().await.unwrap();
+    let app = router(
+        AppState::new(Arc::new(p))
+            .with_token(TOKEN)
+            .with_public_hosts(["kite.example.com".to_owned()])
+            .with_allowed_origins(["https://ui.example.com".to_owned()]),
+    );
+    for (host, origin, site, expected) in [
+        (
+            "kite.example.com",
+            Some("https://ui.example.com"),
+            Some("cross-site"),
+            StatusCode::OK,
+        ),
+        ("kite.example.com:443", None, None, StatusCode::OK),
+        (
+            "kite.example.com",
+            Some("https://kite.example.com"),
+            Some("same-origin"),
+            StatusCode::OK,
+        ),
+        (
+            "kite.example.com",
+            Some("https://other.example.com"),
+            None,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "other.example.com",
+            None,
+            None,
+            StatusCode::MISDIRECTED_REQUEST,
+        ),
+    ] {
+        let mut b = Request::builder()
+            .uri("/api/v1/flows/search")
+            .header(header::HOST, host)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        if let Some(o) = origin {
+            b = b.header(header::ORIGIN, o);
+        }
+        if let Some(s) = site {
+            b = b.header("sec-fetch-site", s);
+        }
+        let resp = app
+            .clone()
+            .oneshot(b.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), expected, "{host} {origin:?} {site:?}");
+    }
+}
