@@ -87,9 +87,13 @@ enum Command {
         /// Print the execution as JSON.
         #[arg(long)]
         json: bool,
-        /// API token.
+        /// API token. Prefer --token-file or the KITE_TOKEN variable: a --token value shows in
+        /// `ps`. Without any, `.kite/api-token` (the default data folder) is read when it exists.
         #[arg(long, env = "KITE_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// A file holding the API token (e.g. `<data>/api-token` of `kite server local`).
+        #[arg(long, env = "KITE_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
     },
 }
 
@@ -117,9 +121,34 @@ enum ServerCommand {
         /// A folder of flows to load at start and reload when files change.
         #[arg(long)]
         flows: Option<PathBuf>,
-        /// Require `Authorization: Bearer <TOKEN>` on the API.
-        #[arg(long, env = "KITE_TOKEN", hide_env_values = true)]
+        /// The API token clients must send (`Authorization: Bearer <TOKEN>`). Prefer
+        /// --token-file or the KITE_TOKEN variable: a --token value shows in `ps`. Without
+        /// any, a random token is created at first start in `<data>/api-token` (mode 0600).
+        #[arg(
+            long,
+            env = "KITE_TOKEN",
+            hide_env_values = true,
+            conflicts_with = "no_auth"
+        )]
         token: Option<String>,
+        /// A file holding the API token (instead of `<data>/api-token`).
+        #[arg(long, env = "KITE_TOKEN_FILE", conflicts_with = "no_auth")]
+        token_file: Option<PathBuf>,
+        /// Serve the API without authentication (refused unless --host is a loopback address).
+        #[arg(long)]
+        no_auth: bool,
+        /// A name the `Host` header may carry besides localhost, 127.0.0.1 and [::1]
+        /// (`name`, `name:port` or `*.suffix`; repeatable, or comma-separated in the variable).
+        #[arg(long = "public-host", env = "KITE_PUBLIC_HOSTS", value_delimiter = ',')]
+        public_hosts: Vec<String>,
+        /// An origin (`https://ui.example.com`) allowed to call the API from a browser besides
+        /// the server's own (repeatable, or comma-separated in the variable).
+        #[arg(
+            long = "allow-origin",
+            env = "KITE_ALLOWED_ORIGINS",
+            value_delimiter = ','
+        )]
+        allowed_origins: Vec<String>,
         /// Seconds a message being handled stays leased; after a crash, unfinished work
         /// is redelivered this long after it was taken.
         #[arg(long, default_value_t = 60)]
@@ -162,9 +191,13 @@ enum FlowCommand {
         /// The server's URL.
         #[arg(long, env = "KITE_SERVER")]
         server: String,
-        /// API token.
+        /// API token. Prefer --token-file or the KITE_TOKEN variable: a --token value shows in
+        /// `ps`. Without any, `.kite/api-token` (the default data folder) is read when it exists.
         #[arg(long, env = "KITE_TOKEN", hide_env_values = true)]
         token: Option<String>,
+        /// A file holding the API token (e.g. `<data>/api-token` of `kite server local`).
+        #[arg(long, env = "KITE_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
     },
 }
 
@@ -229,10 +262,13 @@ fn main() -> ExitCode {
                 paths,
                 server,
                 token,
-            } => commands::remote::deploy(commands::remote::DeployArgs {
-                server: commands::remote::Server { url: server, token },
-                paths,
-            }),
+                token_file,
+            } => match commands::remote::Server::new(server, token, token_file) {
+                Ok(server) => {
+                    commands::remote::deploy(commands::remote::DeployArgs { server, paths })
+                }
+                Err(e) => Err(e),
+            },
         },
         Command::Server { command } => match command {
             ServerCommand::Local {
@@ -241,6 +277,10 @@ fn main() -> ExitCode {
                 data,
                 flows,
                 token,
+                token_file,
+                no_auth,
+                public_hosts,
+                allowed_origins,
                 lease,
             } => commands::server_local::run(commands::server_local::ServerArgs {
                 host,
@@ -248,6 +288,10 @@ fn main() -> ExitCode {
                 data,
                 flows,
                 token,
+                token_file,
+                no_auth,
+                public_hosts,
+                allowed_origins,
                 lease,
                 aws,
             }),
@@ -261,15 +305,19 @@ fn main() -> ExitCode {
             wait,
             json,
             token,
-        } => commands::remote::execute(commands::remote::ExecuteArgs {
-            server: commands::remote::Server { url: server, token },
-            namespace,
-            flow,
-            inputs,
-            labels,
-            wait,
-            json,
-        }),
+            token_file,
+        } => match commands::remote::Server::new(server, token, token_file) {
+            Ok(server) => commands::remote::execute(commands::remote::ExecuteArgs {
+                server,
+                namespace,
+                flow,
+                inputs,
+                labels,
+                wait,
+                json,
+            }),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(code) => code,

@@ -15,6 +15,8 @@ use serde_json::Value;
 struct Server {
     child: Child,
     url: String,
+    /// The API token the server created in its data folder.
+    token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -36,7 +38,10 @@ fn start_with(env: &[(&str, &str)]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kite"))
         .args(["--aws-endpoint", &endpoint, "--prefix", &prefix])
-        .args(["server", "local", "--port", "0"])
+        .args(["server", "local", "--port", "0", "--data"])
+        .arg(dir.path().join("data"))
+        .env_remove("KITE_TOKEN")
+        .env_remove("KITE_TOKEN_FILE")
         .env("KITE_LOG", "warn")
         .env("KITE_WORK_DIR", dir.path())
         .envs(env.iter().copied())
@@ -70,9 +75,17 @@ fn start_with(env: &[(&str, &str)]) -> Server {
             std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
         ),
     };
+    // Emulator mode too creates its token at first start, in the data folder.
+    let token_file = dir.path().join("data").join("api-token");
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", token_file.display()))
+        .trim()
+        .to_owned();
+    assert_eq!(token.len(), 64, "a 32-byte hex token");
     Server {
         child,
         url,
+        token,
         _dir: dir,
     }
 }
@@ -85,9 +98,17 @@ struct Api {
 impl Api {
     fn new(server: &Server) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", server.token).parse().unwrap(),
+        );
         Self {
             base: server.url.clone(),
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
         }
     }
 

@@ -23,18 +23,18 @@ impl Server {
     /// Starts `kite server local` on a free port and waits for its URL.
     fn start(data: &Path, flows: Option<&Path>) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kite"));
-        cmd.args([
-            "server", "local", "--port", "0", "--lease", "3", "--token", TOKEN, "--data",
-        ])
-        .arg(data)
-        .env("KITE_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(
-            std::fs::File::create(data.with_extension("log"))
-                .map(Stdio::from)
-                .unwrap_or(Stdio::null()),
-        );
+        // The token through the environment (a --token value would show in `ps`).
+        cmd.args(["server", "local", "--port", "0", "--lease", "3", "--data"])
+            .arg(data)
+            .env("KITE_TOKEN", TOKEN)
+            .env("KITE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(
+                std::fs::File::create(data.with_extension("log"))
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null()),
+            );
         if let Some(f) = flows {
             cmd.arg("--flows").arg(f);
         }

@@ -26,8 +26,8 @@ use crate::error::{ApiError, inputs_error};
 use crate::inputs::{self, Target};
 use crate::params::{Params, check_id, check_namespace};
 
-/// Most executions a search reads per namespace (newest first).
-const SEARCH_WINDOW: usize = 1000;
+/// Executions a search reads per query page (it reads every page: the total is exact).
+const SEARCH_PAGE: usize = 1000;
 
 fn execution_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Unable to find execution '{id}'"))
@@ -206,42 +206,57 @@ pub(crate) async fn search(
         }
         None => crate::catalog::namespaces(platform).await?,
     };
-    let mut found: Vec<Execution> = Vec::new();
-    for ns in &namespaces {
-        for rec in platform
-            .repos
-            .executions
-            .list(ns, flow_id, SEARCH_WINDOW)
-            .await?
-        {
-            let e = rec.execution;
-            let began = e.state.start_date;
-            let keep = (states.is_empty() || states.contains(&e.state.current))
-                && start.is_none_or(|s| began.is_some_and(|b| b >= s))
-                && end.is_none_or(|x| began.is_some_and(|b| b <= x))
-                && labels.iter().all(|l| {
-                    e.labels
-                        .iter()
-                        .any(|x| x.key == l.key && x.value == l.value)
-                })
-                && q.as_deref().is_none_or(|q| {
-                    e.id.to_lowercase().contains(q)
-                        || e.flow_id.to_lowercase().contains(q)
-                        || e.namespace.to_lowercase().contains(q)
-                });
-            if keep {
-                found.push(e);
-            }
-        }
-    }
-    found.sort_by(|a, b| {
+    // Every matching execution is counted; only the newest `page * size` are kept.
+    let keep_n = page.saturating_mul(size);
+    let newest_first = |a: &Execution, b: &Execution| {
         b.state
             .start_date
             .cmp(&a.state.start_date)
             .then_with(|| a.id.cmp(&b.id))
-    });
-    found.dedup_by(|a, b| a.id == b.id);
-    let total = found.len();
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0usize;
+    let mut found: Vec<Execution> = Vec::new();
+    for ns in &namespaces {
+        let mut cursor = None;
+        loop {
+            let (records, next) = platform
+                .repos
+                .executions
+                .list_page(ns, flow_id, SEARCH_PAGE, cursor)
+                .await?;
+            for rec in records {
+                let e = rec.execution;
+                let began = e.state.start_date;
+                let keep = (states.is_empty() || states.contains(&e.state.current))
+                    && start.is_none_or(|s| began.is_some_and(|b| b >= s))
+                    && end.is_none_or(|x| began.is_some_and(|b| b <= x))
+                    && labels.iter().all(|l| {
+                        e.labels
+                            .iter()
+                            .any(|x| x.key == l.key && x.value == l.value)
+                    })
+                    && q.as_deref().is_none_or(|q| {
+                        e.id.to_lowercase().contains(q)
+                            || e.flow_id.to_lowercase().contains(q)
+                            || e.namespace.to_lowercase().contains(q)
+                    });
+                if keep && seen.insert(e.id.clone()) {
+                    total += 1;
+                    found.push(e);
+                }
+            }
+            if found.len() > keep_n.saturating_mul(2).saturating_add(SEARCH_PAGE) {
+                found.sort_by(newest_first);
+                found.truncate(keep_n);
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    found.sort_by(newest_first);
     let results: Vec<Execution> = found
         .into_iter()
         .skip((page - 1).saturating_mul(size))
@@ -455,17 +470,6 @@ pub(crate) async fn file(
     let key = file_key(&e, &params)?;
     let size = platform.storage.size(&key).await?;
     let reader = platform.storage.open(&key).await?;
-    let name: String = key
-        .file_name()
-        .chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
     let mut resp = Body::from_stream(ReaderStream::new(reader)).into_response();
     let headers = resp.headers_mut();
     headers.insert(
@@ -473,9 +477,10 @@ pub(crate) async fn file(
         HeaderValue::from_static("application/octet-stream"),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        crate::disposition::attachment(key.file_name()),
+    );
     Ok(resp)
 }
 

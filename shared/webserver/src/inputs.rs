@@ -6,8 +6,10 @@
 //!   in memory) and its `kestra:///` URI becomes the value. File parts for other inputs are
 //!   read as text (up to [`MAX_TEXT_BYTES`]); parts for undeclared inputs are skipped.
 //! - `application/json`: an object of values (dotted ids may also be nested objects).
-//! - `application/x-www-form-urlencoded`: text values.
 //! - an empty body: no inputs.
+//!
+//! Nothing else: `application/x-www-form-urlencoded` and `text/plain` are what a page of
+//! another site can make a browser send without asking, so no input comes that way.
 //!
 //! A FILE input given as text must be a `kestra:///` URI of a file of the same flow: an
 //! execution must not be able to point `read(inputs.file)` at another flow's files.
@@ -77,7 +79,6 @@ pub(crate) async fn read(
             Err(r) => Err(ApiError::new(r.status(), r.body_text())),
         },
         "application/json" => read_json(req, target, &mut received).await,
-        "application/x-www-form-urlencoded" => read_form(req, target, &mut received).await,
         "" => {
             let body = body_bytes(req).await?;
             if body.iter().all(u8::is_ascii_whitespace) {
@@ -110,7 +111,7 @@ fn unsupported(ct: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         format!(
-            "unsupported content type `{ct}`: send inputs as multipart/form-data, application/json or application/x-www-form-urlencoded"
+            "unsupported content type `{ct}`: send inputs as multipart/form-data or application/json"
         ),
     )
 }
@@ -199,14 +200,6 @@ async fn read_json(req: Request, target: Target<'_>, out: &mut Received) -> Resu
     }
     for (k, v) in map {
         insert_checked(target, out, k, v)?;
-    }
-    Ok(())
-}
-
-async fn read_form(req: Request, target: Target<'_>, out: &mut Received) -> Result<(), ApiError> {
-    let body = body_bytes(req).await?;
-    for (k, v) in form_urlencoded::parse(&body).into_owned() {
-        insert_checked(target, out, k, Value::String(v))?;
     }
     Ok(())
 }

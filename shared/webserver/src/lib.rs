@@ -20,11 +20,13 @@
 //! | module | what |
 //! |---|---|
 //! | [`error`] | [`ApiError`], the JSON error shape, and the layer that turns every non-JSON error response into it |
+//! | `guard` | browser protections before anything else: `Host` names the server, no foreign `Origin` or `Sec-Fetch-Site: cross-site`, only documented content types on state-changing requests |
 //! | `auth` | optional bearer token / basic auth (health endpoints stay open) |
 //! | `params` | lenient query-string parsing (repeated keys, `labels=k:v`) and identifier checks |
 //! | `flows` | `/flows`: create, update, get, list, search, delete, revisions, validate |
 //! | `graph` | `/flows/{namespace}/{id}/graph`: a cluster graph of the task tree |
-//! | `inputs` | reading execution/resume inputs from multipart (files streamed to storage), JSON or form bodies |
+//! | `inputs` | reading execution/resume inputs from multipart (files streamed to storage) or JSON bodies |
+//! | `disposition` | `Content-Disposition: attachment` with sanitised file names |
 //! | `executions` | `/executions`: create (optionally waiting), get, search, kill, resume, delete, files, follow (SSE) |
 //! | `logs` | `/logs/{executionId}`: list, download, follow (SSE) |
 //! | `kv` | `/namespaces/{ns}/kv`: the namespace key-value store |
@@ -37,9 +39,11 @@ pub mod error;
 pub mod openapi;
 
 mod auth;
+mod disposition;
 mod executions;
 mod flows;
 mod graph;
+mod guard;
 mod health;
 mod inputs;
 mod kv;
@@ -73,6 +77,11 @@ pub struct Options {
     /// How often waiting and following requests re-read an execution when no end
     /// notification arrives (executions ending in another process).
     pub poll_interval: Duration,
+    /// Names the `Host` header may carry besides the loopback names (`localhost`,
+    /// `127.0.0.1`, `[::1]`, any port): `name` (any port), `name:port`, or `*.suffix`.
+    pub public_hosts: Vec<String>,
+    /// Origins (`scheme://host[:port]`) allowed to call the API besides the server's own.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -82,6 +91,8 @@ impl Default for Options {
             basic_auth: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             poll_interval: Duration::from_millis(200),
+            public_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -99,6 +110,8 @@ impl std::fmt::Debug for Options {
             )
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("poll_interval", &self.poll_interval)
+            .field("public_hosts", &self.public_hosts)
+            .field("allowed_origins", &self.allowed_origins)
             .finish()
     }
 }
@@ -150,6 +163,21 @@ impl AppState {
     /// Sets the largest upload body (multipart execution and resume inputs), in bytes.
     pub fn with_max_upload_bytes(self, bytes: usize) -> Self {
         self.map_options(|o| o.max_upload_bytes = bytes)
+    }
+
+    /// Adds names the `Host` header may carry (see [`Options::public_hosts`]).
+    pub fn with_public_hosts(self, hosts: impl IntoIterator<Item = String>) -> Self {
+        let hosts: Vec<String> = hosts.into_iter().filter(|h| !h.trim().is_empty()).collect();
+        self.map_options(|o| o.public_hosts.extend(hosts))
+    }
+
+    /// Adds origins allowed to call the API (see [`Options::allowed_origins`]).
+    pub fn with_allowed_origins(self, origins: impl IntoIterator<Item = String>) -> Self {
+        let origins: Vec<String> = origins
+            .into_iter()
+            .filter(|o| !o.trim().is_empty())
+            .collect();
+        self.map_options(|o| o.allowed_origins.extend(origins))
     }
 
     fn map_options(self, f: impl FnOnce(&mut Options)) -> Self {
@@ -240,6 +268,10 @@ pub fn router(state: AppState) -> Router {
     api.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         auth::require,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        guard::check,
     ))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     .layer(axum::middleware::map_response(error::normalize))

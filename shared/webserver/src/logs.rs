@@ -141,9 +141,10 @@ pub(crate) async fn download(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.log\"")) {
-        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
+    resp.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        crate::disposition::attachment(&format!("{id}.log")),
+    );
     Ok(resp)
 }
 

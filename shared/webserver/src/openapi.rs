@@ -47,12 +47,11 @@ const fn route(
     }
 }
 
-const YAML: &[&str] = &["application/x-yaml"];
-const INPUTS: &[&str] = &[
-    "multipart/form-data",
-    "application/json",
-    "application/x-www-form-urlencoded",
-];
+/// Flow sources. `text/yaml` is not a type a browser may send cross-site without asking.
+const YAML: &[&str] = &["application/x-yaml", "application/yaml", "text/yaml"];
+/// Execution and resume inputs: multipart (files) or JSON. Never form-urlencoded nor
+/// text/plain: those a page of another site may send (see `guard`).
+const INPUTS: &[&str] = &["multipart/form-data", "application/json"];
 
 /// Every route of the API.
 pub const ROUTES: &[Route] = &[
@@ -443,7 +442,7 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
-        body: &["application/json", "text/plain"],
+        body: &["application/json"],
         responses: &[
             (200, "Stored", ""),
             (422, "Empty value or invalid ttl header", "Error"),
@@ -598,6 +597,17 @@ fn operation(r: &Route) -> Value {
             resp["content"] = json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}});
         }
         responses.insert(code.to_string(), resp);
+    }
+    responses.entry("403").or_insert_with(|| {
+        json!({"description": "A foreign Origin or Sec-Fetch-Site: cross-site", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    });
+    responses.entry("421").or_insert_with(|| {
+        json!({"description": "The Host header does not name this server", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    });
+    if r.method != "get" {
+        responses.entry("415").or_insert_with(|| {
+            json!({"description": "A content type the route does not accept", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+        });
     }
     if !r.public {
         responses

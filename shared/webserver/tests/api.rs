@@ -555,7 +555,7 @@ async fn json_inputs_labels_and_wait() {
     let ended = h.until_state(id, "SUCCESS").await;
     assert_eq!(output(&ended, "hello"), "Hello Bob x1");
 
-    // Form bodies work too.
+    // Form bodies are what a page of another site can send: refused.
     let r = h
         .call(
             Method::POST,
@@ -564,7 +564,11 @@ async fn json_inputs_labels_and_wait() {
             "name=Cy&count=2",
         )
         .await;
-    assert_eq!(output(&r.json(), "hello"), "Hello Cy x2");
+    assert_error(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "multipart/form-data, application/json",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1211,30 +1215,47 @@ async fn kv_store() {
         "count",
     );
     assert_error(
-        &h.call(Method::PUT, &format!("{base}/empty"), None, "  ")
-            .await,
+        &h.call(
+            Method::PUT,
+            &format!("{base}/empty"),
+            Some("application/json"),
+            "  ",
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "empty",
     );
     assert_error(
-        &h.call(Method::PUT, &format!("{base}/bad%7Ckey"), None, "1")
-            .await,
+        &h.call(
+            Method::PUT,
+            &format!("{base}/bad%7Ckey"),
+            Some("application/json"),
+            "1",
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "key",
     );
     let req = Request::put(format!("{base}/ttl"))
         .header("ttl", "soon")
+        .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("1"))
         .unwrap();
     assert_error(&h.send(req).await, StatusCode::UNPROCESSABLE_ENTITY, "ttl");
     let req = Request::put(format!("{base}/ttl"))
         .header("ttl", "PT1H")
+        .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("1"))
         .unwrap();
     assert_eq!(h.send(req).await.status, StatusCode::OK);
     // A flow reads what the API wrote.
-    h.call(Method::PUT, &format!("{base}/greeting"), None, "hi there")
-        .await;
+    h.call(
+        Method::PUT,
+        &format!("{base}/greeting"),
+        Some("application/json"),
+        "hi there",
+    )
+    .await;
     let flow = "id: kvread\nnamespace: kite.api\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ kv('greeting') }}\"\n";
     h.deploy(flow).await;
     let e = h

@@ -10,3 +10,4 @@ pub mod infra;
 pub mod platform;
 pub mod remote;
 pub mod server_local;
+pub mod token;

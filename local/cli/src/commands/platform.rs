@@ -74,8 +74,14 @@ pub async fn in_memory() -> anyhow::Result<Platform> {
 /// `work/`. Everything survives a restart (or a crash) of the process.
 pub async fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Platform> {
     use anyhow::Context as _;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    if let Err(e) = std::fs::create_dir_all(data_dir) {
+        if is_read_only(&e) {
+            anyhow::bail!("{}", read_only_message(data_dir, &e));
+        }
+        return Err(e)
+            .with_context(|| format!("cannot create the data folder {}", data_dir.display()));
+    }
+    check_writable(data_dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let db = data_dir.join("kite.db");
     let embedded = kite_embedded::Embedded::open(&db, clock.clone())
@@ -92,4 +98,58 @@ pub async fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Platform> {
         data_dir.join("work"),
     )
     .await
+}
+
+/// Whether `e` says a file or folder cannot be written (permissions, read-only file system).
+fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+fn read_only_message(dir: &std::path::Path, e: &std::io::Error) -> String {
+    format!(
+        "the data folder {d} is read-only ({e}): Kite keeps its database, files and API token \
+         there. Make it writable (e.g. `chmod u+w {d}`, or remount it read-write) or choose \
+         another folder with --data DIR",
+        d = dir.display()
+    )
+}
+
+/// Says once, clearly, that the data folder (or its database file) cannot be written, instead
+/// of SQLite's "unable to open database file".
+fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let probe = dir.join(format!(".kite-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) if is_read_only(&e) => anyhow::bail!("{}", read_only_message(dir, &e)),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot write in the data folder {}", dir.display()));
+        }
+    }
+    let db = dir.join("kite.db");
+    if db.exists()
+        && let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(&db)
+        && is_read_only(&e)
+    {
+        anyhow::bail!(
+            "the database file {} is read-only ({e}): make it writable (e.g. `chmod u+w {}`) or \
+             choose another folder with --data DIR",
+            db.display(),
+            db.display()
+        );
+    }
+    Ok(())
 }

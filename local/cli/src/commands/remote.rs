@@ -23,12 +23,23 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server at `url` with the token from `--token-file`, `--token`/`KITE_TOKEN` or
+    /// the default data folder's token file (see [`crate::commands::token::for_client`]).
+    pub fn new(
+        url: String,
+        token: Option<String>,
+        token_file: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let token = crate::commands::token::for_client(token.as_deref(), token_file.as_deref())?;
+        Ok(Self { url, token })
+    }
+
     fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.url.trim_end_matches('/'))
     }
 
     fn auth(&self, rb: RequestBuilder) -> RequestBuilder {
-        match self.token.as_deref().filter(|t| !t.is_empty()) {
+        match self.token.as_deref() {
             Some(t) => rb.bearer_auth(t),
             None => rb,
         }
@@ -49,15 +60,21 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The message of an error response.
+/// The message of an error response (with where the token comes from on a 401).
 async fn error_message(resp: Response) -> String {
     let status = resp.status();
+    let hint = if status == StatusCode::UNAUTHORIZED {
+        " (the server wants its API token: --token-file <data>/api-token, KITE_TOKEN, or run \
+         from the folder holding .kite/api-token)"
+    } else {
+        ""
+    };
     let text = resp.text().await.unwrap_or_default();
     let message = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or(text);
-    format!("{status}: {message}")
+    format!("{status}: {message}{hint}")
 }
 
 /// Options of `kite execute`.
@@ -109,9 +126,14 @@ async fn execute_async(args: ExecuteArgs) -> anyhow::Result<ExitCode> {
         "/api/v1/executions/{}/{}",
         args.namespace, args.flow
     ));
-    let request = args
-        .server
-        .auth(client()?.post(&url).query(&query).multipart(form));
+    let request = client()?.post(&url).query(&query);
+    // An empty multipart body is malformed for some servers: no inputs go as `{}`.
+    let request = if args.inputs.is_empty() {
+        request.json(&serde_json::json!({}))
+    } else {
+        request.multipart(form)
+    };
+    let request = args.server.auth(request);
     let resp = match request.send().await {
         Ok(r) => r,
         Err(e) => {

@@ -1,7 +1,14 @@
-//! `kite server local [--port 8080] [--host 127.0.0.1] [--data DIR] [--flows DIR] [--token T]`:
+//! `kite server local [--port 8080] [--host 127.0.0.1] [--data DIR] [--flows DIR]
+//! [--token-file PATH | --no-auth] [--public-host NAME]... [--allow-origin URL]...`:
 //! the whole orchestrator in one process on the embedded backends (SQLite queues and
 //! documents, files on disk under `--data`): the executor, worker and scheduler pollers
-//! plus the REST API. Flows of `--flows DIR` are loaded at start and reloaded when their
+//! plus the REST API.
+//!
+//! The API requires a token: `--token-file`/`KITE_TOKEN`/`--token`, or else the one in
+//! `<data>/api-token`, created at first start (see [`crate::commands::token`]). `--no-auth`
+//! turns that off, on a loopback address only; an empty token is an error. The router
+//! refuses foreign `Host` names, foreign origins and the content types a page of another site
+//! could send (see `kite_webserver`'s `guard`). Flows of `--flows DIR` are loaded at start and reloaded when their
 //! files change (checked every 2 s). Ctrl-C or SIGTERM stops it cleanly; a crash loses
 //! nothing: unfinished messages are redelivered after `--lease` seconds on the next start.
 
@@ -34,8 +41,16 @@ pub struct ServerArgs {
     pub data: PathBuf,
     /// Folder of flows to load and watch.
     pub flows: Option<PathBuf>,
-    /// API token (none: open API).
+    /// API token given (`--token`, `KITE_TOKEN`).
     pub token: Option<String>,
+    /// A file holding the API token.
+    pub token_file: Option<PathBuf>,
+    /// No authentication (loopback only).
+    pub no_auth: bool,
+    /// Names the `Host` header may carry besides the loopback names.
+    pub public_hosts: Vec<String>,
+    /// Origins allowed besides the server's own.
+    pub allowed_origins: Vec<String>,
     /// Seconds a received message stays leased before redelivery.
     pub lease: u64,
     /// Run on the AWS adapters against an emulator.
@@ -51,7 +66,110 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(run_async(args))
 }
 
+/// Where the API token came from.
+enum Auth {
+    /// `--no-auth`.
+    Off,
+    /// `--token` or `KITE_TOKEN`.
+    Given(String),
+    /// `--token-file`.
+    File(String, PathBuf),
+    /// `<data>/api-token`; `true` when created at this start.
+    Data(String, PathBuf, bool),
+}
+
+impl Auth {
+    /// Checks what was asked before anything starts.
+    fn precheck(args: &ServerArgs) -> anyhow::Result<()> {
+        if let Some(t) = &args.token {
+            crate::commands::token::check_given(t)?;
+        }
+        Ok(())
+    }
+
+    fn resolve(args: &ServerArgs, addr: std::net::SocketAddr) -> anyhow::Result<Self> {
+        if args.no_auth {
+            if !addr.ip().is_loopback() {
+                anyhow::bail!(
+                    "--no-auth is refused on {addr}: without authentication the API may only \
+                     listen on a loopback address (--host 127.0.0.1)"
+                );
+            }
+            return Ok(Self::Off);
+        }
+        if let Some(p) = &args.token_file {
+            return Ok(Self::File(crate::commands::token::read(p)?, p.clone()));
+        }
+        if let Some(t) = &args.token {
+            return Ok(Self::Given(crate::commands::token::check_given(t)?));
+        }
+        let (token, created) = crate::commands::token::load_or_create(&args.data)?;
+        Ok(Self::Data(
+            token,
+            crate::commands::token::path_in(&args.data),
+            created,
+        ))
+    }
+
+    fn token(&self) -> Option<&str> {
+        match self {
+            Self::Off => None,
+            Self::Given(t) | Self::File(t, _) | Self::Data(t, _, _) => Some(t),
+        }
+    }
+
+    /// Prints where the token is and how clients use it.
+    fn explain(&self, url: &str) {
+        let file = match self {
+            Self::Off => {
+                eprintln!(
+                    "warning: authentication is off (--no-auth): any program on this machine can use the API"
+                );
+                return;
+            }
+            Self::Given(_) => {
+                println!("API token: the one given with --token or KITE_TOKEN");
+                println!(
+                    "  CLI:     KITE_TOKEN=<token> kite execute NAMESPACE FLOW --server {url}"
+                );
+                println!(
+                    "  curl:    curl -H \"Authorization: Bearer $KITE_TOKEN\" {url}/api/v1/flows/search"
+                );
+                println!("  browser: sign in as user `kite` with the token as password");
+                return;
+            }
+            Self::File(_, p) => p,
+            Self::Data(token, p, created) => {
+                if *created {
+                    println!(
+                        "API token created in {} (mode 0600), shown this once: {token}",
+                        p.display()
+                    );
+                }
+                p
+            }
+        };
+        let f = file.display();
+        println!("API token: {f} (requests need `Authorization: Bearer <token>`)");
+        println!(
+            "  CLI:     kite execute NAMESPACE FLOW --server {url} --token-file {f}   (`.kite/api-token` is read by default)"
+        );
+        println!(
+            "  curl:    curl -H \"Authorization: Bearer $(cat {f})\" {url}/api/v1/flows/search"
+        );
+        println!("  browser: sign in as user `kite` with the token as password");
+    }
+}
+
 async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    Auth::precheck(&args)?;
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    if args.no_auth && !addr.ip().is_loopback() {
+        Auth::resolve(&args, addr)?;
+    }
     let aws = match &args.aws {
         Some(t) => Some(crate::commands::aws::connect(&t.endpoint, &t.prefix).await?),
         None => None,
@@ -60,6 +178,7 @@ async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
         Some(a) => a.platform.clone(),
         None => Arc::new(platform::embedded(&args.data).await?),
     };
+    let auth = Auth::resolve(&args, addr)?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut flows = args.flows.clone().map(FlowDir::new);
@@ -96,22 +215,31 @@ async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
         }));
     }
 
-    let mut state = AppState::new(platform.clone());
-    if let Some(t) = args.token.as_deref().filter(|t| !t.is_empty()) {
-        state = state.with_token(t);
+    let mut public_hosts = args.public_hosts.clone();
+    if !addr.ip().is_loopback() && !addr.ip().is_unspecified() {
+        public_hosts.push(match addr {
+            std::net::SocketAddr::V4(a) => a.ip().to_string(),
+            std::net::SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        });
     }
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    let addr = listener.local_addr()?;
+    let mut state = AppState::new(platform.clone())
+        .with_public_hosts(public_hosts)
+        .with_allowed_origins(args.allowed_origins.clone());
+    if let Some(t) = auth.token() {
+        state = state.with_token(t).with_basic_auth("kite", t);
+    }
     let data = match &args.aws {
-        Some(t) => format!("AWS emulator {} with prefix {}", t.endpoint, t.prefix),
+        Some(t) => format!(
+            "AWS emulator {} with prefix {}; token folder {}",
+            t.endpoint,
+            t.prefix,
+            args.data.display()
+        ),
         None => args.data.display().to_string(),
     };
-    println!("Kite server listening on http://{addr} (API: http://{addr}/api/v1, data: {data})");
-    if args.token.is_none() && !addr.ip().is_loopback() {
-        eprintln!("warning: the API is reachable from the network without a token (--token)");
-    }
+    let url = format!("http://{addr}");
+    auth.explain(&url);
+    println!("Kite server listening on {url} (API: {url}/api/v1, data: {data})");
 
     let (signal_tx, mut signal_rx) = watch::channel(false);
     let app = kite_webserver::router(state);

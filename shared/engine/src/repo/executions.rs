@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use kite_ports::{Document, DocumentStore, Expect, Query, RangeCond, Storage, StorageKey};
+use kite_ports::{Cursor, Document, DocumentStore, Expect, Query, RangeCond, Storage, StorageKey};
 
 use super::{RepoError, decode};
 use crate::executor::Record;
@@ -168,5 +168,32 @@ impl ExecutionRepo {
             out.push(self.resolve(&i.key, &i.doc.value).await?);
         }
         Ok(out)
+    }
+
+    /// One page (at most `limit`, 1..=1000) of the executions of a flow (or of a namespace
+    /// when `flow_id` is None), newest first, continuing after `cursor`; the cursor of the
+    /// next page is `None` after the last one. (On DynamoDB one call is one query page.)
+    pub async fn list_page(
+        &self,
+        namespace: &str,
+        flow_id: Option<&str>,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<Record>, Option<Cursor>), RepoError> {
+        let (index, partition) = match flow_id {
+            Some(f) => ("flow", format!("{namespace}|{f}")),
+            None => ("namespace", namespace.to_owned()),
+        };
+        let mut q = Query::new(TABLE, index, partition)
+            .range(RangeCond::All)
+            .limit(limit.clamp(1, 1000));
+        q.descending = true;
+        q.cursor = cursor;
+        let page = self.docs.query(&q).await?;
+        let mut out = Vec::with_capacity(page.items.len());
+        for i in &page.items {
+            out.push(self.resolve(&i.key, &i.doc.value).await?);
+        }
+        Ok((out, page.next))
     }
 }
