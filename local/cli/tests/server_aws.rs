@@ -26,12 +26,18 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+/// Starts the server with `extra` arguments of `kite server local`.
+fn start_with(extra: &[&str]) -> Server {
     let endpoint = kite_aws::testing::moto().endpoint.clone();
     let prefix = kite_aws::testing::unique_prefix();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kite"))
         .args(["--aws-endpoint", &endpoint, "--prefix", &prefix])
         .args(["server", "local", "--port", "0"])
+        .args(extra)
         .env("KITE_LOG", "warn")
         .env("KITE_WORK_DIR", dir.path())
         .stdin(Stdio::null())
@@ -371,4 +377,46 @@ async fn flows_run_end_to_end_on_the_aws_adapters() {
     let e = api.ended(&id, Duration::from_secs(300)).await;
     assert_eq!(state(&e), "SUCCESS", "{}", e["state"]);
     assert_eq!(runs(&e, "item").len(), 500);
+}
+
+fn for_each(id: &str, values: usize) -> String {
+    format!(
+        "id: {id}\nnamespace: kite.aws\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: \"{{{{ range(1, {values}) }}}}\"\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n"
+    )
+}
+
+/// Issue 8, item 2, on the AWS adapters: a ForEach of 3,000 values completes (its record
+/// kept in S3), one over the loop ceiling fails cleanly with a message naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_big_foreach_completes_and_a_ceiling_fails_cleanly_on_the_aws_adapters() {
+    let server = start_with(&["--max-loop-values", "3000"]);
+    let api = Api::new(&server);
+    api.deploy(&for_each("big", 3000)).await;
+    api.deploy(&for_each("over", 3001)).await;
+
+    let big = api.execute("big").await;
+    let e = api.ended(&big, Duration::from_secs(300)).await;
+    assert_eq!(state(&e), "SUCCESS", "{}", e["state"]);
+    assert_eq!(runs(&e, "r").len(), 3000);
+
+    let over = api.execute("over").await;
+    let e = api.ended(&over, Duration::from_secs(120)).await;
+    assert_eq!(state(&e), "FAILED");
+    assert!(runs(&e, "r").is_empty());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, logs) = api
+            .send(api.client.get(format!("{}/api/v1/logs/{over}", api.base)))
+            .await;
+        let text = logs.to_string();
+        if text.contains("3000 values per loop") {
+            assert!(text.contains("--max-loop-values"), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log names the ceiling: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

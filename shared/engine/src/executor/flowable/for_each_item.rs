@@ -74,6 +74,13 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
         cx.finish_attempt(task, id, State::Success, Map::new());
         return Ok(());
     }
+    let limits = cx.rt.limits;
+    if uris.len() > limits.max_loop_values {
+        return Err(crate::executor::limits::Ceiling::LoopValues.exceeded(
+            &limits,
+            format!("ForEachItem `{}` has {} batches", task.id, uris.len()),
+        ));
+    }
     let revision = match &spec.revision {
         Some(Dyn::Value(r)) => Some(*r),
         Some(Dyn::Expr(e)) => cx.render(id, e).ok().and_then(|s| s.trim().parse().ok()),
