@@ -4,7 +4,8 @@
 //! `KITE_PREFIX`, `KITE_TABLE`, `KITE_BUCKET`, `KITE_{EXECUTOR,WORKER,TIMERS}_QUEUE_URL` and
 //! `KITE_{EXECUTOR,WORKER,TIMERS}_DLQ_URL` (with the URLs known, a function makes no AWS call
 //! to find its queues), `KITE_GLOBALS` (a JSON object) and `KITE_WORK_DIR` (task working
-//! directories; `/tmp/kite-work`). Without them, names derive from the prefix and URLs are
+//! directories; `/tmp/kite-work`), the execution ceilings `KITE_MAX_TASK_RUNS`,
+//! `KITE_MAX_LOOP_VALUES`, `KITE_MAX_RECORD_BYTES` ([`limits`]). Without them, names derive from the prefix and URLs are
 //! looked up once (the emulator mode of `kite`).
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kite_engine::executor::Runtime;
+use kite_engine::executor::limits::Limits;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{Platform, QueueNames};
@@ -80,6 +82,13 @@ pub fn globals(env: &[(String, String)]) -> Result<Map<String, Value>, WiringErr
     }
 }
 
+/// The ceilings of each execution: the defaults, overridden by `KITE_MAX_TASK_RUNS`,
+/// `KITE_MAX_LOOP_VALUES` and `KITE_MAX_RECORD_BYTES`.
+pub fn limits(env: &[(String, String)]) -> Result<Limits, WiringError> {
+    Limits::from_env(|name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .map_err(WiringError)
+}
+
 /// A platform on SQS, DynamoDB, S3 and Secrets Manager.
 pub fn platform(
     clients: &Clients,
@@ -105,6 +114,7 @@ pub fn platform(
     let mut rt = Runtime::new(Arc::new(host), globals(env)?, env);
     rt.max_subflow_depth =
         kite_engine::executor::context::max_subflow_depth(env).map_err(WiringError)?;
+    rt.limits = limits(env)?;
     let work_root = env
         .iter()
         .find(|(k, _)| k == "KITE_WORK_DIR")

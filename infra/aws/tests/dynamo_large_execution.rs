@@ -86,6 +86,7 @@ fn record(id: &str, task_runs: usize) -> Record {
             attempt_number: 1,
             original_created_date: Some(start()),
         },
+        index: Default::default(),
     })
 }
 

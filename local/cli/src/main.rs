@@ -46,6 +46,10 @@ enum Command {
         /// Values of the ForEach.
         #[arg(long, default_value_t = 1000)]
         foreach: usize,
+        /// ForEach sizes timed one by one (time, peak memory), health p99 measured by an
+        /// HTTP client during the largest; `--scale ''` skips them.
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000, 100_000])]
+        scale: Vec<usize>,
         /// Use SQLite synchronous=NORMAL instead of FULL.
         #[arg(long)]
         normal_sync: bool,
@@ -153,7 +157,21 @@ enum ServerCommand {
         /// is redelivered this long after it was taken.
         #[arg(long, default_value_t = 60)]
         lease: u64,
+        /// Ceiling of task runs per execution (an execution that would pass it fails).
+        #[arg(long, env = "KITE_MAX_TASK_RUNS", default_value_t = kite_engine::executor::limits::DEFAULT_MAX_TASK_RUNS, value_parser = positive)]
+        max_task_runs: usize,
+        /// Ceiling of values per loop (ForEach values, ForEachItem batches).
+        #[arg(long, env = "KITE_MAX_LOOP_VALUES", default_value_t = kite_engine::executor::limits::DEFAULT_MAX_LOOP_VALUES, value_parser = positive)]
+        max_loop_values: usize,
+        /// Ceiling of an execution record's size, in bytes of JSON.
+        #[arg(long, env = "KITE_MAX_RECORD_BYTES", default_value_t = kite_engine::executor::limits::DEFAULT_MAX_RECORD_BYTES, value_parser = positive)]
+        max_record_bytes: usize,
     },
+}
+
+/// A positive integer (`_` separators allowed).
+fn positive(raw: &str) -> Result<usize, String> {
+    kite_engine::executor::limits::parse_positive(raw)
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,6 +243,7 @@ fn main() -> ExitCode {
         Command::Bench {
             executions,
             foreach,
+            scale,
             normal_sync,
             binaries,
             zips,
@@ -240,6 +259,7 @@ fn main() -> ExitCode {
             None => commands::bench::run(commands::bench::BenchArgs {
                 executions,
                 foreach,
+                scale,
                 normal_sync,
             }),
         },
@@ -282,6 +302,9 @@ fn main() -> ExitCode {
                 public_hosts,
                 allowed_origins,
                 lease,
+                max_task_runs,
+                max_loop_values,
+                max_record_bytes,
             } => commands::server_local::run(commands::server_local::ServerArgs {
                 host,
                 port,
@@ -294,6 +317,11 @@ fn main() -> ExitCode {
                 allowed_origins,
                 lease,
                 aws,
+                limits: kite_engine::executor::limits::Limits {
+                    max_task_runs,
+                    max_loop_values,
+                    max_record_bytes,
+                },
             }),
         },
         Command::Execute {

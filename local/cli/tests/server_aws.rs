@@ -28,11 +28,12 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    start_with(&[])
+    start_with(&[], &[])
 }
 
-/// [`start`] with more environment variables for the server.
-fn start_with(env: &[(&str, &str)]) -> Server {
+/// Starts the server with `extra` arguments of `kite server local` and more environment
+/// variables.
+fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Server {
     let endpoint = kite_aws::testing::moto().endpoint.clone();
     let prefix = kite_aws::testing::unique_prefix();
     let dir = tempfile::tempdir().unwrap();
@@ -40,6 +41,7 @@ fn start_with(env: &[(&str, &str)]) -> Server {
         .args(["--aws-endpoint", &endpoint, "--prefix", &prefix])
         .args(["server", "local", "--port", "0", "--data"])
         .arg(dir.path().join("data"))
+        .args(extra)
         .env_remove("KITE_TOKEN")
         .env_remove("KITE_TOKEN_FILE")
         .env("KITE_LOG", "warn")
@@ -413,7 +415,7 @@ fn child(e: &Value, task: &str) -> Option<String> {
 /// with the limit named in the log; killing a root kills its descendants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recursion_stops_at_the_depth_limit_and_kill_reaches_descendants() {
-    let server = start_with(&[("KITE_MAX_SUBFLOW_DEPTH", "4")]);
+    let server = start_with(&[], &[("KITE_MAX_SUBFLOW_DEPTH", "4")]);
     let api = Api::new(&server);
     let limit = Duration::from_secs(180);
     for (id, target) in [("ping", "pong"), ("pong", "ping")] {
@@ -482,5 +484,47 @@ async fn recursion_stops_at_the_depth_limit_and_kill_reaches_descendants() {
     for id in [&top, &middle, &sleeper] {
         let e = api.ended(id, limit).await;
         assert_eq!(state(&e), "KILLED", "{e:#}");
+    }
+}
+
+fn for_each(id: &str, values: usize) -> String {
+    format!(
+        "id: {id}\nnamespace: kite.aws\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: \"{{{{ range(1, {values}) }}}}\"\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n"
+    )
+}
+
+/// Issue 8, item 2, on the AWS adapters: a ForEach of 3,000 values completes (its record
+/// kept in S3), one over the loop ceiling fails cleanly with a message naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_big_foreach_completes_and_a_ceiling_fails_cleanly_on_the_aws_adapters() {
+    let server = start_with(&["--max-loop-values", "3000"], &[]);
+    let api = Api::new(&server);
+    api.deploy(&for_each("big", 3000)).await;
+    api.deploy(&for_each("over", 3001)).await;
+
+    let big = api.execute("big").await;
+    let e = api.ended(&big, Duration::from_secs(300)).await;
+    assert_eq!(state(&e), "SUCCESS", "{}", e["state"]);
+    assert_eq!(runs(&e, "r").len(), 3000);
+
+    let over = api.execute("over").await;
+    let e = api.ended(&over, Duration::from_secs(120)).await;
+    assert_eq!(state(&e), "FAILED");
+    assert!(runs(&e, "r").is_empty());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, logs) = api
+            .send(api.client.get(format!("{}/api/v1/logs/{over}", api.base)))
+            .await;
+        let text = logs.to_string();
+        if text.contains("3000 values per loop") {
+            assert!(text.contains("--max-loop-values"), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log names the ceiling: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -560,3 +560,72 @@ async fn kill_9_in_the_middle_then_restart_ends_every_execution_once() {
         .await;
     assert_eq!(all["total"], N, "no execution was created twice");
 }
+
+/// CPU time (user + system) the process `pid` used so far, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// A decision that takes minutes: each of 50,000 Return tasks renders `outputs` (all the
+/// outputs so far), which costs time in the number of task runs.
+const LONG_DECISION: &str = "id: long\nnamespace: kite.e2e\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: \"{{ range(1, 50000) }}\"\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ outputs | length }}\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_during_a_long_decision() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), None);
+    let api = Api::new(&server);
+    let (status, body) = api
+        .json(
+            api.req(reqwest::Method::POST, "/api/v1/flows")
+                .header("content-type", "application/x-yaml")
+                .body(LONG_DECISION),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let idle = cpu_time(server.child.id());
+    let e = api.execute("long", json!({})).await;
+    let id = e["id"].as_str().unwrap().to_owned();
+
+    // The signal that the decision runs: the server burns CPU (an idle one uses almost
+    // none), 3 s more than before the execution, within 120 s.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cpu_time(server.child.id()) < idle + Duration::from_secs(3) {
+        assert!(Instant::now() < deadline, "the decision never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, now) = api.get(&format!("/api/v1/executions/{id}")).await;
+    assert_ne!(
+        now["state"]["current"], "SUCCESS",
+        "the decision already ended"
+    );
+
+    let mut server = server;
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sent = Instant::now();
+    let exit = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "the server did not stop within 10 s of SIGTERM during a long decision"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+}

@@ -3,7 +3,10 @@
 //!
 //! Prints a table: (a) per-task overhead of a 40-task sequential flow, (b) executions per
 //! second of a two-task flow, (c) a ForEach over 1,000 values with `concurrencyLimit: 0`,
-//! and the peak resident memory of the process after each (VmHWM).
+//! and the peak resident memory of the process after each (VmHWM); then (d) the ForEach
+//! at scale (`--scale`, 1,000 / 10,000 / 100,000 values by default): the time of each and
+//! the peak memory during each (VmHWM reset before), and, during the largest, the latency
+//! of `GET /health` as an HTTP client polling the API served by this process sees it.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,12 +18,14 @@ use kite_engine::services::{CreateOptions, Platform, poller};
 use kite_ports::{Clock, SystemClock};
 
 /// Options of `kite bench`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BenchArgs {
     /// Executions of the two-task flow.
     pub executions: usize,
     /// Values of the ForEach.
     pub foreach: usize,
+    /// ForEach sizes timed one by one (health measured during the largest).
+    pub scale: Vec<usize>,
     /// SQLite `synchronous=NORMAL` (safe against process crashes, not power loss) instead of FULL.
     pub normal_sync: bool,
 }
@@ -70,6 +75,92 @@ fn peak_rss_mb() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// Resets the peak resident memory (VmHWM) so the next reading covers what follows.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A client polling `GET /health` from its own thread until stopped.
+struct HealthProbe {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(Vec<Duration>, usize)>,
+}
+
+/// What the probe saw.
+struct HealthFigures {
+    requests: usize,
+    failed: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl HealthProbe {
+    fn start(addr: std::net::SocketAddr) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut times, mut failed) = (Vec::new(), 0);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let start = Instant::now();
+                if health_ok(addr) {
+                    times.push(start.elapsed());
+                } else {
+                    failed += 1;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (times, failed)
+        });
+        Self { stop, thread }
+    }
+
+    fn finish(self) -> HealthFigures {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut times, failed) = self.thread.join().unwrap_or_default();
+        times.sort();
+        let at = |q: f64| {
+            times
+                .get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
+        };
+        HealthFigures {
+            requests: times.len() + failed,
+            failed,
+            p50: at(0.50),
+            p99: at(0.99),
+            max: times.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+/// One `GET /health` on a new connection; whether it answered 200 within 10 s.
+fn health_ok(addr: std::net::SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let limit = Duration::from_secs(10);
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, limit) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(limit));
+    if s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut out = Vec::new();
+    if s.read_to_end(&mut out).is_err() {
+        return false;
+    }
+    out.starts_with(b"HTTP/1.1 200")
+}
+
+fn foreach_flow(id: &str, values: usize) -> String {
+    format!(
+        "id: {id}\nnamespace: kite.bench\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: \"{{{{ range(1, {values}) }}}}\"\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n"
+    )
 }
 
 async fn run_flow(platform: &Platform, source: &str, count: usize) -> anyhow::Result<Duration> {
@@ -136,10 +227,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         seq.push_str(&format!("  - id: t{i}\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ task.id }}}}\"\n"));
     }
     let two = "id: bench_two\nnamespace: kite.bench\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: a\n  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: b\n";
-    let foreach = format!(
-        "id: bench_foreach\nnamespace: kite.bench\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: \"{{{{ range(1, {}) }}}}\"\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n",
-        args.foreach
-    );
+    let foreach = foreach_flow("bench_foreach", args.foreach);
 
     run_flow(&platform, &seq, 1).await?; // warm-up
     let t = run_flow(&platform, &seq, 1).await?;
@@ -148,6 +236,25 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let b = (args.executions as f64 / t.as_secs_f64(), peak_rss_mb());
     let t = run_flow(&platform, &foreach, 1).await?;
     let c = (t.as_secs_f64(), peak_rss_mb());
+
+    // (d) at scale, with the API served here and polled during the largest.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = kite_webserver::router(kite_webserver::AppState::new(platform.clone()));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let largest = args.scale.iter().copied().max().unwrap_or(0);
+    let mut scale = Vec::new();
+    let mut health = None;
+    for &n in &args.scale {
+        reset_peak_rss();
+        let probe = (n == largest && health.is_none()).then(|| HealthProbe::start(addr));
+        let t = run_flow(&platform, &foreach_flow(&format!("bench_scale_{n}"), n), 1).await;
+        if let Some(p) = probe {
+            health = Some(p.finish());
+        }
+        scale.push((n, t?.as_secs_f64(), peak_rss_mb()));
+    }
+    server.abort();
 
     let _ = stop_tx.send(true);
     for h in handles {
@@ -170,5 +277,20 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "| (c) ForEach over {} values, concurrencyLimit 0 | {:.2} s | {:.0} MB |",
         args.foreach, c.0, c.1
     );
+    for (n, secs, mb) in &scale {
+        println!(
+            "| (d) ForEach over {n} values, concurrencyLimit 0, Return inside (start to end) | {secs:.2} s | {mb:.0} MB (peak during) |"
+        );
+    }
+    if let Some(h) = health {
+        println!(
+            "| (e) `GET /health` during (d) {largest}: {} requests, {} failed | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms | |",
+            h.requests,
+            h.failed,
+            h.p50.as_secs_f64() * 1000.0,
+            h.p99.as_secs_f64() * 1000.0,
+            h.max.as_secs_f64() * 1000.0
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

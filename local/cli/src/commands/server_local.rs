@@ -7,10 +7,14 @@
 //! The API requires a token: `--token-file`/`KITE_TOKEN`/`--token`, or else the one in
 //! `<data>/api-token`, created at first start (see [`crate::commands::token`]). `--no-auth`
 //! turns that off, on a loopback address only; an empty token is an error. The router
-//! refuses foreign `Host` names, foreign origins and the content types a page of another site
-//! could send (see `kite_webserver`'s `guard`). Flows of `--flows DIR` are loaded at start and reloaded when their
-//! files change (checked every 2 s). Ctrl-C or SIGTERM stops it cleanly; a crash loses
-//! nothing: unfinished messages are redelivered after `--lease` seconds on the next start.
+//! refuses foreign `Host` names, foreign origins and the content types a page of another
+//! site could send (see `kite_webserver`'s `guard`). Flows of `--flows DIR` are loaded at
+//! start and reloaded when their files change (checked every 2 s). Ctrl-C or SIGTERM stops
+//! it within a few seconds (the API's grace period, then the pollers', even while a long
+//! decision runs on the blocking pool); a crash or a stop loses nothing: unfinished
+//! messages are redelivered after `--lease` seconds on the next start. `--max-task-runs`,
+//! `--max-loop-values` and `--max-record-bytes` (or `KITE_MAX_*`) set the ceilings of each
+//! execution.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -55,7 +59,13 @@ pub struct ServerArgs {
     pub lease: u64,
     /// Run on the AWS adapters against an emulator.
     pub aws: Option<crate::commands::aws::Target>,
+    /// The ceilings of each execution.
+    pub limits: kite_engine::executor::limits::Limits,
 }
+
+/// How long the pollers may take to stop after the server did; a decision still running
+/// then (on the blocking pool) is abandoned: its message is redelivered after its lease.
+const STOP_POLLERS: Duration = Duration::from_secs(2);
 
 /// Runs the command.
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -63,7 +73,11 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(run_async(args))
+    let result = rt.block_on(run_async(args));
+    // Dropping the runtime would wait for the blocking pool, where a long decision may
+    // still run: stop without waiting for it (the process exits right after).
+    rt.shutdown_timeout(Duration::from_millis(100));
+    result
 }
 
 /// Where the API token came from.
@@ -170,13 +184,23 @@ async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
     if args.no_auth && !addr.ip().is_loopback() {
         Auth::resolve(&args, addr)?;
     }
-    let aws = match &args.aws {
+    let mut aws = match &args.aws {
         Some(t) => Some(crate::commands::aws::connect(&t.endpoint, &t.prefix).await?),
         None => None,
     };
-    let platform = match &aws {
-        Some(a) => a.platform.clone(),
-        None => Arc::new(platform::embedded(&args.data).await?),
+    let platform = match &mut aws {
+        Some(a) => {
+            Arc::get_mut(&mut a.platform)
+                .context("the emulator platform is shared before it is configured")?
+                .rt
+                .limits = args.limits;
+            a.platform.clone()
+        }
+        None => {
+            let mut p = platform::embedded(&args.data).await?;
+            p.rt.limits = args.limits;
+            Arc::new(p)
+        }
     };
     let auth = Auth::resolve(&args, addr)?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -257,8 +281,10 @@ async fn run_async(args: ServerArgs) -> anyhow::Result<ExitCode> {
         Ok(Err(e)) => eprintln!("warning: server task: {e}"),
     }
     let _ = stop_tx.send(true);
+    // One deadline for all: a poller waiting on a long decision does not hold the others.
+    let deadline = tokio::time::Instant::now() + STOP_POLLERS;
     for h in handles {
-        let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
+        let _ = tokio::time::timeout_at(deadline, h).await;
     }
     eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)

@@ -79,8 +79,7 @@ pub fn runs_of<'a>(
 ) -> Vec<&'a TaskRun> {
     cx.rec
         .execution
-        .children(parent)
-        .filter(|r| value.is_none() || r.value.as_deref() == value)
+        .children_with(parent, value)
         .filter(|r| tasks.iter().any(|t| t.id == r.task_id))
         .collect()
 }

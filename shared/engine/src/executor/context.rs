@@ -26,6 +26,8 @@ pub struct Runtime {
     /// How many subflows may nest below a root execution (Subflow and ForEachItem
     /// children): a task run that would start a child deeper fails, naming the limit.
     pub max_subflow_depth: u32,
+    /// The ceilings of each execution.
+    pub limits: super::limits::Limits,
 }
 
 /// The default of [`Runtime::max_subflow_depth`]. Kestra has no runtime limit (it refuses
@@ -73,6 +75,7 @@ impl Runtime {
             globals,
             envs,
             max_subflow_depth: DEFAULT_MAX_SUBFLOW_DEPTH,
+            limits: super::limits::Limits::default(),
         }
     }
 }
@@ -169,8 +172,84 @@ fn flow_vars(flow: &Flow) -> Value {
     })
 }
 
+/// Which of the variables that grow with the execution (`outputs`, `tasks`: one entry
+/// per task run) a rendering needs. Building them costs time in the number of task runs,
+/// so a decision over a loop of N values that built them for each of its N renders would
+/// cost N²: a template that cannot name them does not get them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// `outputs`.
+    pub outputs: bool,
+    /// `tasks`.
+    pub tasks: bool,
+}
+
+impl Needs {
+    /// Every variable.
+    pub const ALL: Needs = Needs {
+        outputs: true,
+        tasks: true,
+    };
+
+    /// What `template` may read: a variable it names (anywhere in its text, which errs on
+    /// the side of building it), everything when it can reach the whole context
+    /// (`render()`, `renderOnce()`, `printContext()`, `fetchContext()`).
+    pub fn of(template: &str) -> Needs {
+        if template.contains("render") || template.contains("Context") {
+            return Needs::ALL;
+        }
+        Needs {
+            outputs: template.contains("outputs"),
+            tasks: template.contains("tasks"),
+        }
+    }
+
+    /// What the strings inside `value` may read.
+    pub fn of_value(value: &Value) -> Needs {
+        let mut needs = Needs {
+            outputs: false,
+            tasks: false,
+        };
+        let mut stack = vec![value];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) => needs = needs.or(Needs::of(s)),
+                Value::Array(a) => stack.extend(a),
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        needs = needs.or(Needs::of(k));
+                        stack.push(v);
+                    }
+                }
+                _ => {}
+            }
+            if needs == Needs::ALL {
+                break;
+            }
+        }
+        needs
+    }
+
+    fn or(self, other: Needs) -> Needs {
+        Needs {
+            outputs: self.outputs || other.outputs,
+            tasks: self.tasks || other.tasks,
+        }
+    }
+}
+
 /// Variables shared by every task run of the execution (and by flow outputs).
 pub fn execution_vars(rt: &Runtime, flow: &Flow, exec: &Execution) -> Map<String, Value> {
+    execution_vars_for(rt, flow, exec, Needs::ALL)
+}
+
+/// [`execution_vars`], with the execution-sized variables only when `needs` says so.
+pub fn execution_vars_for(
+    rt: &Runtime,
+    flow: &Flow,
+    exec: &Execution,
+    needs: Needs,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("flow".into(), flow_vars(flow));
     m.insert(
@@ -186,7 +265,9 @@ pub fn execution_vars(rt: &Runtime, flow: &Flow, exec: &Execution) -> Map<String
         "inputs".into(),
         Value::Object(kite_flow::inputs::nest(&exec.inputs)),
     );
-    m.insert("outputs".into(), Value::Object(merged_outputs(exec)));
+    if needs.outputs {
+        m.insert("outputs".into(), Value::Object(merged_outputs(exec)));
+    }
     m.insert(
         "vars".into(),
         Value::Object(
@@ -200,7 +281,9 @@ pub fn execution_vars(rt: &Runtime, flow: &Flow, exec: &Execution) -> Map<String
         "labels".into(),
         Value::Object(kite_flow::inputs::nest(&exec.labels_map())),
     );
-    m.insert("tasks".into(), Value::Object(task_states(exec)));
+    if needs.tasks {
+        m.insert("tasks".into(), Value::Object(task_states(exec)));
+    }
     if let Some(t) = &exec.trigger {
         m.insert("trigger".into(), Value::Object(t.variables.clone()));
     }
@@ -217,7 +300,19 @@ pub fn task_run_vars(
     task: &Task,
     run: &TaskRun,
 ) -> Map<String, Value> {
-    let mut m = execution_vars(rt, flow, exec);
+    task_run_vars_for(rt, flow, exec, task, run, Needs::ALL)
+}
+
+/// [`task_run_vars`], with the execution-sized variables only when `needs` says so.
+pub fn task_run_vars_for(
+    rt: &Runtime,
+    flow: &Flow,
+    exec: &Execution,
+    task: &Task,
+    run: &TaskRun,
+    needs: Needs,
+) -> Map<String, Value> {
+    let mut m = execution_vars_for(rt, flow, exec, needs);
     m.insert(
         "task".into(),
         json!({"id": task.id, "type": task.type_name}),
@@ -320,7 +415,7 @@ fn parents(exec: &Execution, run: &TaskRun) -> Vec<Value> {
 /// `outputs.<task>` or `outputs.<task>[v1][v2]...` for every task run with outputs.
 pub fn merged_outputs(exec: &Execution) -> Map<String, Value> {
     let mut out = Map::new();
-    for run in &exec.task_run_list {
+    for run in exec.runs() {
         if run.outputs.is_empty() {
             continue;
         }
@@ -348,7 +443,7 @@ pub fn merged_outputs(exec: &Execution) -> Map<String, Value> {
 
 fn task_states(exec: &Execution) -> Map<String, Value> {
     let mut out = Map::new();
-    for run in &exec.task_run_list {
+    for run in exec.runs() {
         let chain = exec.value_chain(run);
         let state = json!({"state": run.state.current});
         if chain.is_empty() {

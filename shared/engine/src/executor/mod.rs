@@ -20,12 +20,13 @@ pub mod branch;
 pub mod context;
 pub mod flowable;
 pub mod inline;
+pub mod limits;
 pub mod operator;
 pub mod record;
 pub mod retry;
 pub mod sla;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use kite_flow::plugin::LogLevel;
@@ -55,6 +56,23 @@ pub struct Cx<'f> {
     pub actions: Vec<Action>,
     tasks: HashMap<&'f str, &'f Task>,
     logs: Vec<LogEntry>,
+    /// What the decision loop looks at, once it started.
+    track: Option<Tracking>,
+    /// What this decision learned about its loops (see [`flowable::for_each::Progress`]).
+    loops: std::cell::RefCell<HashMap<String, flowable::for_each::Progress>>,
+}
+
+/// The runs the decision loop looks at, kept in step with the changes the loop makes
+/// (runs are created by `create_run` and change state by `set_run_state` while it runs),
+/// so that a round costs time in what changed rather than in the number of task runs.
+#[derive(Debug, Default)]
+struct Tracking {
+    /// Runs CREATED (or RESTARTED) and not started yet, in creation order.
+    pending: Vec<String>,
+    /// Positions of the flowable runs that may be RUNNING.
+    flowables: BTreeSet<usize>,
+    /// How many runs are PAUSED.
+    paused: usize,
 }
 
 impl std::fmt::Debug for Cx<'_> {
@@ -105,6 +123,30 @@ pub fn handle(
             rec.internal.earlier.truncate(record::EARLIER_OUTBOXES);
         }
     }
+    actions
+}
+
+/// Fails a running execution from outside a decision (its record passed the size
+/// ceiling once stored): `message` is logged as an ERROR, live task runs are killed and the
+/// execution ends FAILED. The actions are returned and added to the outbox of the last
+/// applied event, so a redelivery of that event sends them too. Nothing happens to an
+/// execution already ended.
+pub fn fail(
+    flow: &Flow,
+    rec: &mut Record,
+    message: &str,
+    rt: &Runtime,
+    now: DateTime<Utc>,
+) -> Vec<Action> {
+    if rec.execution.current().is_terminated() {
+        return Vec::new();
+    }
+    let mut cx = Cx::new(flow, rec, rt, now);
+    cx.log(None, LogLevel::Error, message);
+    cx.stop_all(State::Failed);
+    cx.flush_logs();
+    let actions = std::mem::take(&mut cx.actions);
+    rec.internal.outbox.extend(actions.iter().cloned());
     actions
 }
 
@@ -159,7 +201,40 @@ impl<'f> Cx<'f> {
             actions: Vec::new(),
             tasks,
             logs: Vec::new(),
+            track: None,
+            loops: std::cell::RefCell::default(),
         }
+    }
+
+    /// What this decision learned about loop run `id` so far.
+    pub fn loop_progress(&self, id: &str) -> flowable::for_each::Progress {
+        self.loops.borrow().get(id).copied().unwrap_or_default()
+    }
+
+    /// Remembers what this decision learned about loop run `id`.
+    pub fn set_loop_progress(&self, id: &str, progress: flowable::for_each::Progress) {
+        self.loops.borrow_mut().insert(id.to_owned(), progress);
+    }
+
+    /// Looks at every run once, when the decision loop starts.
+    fn start_tracking(&mut self) {
+        let mut t = Tracking::default();
+        for (i, r) in self.rec.execution.runs().enumerate() {
+            match r.current() {
+                State::Created | State::Restarted => t.pending.push(r.id.clone()),
+                State::Paused => t.paused += 1,
+                _ => {}
+            }
+            if r.current() == State::Running && self.is_flowable(&r.task_id) {
+                t.flowables.insert(i);
+            }
+        }
+        self.track = Some(t);
+    }
+
+    fn is_flowable(&self, task_id: &str) -> bool {
+        self.task(task_id)
+            .is_some_and(|t| t.kind != TaskKind::Runnable)
     }
 
     /// The definition of task `id`.
@@ -220,12 +295,19 @@ impl<'f> Cx<'f> {
 
     /// The expression context of run `run_id`.
     pub fn vars(&self, run_id: &str) -> Map<String, Value> {
+        self.vars_for(run_id, context::Needs::ALL)
+    }
+
+    /// The expression context of run `run_id`, with the execution-sized variables only
+    /// when `needs` says so.
+    pub fn vars_for(&self, run_id: &str, needs: context::Needs) -> Map<String, Value> {
         let run = self.run(run_id);
+        let e = &self.rec.execution;
         match run.and_then(|r| self.task(&r.task_id).map(|t| (t, r))) {
             Some((task, run)) => {
-                context::task_run_vars(self.rt, self.flow, &self.rec.execution, task, run)
+                context::task_run_vars_for(self.rt, self.flow, e, task, run, needs)
             }
-            None => context::execution_vars(self.rt, self.flow, &self.rec.execution),
+            None => context::execution_vars_for(self.rt, self.flow, e, needs),
         }
     }
 
@@ -234,7 +316,7 @@ impl<'f> Cx<'f> {
         if !kite_flow::property::is_expression(template) && !template.contains("{#") {
             return Ok(template.to_owned());
         }
-        let ctx = self.context(run_id);
+        let ctx = self.context_with(self.vars_for(run_id, context::Needs::of(template)));
         context::render(self.rt, template, &ctx).map_err(|e| e.to_string())
     }
 
@@ -250,7 +332,7 @@ impl<'f> Cx<'f> {
 
     /// Renders a JSON value (strings inside are templates) in the context of `run_id`.
     pub fn render_value(&self, run_id: &str, value: &Value) -> Result<Value, String> {
-        let ctx = self.context(run_id);
+        let ctx = self.context_with(self.vars_for(run_id, context::Needs::of_value(value)));
         self.rt
             .engine
             .render_value(value, &ctx)
@@ -259,7 +341,7 @@ impl<'f> Cx<'f> {
 
     /// Renders to a typed value (a single `{{ }}` keeps its type).
     pub fn render_typed(&self, run_id: &str, template: &str) -> Result<Value, String> {
-        let ctx = self.context(run_id);
+        let ctx = self.context_with(self.vars_for(run_id, context::Needs::of(template)));
         self.rt
             .engine
             .render_typed(template, &ctx)
@@ -281,6 +363,23 @@ impl<'f> Cx<'f> {
         iteration: Option<u32>,
     ) -> String {
         let id = self.next_id(&task.id);
+        let limits = self.rt.limits;
+        if self.rec.execution.task_run_list.len() >= limits.max_task_runs {
+            // The ceiling: the run is not created and the execution fails.
+            if self.rec.internal.exit != Some(State::Failed) {
+                let message = limits::Ceiling::TaskRuns.exceeded(
+                    &limits,
+                    format!(
+                        "Execution failed: task `{}` would be its task run number {}",
+                        task.id,
+                        self.rec.execution.task_run_list.len() + 1
+                    ),
+                );
+                self.log(None, LogLevel::Error, message);
+                self.rec.internal.exit = Some(State::Failed);
+            }
+            return id;
+        }
         let e = &self.rec.execution;
         let run = TaskRun {
             id: id.clone(),
@@ -296,14 +395,38 @@ impl<'f> Cx<'f> {
             iteration,
         };
         self.rec.execution.task_run_list.push(run);
+        if let Some(t) = &mut self.track {
+            t.pending.push(id.clone());
+        }
         id
     }
 
     /// Sets the state of run `id`.
     pub fn set_run_state(&mut self, id: &str, state: State) {
         let now = self.now;
-        if let Some(r) = self.run_mut(id) {
-            r.set_state(state, now);
+        let Some(pos) = self.rec.execution.position(id) else {
+            return;
+        };
+        let r = &mut self.rec.execution.task_run_list[pos];
+        let before = r.current();
+        r.set_state(state, now);
+        let task_id = r.task_id.clone();
+        if self.track.is_none() {
+            return;
+        }
+        let flowable = state == State::Running && self.is_flowable(&task_id);
+        if let Some(t) = &mut self.track {
+            if before == State::Paused {
+                t.paused = t.paused.saturating_sub(1);
+            }
+            if state == State::Paused {
+                t.paused += 1;
+            }
+            if flowable {
+                t.flowables.insert(pos);
+            } else {
+                t.flowables.remove(&pos);
+            }
         }
     }
 
@@ -451,8 +574,7 @@ impl<'f> Cx<'f> {
         let first = self
             .rec
             .execution
-            .task_run_list
-            .iter()
+            .runs()
             .find(|r| r.current() == State::Paused)
             .map(|r| r.id.clone());
         if let Some(id) = first {
@@ -478,6 +600,7 @@ impl<'f> Cx<'f> {
             );
             sla::arm(self);
         }
+        self.start_tracking();
         for _ in 0..MAX_ROUNDS {
             let exec_state = self.rec.execution.current();
             if exec_state.is_terminated() {
@@ -499,6 +622,10 @@ impl<'f> Cx<'f> {
             if !changed {
                 changed = self.resolve_top();
             }
+            if let Some(end) = self.rec.internal.exit.take() {
+                self.stop_all(end);
+                return;
+            }
             self.update_paused();
             if !changed {
                 return;
@@ -514,12 +641,14 @@ impl<'f> Cx<'f> {
 
     fn update_paused(&mut self) {
         let now = self.now;
-        let any_paused = self
-            .rec
-            .execution
-            .task_run_list
-            .iter()
-            .any(|r| r.current() == State::Paused);
+        let any_paused = match &self.track {
+            Some(t) => t.paused > 0,
+            None => self
+                .rec
+                .execution
+                .runs()
+                .any(|r| r.current() == State::Paused),
+        };
         let cur = self.rec.execution.current();
         if any_paused && cur == State::Running {
             self.rec.execution.state.set(State::Paused, now);
@@ -538,8 +667,7 @@ impl<'f> Cx<'f> {
         let live: Vec<(String, String)> = self
             .rec
             .execution
-            .task_run_list
-            .iter()
+            .runs()
             .filter(|r| !r.current().is_terminated())
             .map(|r| (r.id.clone(), r.task_id.clone()))
             .collect();
@@ -623,17 +751,23 @@ impl<'f> Cx<'f> {
     }
 
     fn start_created(&mut self) -> bool {
-        let created: Vec<String> = self
-            .rec
-            .execution
-            .task_run_list
-            .iter()
-            .filter(|r| matches!(r.current(), State::Created | State::Restarted))
-            .map(|r| r.id.clone())
-            .collect();
-        let changed = !created.is_empty();
+        let created: Vec<String> = match &mut self.track {
+            Some(t) => std::mem::take(&mut t.pending),
+            None => self
+                .rec
+                .execution
+                .runs()
+                .filter(|r| matches!(r.current(), State::Created | State::Restarted))
+                .map(|r| r.id.clone())
+                .collect(),
+        };
+        let mut changed = false;
         for id in created {
             let Some(run) = self.run(&id) else { continue };
+            if !matches!(run.current(), State::Created | State::Restarted) {
+                continue;
+            }
+            changed = true;
             let Some(task) = self.task(&run.task_id) else {
                 self.set_run_state(&id, State::Failed);
                 continue;
@@ -833,18 +967,24 @@ impl<'f> Cx<'f> {
     }
 
     fn resolve_flowables(&mut self) -> bool {
-        let running: Vec<(String, String)> = self
-            .rec
-            .execution
-            .task_run_list
-            .iter()
-            .filter(|r| r.current() == State::Running)
-            .filter(|r| {
-                self.task(&r.task_id)
-                    .is_some_and(|t| t.kind != TaskKind::Runnable)
-            })
-            .map(|r| (r.id.clone(), r.task_id.clone()))
-            .collect();
+        let list = &self.rec.execution.task_run_list;
+        let running: Vec<(String, String)> = match &self.track {
+            Some(t) => t
+                .flowables
+                .iter()
+                .filter_map(|&i| list.get(i))
+                .inspect(|_| crate::model::execution::visit(1))
+                .filter(|r| r.current() == State::Running)
+                .map(|r| (r.id.clone(), r.task_id.clone()))
+                .collect(),
+            None => self
+                .rec
+                .execution
+                .runs()
+                .filter(|r| r.current() == State::Running && self.is_flowable(&r.task_id))
+                .map(|r| (r.id.clone(), r.task_id.clone()))
+                .collect(),
+        };
         let mut changed = false;
         for (id, task_id) in running.into_iter().rev() {
             let Some(task) = self.task(&task_id) else {

@@ -42,7 +42,8 @@ pub fn check_assertions(cx: &mut Cx<'_>) -> bool {
         let Some(assertion) = &sla.assertion else {
             continue;
         };
-        let vars = context::execution_vars(cx.rt, cx.flow, &cx.rec.execution);
+        let needs = context::Needs::of(assertion);
+        let vars = context::execution_vars_for(cx.rt, cx.flow, &cx.rec.execution, needs);
         let ctx = context::render_context(cx.rt, vars, &cx.rec.internal.error_logs, cx.now);
         let holds = cx
             .rt

@@ -4,8 +4,24 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::run_index::RunIndex;
 use super::state::{State, StateHistory};
 use super::task_run::TaskRun;
+
+thread_local! {
+    static VISITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many task runs this thread looked at through [`Execution::runs`], the children
+/// lookups and the index (a deterministic measure of a decision's work, for tests).
+pub fn visits() -> u64 {
+    VISITS.with(std::cell::Cell::get)
+}
+
+/// Counts `n` task runs looked at (see [`visits`]).
+pub fn visit(n: u64) {
+    VISITS.with(|v| v.set(v.get().wrapping_add(n)));
+}
 
 /// An execution label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +99,9 @@ pub struct Execution {
     /// Attempt number (restarts).
     #[serde(default)]
     pub metadata: Metadata,
+    /// Lookups into `task_run_list` (derived, not stored).
+    #[serde(skip)]
+    pub index: RunIndex,
 }
 
 /// Execution metadata.
@@ -128,7 +147,13 @@ impl Execution {
                 attempt_number: 1,
                 original_created_date: Some(now),
             },
+            index: RunIndex::default(),
         }
+    }
+
+    /// Every task run in creation order (counted, see [`visits`]).
+    pub fn runs(&self) -> impl Iterator<Item = &TaskRun> {
+        self.task_run_list.iter().inspect(|_| visit(1))
     }
 
     /// The current state.
@@ -138,12 +163,19 @@ impl Execution {
 
     /// A task run by id.
     pub fn task_run(&self, id: &str) -> Option<&TaskRun> {
-        self.task_run_list.iter().find(|t| t.id == id)
+        let i = self.index.position(&self.task_run_list, id)?;
+        self.task_run_list.get(i)
+    }
+
+    /// The position of task run `id` in `task_run_list`.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.position(&self.task_run_list, id)
     }
 
     /// A task run by id, mutable.
     pub fn task_run_mut(&mut self, id: &str) -> Option<&mut TaskRun> {
-        self.task_run_list.iter_mut().find(|t| t.id == id)
+        let i = self.index.position(&self.task_run_list, id)?;
+        self.task_run_list.get_mut(i)
     }
 
     /// Children of `parent` (None: top level) in creation order.
@@ -151,9 +183,21 @@ impl Execution {
         &'a self,
         parent: Option<&'a str>,
     ) -> impl Iterator<Item = &'a TaskRun> + 'a {
-        self.task_run_list
-            .iter()
-            .filter(move |t| t.parent_task_run_id.as_deref() == parent)
+        self.children_with(parent, None)
+    }
+
+    /// Children of `parent` carrying loop value `value` (any value when None), in
+    /// creation order.
+    pub fn children_with<'a>(
+        &'a self,
+        parent: Option<&str>,
+        value: Option<&str>,
+    ) -> impl Iterator<Item = &'a TaskRun> + 'a {
+        self.index
+            .children(&self.task_run_list, parent, value)
+            .into_iter()
+            .filter_map(|i| self.task_run_list.get(i))
+            .inspect(|_| visit(1))
     }
 
     /// The loop values of `run` and its ancestors, outermost first (nulls skipped).

@@ -3,6 +3,7 @@
 pub mod execution;
 pub mod ids;
 pub mod log;
+pub mod run_index;
 pub mod state;
 pub mod task_run;
 

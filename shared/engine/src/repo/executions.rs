@@ -79,7 +79,15 @@ impl ExecutionRepo {
                 .map_err(|e| RepoError::Invalid(format!("execution {id}: {e}")))?;
             let text = String::from_utf8(bytes.to_vec())
                 .map_err(|_| RepoError::Invalid(format!("execution {id}: body is not UTF-8")))?;
-            return decode("execution", id, &text);
+            // A large body: parsed off the async threads.
+            let owned = id.to_owned();
+            return match tokio::runtime::Handle::try_current() {
+                Ok(h) => h
+                    .spawn_blocking(move || decode("execution", &owned, &text))
+                    .await
+                    .map_err(|e| RepoError::Invalid(format!("execution {id}: {e}")))?,
+                Err(_) => decode("execution", id, &text),
+            };
         }
         decode("execution", id, json)
     }
@@ -94,8 +102,24 @@ impl ExecutionRepo {
 
     /// Writes a record; `expected` settles races (`Absent` to create, `Version` to update).
     pub async fn put(&self, rec: &Record, expected: Expect) -> Result<u64, RepoError> {
+        let json = Self::encode(rec)?;
+        self.put_encoded(rec, json, expected).await
+    }
+
+    /// The JSON a record is stored as (CPU-bound for large records: the executor calls it
+    /// off the async threads, then [`ExecutionRepo::put_encoded`]).
+    pub fn encode(rec: &Record) -> Result<String, RepoError> {
+        serde_json::to_string(rec).map_err(|e| RepoError::Invalid(e.to_string()))
+    }
+
+    /// Writes a record already encoded by [`ExecutionRepo::encode`].
+    pub async fn put_encoded(
+        &self,
+        rec: &Record,
+        json: String,
+        expected: Expect,
+    ) -> Result<u64, RepoError> {
         let e = &rec.execution;
-        let json = serde_json::to_string(rec).map_err(|e| RepoError::Invalid(e.to_string()))?;
         let sort = format!(
             "{}|{}",
             e.state

@@ -10,8 +10,13 @@
 //!   its flow or task is gone, the handler panics) — is set aside on its [`POISON_AFTER`]th
 //!   receive in its queue's dead-letter queue, wrapped with the error ([`DeadLetter`]), so an
 //!   operator sees why; transient failures (the store or a queue failing) are retried until
-//!   the queue's own redrive policy (10 receives), which is also the backstop for handlers
-//!   that crash or time out.
+//!   [`MAX_RECEIVES`];
+//! * a message received more than [`MAX_RECEIVES`] times (its handler kept timing out or
+//!   crashing: no delivery ended in success or failure) is dead-lettered on receipt, before
+//!   its handler runs again; the queue's own redrive policy (10 receives) stays the
+//!   backstop;
+//! * an executor message dead-lettered fails its execution with the reason (it would
+//!   otherwise stay RUNNING with nobody to end it).
 //!
 //! The result says, per message, whether to delete it ([`Outcome::Done`],
 //! [`Outcome::DeadLettered`]) or leave it to be redelivered ([`Outcome::Retry`]).
@@ -26,6 +31,14 @@ use super::{Platform, QueueNames, ServiceError};
 
 /// Receives after which a failing message is dead-lettered with its error.
 pub const POISON_AFTER: u32 = 5;
+
+/// Receives after which a message is dead-lettered as soon as it is received again,
+/// before its handler runs: its earlier deliveries neither succeeded nor failed within
+/// their lease (the handler kept running past the visibility timeout, or crashed), so
+/// running it again would only do the same. Below the queues' own redrive (10 receives),
+/// so the dead letter carries the reason; above [`POISON_AFTER`], so transient failures
+/// (a store or queue unavailable) get that many tries first.
+pub const MAX_RECEIVES: u32 = 8;
 
 /// What the worker keeps free before its deadline to store logs and send the result.
 pub const WORKER_MARGIN: Duration = Duration::from_secs(10);
@@ -99,7 +112,12 @@ pub async fn handle_batch(
     deadline: Option<Instant>,
 ) -> Vec<Outcome> {
     let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     for (i, d) in batch.iter().enumerate() {
+        if d.receive_count > MAX_RECEIVES {
+            outcomes[i] = Some(exhausted(platform, component, d).await);
+            continue;
+        }
         let same = d.group_id.as_deref().and_then(|g| {
             groups
                 .iter_mut()
@@ -110,7 +128,6 @@ pub async fn handle_batch(
             None => groups.push(vec![i]),
         }
     }
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     let results: Vec<Vec<(usize, Outcome)>> = if component == Component::Executor {
         futures::future::join_all(
             groups
@@ -214,6 +231,41 @@ async fn handle_group_one_by_one(
     out
 }
 
+/// A message received more than [`MAX_RECEIVES`] times: dead-lettered without running its
+/// handler again; an executor message also fails its execution with the reason.
+async fn exhausted(platform: &Platform, component: Component, d: &Delivery) -> Outcome {
+    let error = format!(
+        "received {} times without its handler finishing: it kept timing out (still running \
+         when its queue lease expired) or crashing, so it is not run again (more than {} receives)",
+        d.receive_count, MAX_RECEIVES
+    );
+    tracing::error!(
+        queue = queue_of(&platform.names, component),
+        message_id = %d.id,
+        receive_count = d.receive_count,
+        "message dead-lettered: {error}"
+    );
+    if let Err(e) = dead_letter(platform, component, d, &error).await {
+        return Outcome::Retry(format!("{error} (and dead-lettering failed: {e})"));
+    }
+    if component == Component::Executor {
+        fail_execution_of(platform, d, &error).await;
+    }
+    Outcome::DeadLettered(error)
+}
+
+/// The execution an executor message was for fails with `error` (best effort: a message
+/// that does not decode names no execution).
+async fn fail_execution_of(platform: &Platform, d: &Delivery, error: &str) {
+    let Some(id) = platform.executor_message_execution(&d.body).await else {
+        return;
+    };
+    let reason = format!("Execution failed: one of its events was dead-lettered: {error}");
+    if let Err(e) = platform.fail_execution(&id, &reason).await {
+        tracing::error!(execution = %id, "cannot fail the execution of a dead-lettered event: {e}");
+    }
+}
+
 fn held_back(d: &Delivery) -> Outcome {
     Outcome::Retry(format!(
         "not handled: an earlier message of group {} failed in this batch",
@@ -238,7 +290,12 @@ async fn failure(
     );
     if !transient && d.receive_count >= POISON_AFTER {
         match dead_letter(platform, component, d, &error).await {
-            Ok(()) => Outcome::DeadLettered(error),
+            Ok(()) => {
+                if component == Component::Executor {
+                    fail_execution_of(platform, d, &error).await;
+                }
+                Outcome::DeadLettered(error)
+            }
             Err(e) => Outcome::Retry(format!("{error} (and dead-lettering failed: {e})")),
         }
     } else {

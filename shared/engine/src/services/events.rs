@@ -15,7 +15,7 @@
 //! events, whatever stopped the first delivery after the write.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use kite_flow::Flow;
@@ -23,9 +23,11 @@ use kite_ports::queue::{MAX_BATCH, MAX_BATCH_BYTES};
 use kite_ports::{DocumentError, Expect, OutgoingMessage};
 
 use super::{Platform, ServiceError, TimerMessage, concurrency, now_ms};
+use crate::executor::limits::Ceiling;
 use crate::executor::{self, Action, Event, Record, record::EARLIER_OUTBOXES};
 use crate::model::State;
 use crate::repo::RepoError;
+use crate::repo::executions::ExecutionRepo;
 use crate::services::ExecutorMessage;
 
 /// Records kept at most.
@@ -146,15 +148,18 @@ impl Platform {
                 )
                 .await
                 .inspect_err(|e| tracing::error!(execution = %id, "cannot load the flow: {e}"))?;
-            let before = rec.clone();
+            let flow = Arc::new(flow);
+            let before = rec.internal.last_event.clone();
             let mut actions = Vec::new();
             let mut ended = Vec::new();
+            let mut admitted = false;
             for msg in msgs {
                 let killed_parent = self.killed_parent(&rec, msg).await?;
                 let event = if killed_parent {
                     &Event::Kill
                 } else {
                     if let Some(state) = self.admission(&flow, &mut rec, msg).await? {
+                        admitted = true;
                         if state.is_terminated() {
                             ended.push(state);
                         }
@@ -163,17 +168,24 @@ impl Platform {
                     &msg.event
                 };
                 let now = now_ms(self.clock.as_ref());
-                actions.extend(executor::handle(
-                    &flow, &mut rec, event, &msg.id, &self.rt, now,
-                ));
+                let (back, acts) = self.decide(&flow, rec, event, &msg.id, now).await;
+                rec = back;
+                actions.extend(acts);
             }
-            let version = if rec == before {
+            // A record changes when an event is applied (its id becomes the last one) or
+            // admission settled it; events delivered again change nothing.
+            let changed = admitted || rec.internal.last_event != before;
+            let version = if !changed {
                 version
             } else {
+                let now = now_ms(self.clock.as_ref());
+                let (back, json, more) = self.encode_within_ceiling(&flow, rec, now).await;
+                rec = back;
+                actions.extend(more);
                 match self
                     .repos
                     .executions
-                    .put(&rec, Expect::Version(version))
+                    .put_encoded(&rec, json?, Expect::Version(version))
                     .await
                 {
                     Ok(v) => v,
@@ -232,6 +244,121 @@ impl Platform {
             tracing::info!(execution = %rec.execution.id, parent = %parent, "parent killed: the child is killed instead of started");
         }
         Ok(killed)
+    }
+
+    /// Applies `msg` to `rec` with the pure decision function, on the blocking pool: a
+    /// decision may take seconds (a loop over 100,000 values), and must not hold an async
+    /// thread meanwhile (the API, the pollers and the signal handlers run there). A panic
+    /// of the decision is raised again here (the dispatch turns it into a failed message).
+    async fn decide(
+        &self,
+        flow: &Arc<Flow>,
+        mut rec: Record,
+        event: &Event,
+        event_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (Record, Vec<Action>) {
+        let (flow, rt) = (Arc::clone(flow), self.rt.clone());
+        let (event, event_id) = (event.clone(), event_id.to_owned());
+        let hook = self.decision_hook.clone();
+        let run = move || {
+            if let Some(hook) = &hook {
+                hook(&rec.execution.id);
+            }
+            let actions = executor::handle(&flow, &mut rec, &event, &event_id, &rt, now);
+            (rec, actions)
+        };
+        match tokio::task::spawn_blocking(run).await {
+            Ok(done) => done,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("a decision was cancelled: {e}"),
+            },
+        }
+    }
+
+    /// Encodes `rec` for storage (on the blocking pool); a record over the size ceiling
+    /// fails its execution (the failed record is stored: it is at most one step over).
+    async fn encode_within_ceiling(
+        &self,
+        flow: &Arc<Flow>,
+        mut rec: Record,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (Record, Result<String, RepoError>, Vec<Action>) {
+        let (flow, rt) = (Arc::clone(flow), self.rt.clone());
+        let run = move || {
+            let json = ExecutionRepo::encode(&rec);
+            let limits = rt.limits;
+            let size = json.as_ref().map_or(0, String::len);
+            if size <= limits.max_record_bytes || rec.execution.current().is_terminated() {
+                return (rec, json, Vec::new());
+            }
+            let message = Ceiling::RecordBytes.exceeded(
+                &limits,
+                format!("Execution failed: its record takes {size} bytes"),
+            );
+            let actions = executor::fail(&flow, &mut rec, &message, &rt, now);
+            let json = ExecutionRepo::encode(&rec);
+            (rec, json, actions)
+        };
+        match tokio::task::spawn_blocking(run).await {
+            Ok(done) => done,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => panic!("encoding a record was cancelled: {e}"),
+            },
+        }
+    }
+
+    /// The execution an executor message body is for (None when it does not decode).
+    pub async fn executor_message_execution(&self, body: &str) -> Option<String> {
+        self.decode_executor_message(body)
+            .await
+            .ok()
+            .map(|m| m.execution_id)
+    }
+
+    /// Fails execution `id` with `message` (logged as an ERROR): its live task runs are
+    /// killed and it ends FAILED. An execution already ended, or unknown, is left as is.
+    pub async fn fail_execution(&self, id: &str, message: &str) -> Result<(), ServiceError> {
+        self.records.take(id);
+        for _ in 0..5 {
+            let Some((mut rec, version)) = self.repos.executions.get(id).await? else {
+                return Ok(());
+            };
+            if rec.execution.current().is_terminated() {
+                return Ok(());
+            }
+            let e = &rec.execution;
+            let flow = self
+                .load_flow(&e.namespace, &e.flow_id, Some(e.flow_revision))
+                .await?;
+            let flow = Arc::new(flow);
+            let now = now_ms(self.clock.as_ref());
+            let (fl, rt, msg) = (Arc::clone(&flow), self.rt.clone(), message.to_owned());
+            let run = move || {
+                let actions = executor::fail(&fl, &mut rec, &msg, &rt, now);
+                let json = ExecutionRepo::encode(&rec);
+                (rec, json, actions)
+            };
+            let (rec, json, actions) = match tokio::task::spawn_blocking(run).await {
+                Ok(done) => done,
+                Err(e) => return Err(ServiceError::Other(format!("failing {id}: {e}"))),
+            };
+            match self
+                .repos
+                .executions
+                .put_encoded(&rec, json?, Expect::Version(version))
+                .await
+            {
+                Ok(_) => return self.carry_out(&flow, &rec, actions).await,
+                Err(RepoError::Store(DocumentError::Conflict { .. })) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Other(format!(
+            "execution {id}: could not be failed, its record kept changing"
+        )))
     }
 
     /// Flow concurrency: a start event of a created execution asks for a slot. `Some(state)`

@@ -180,7 +180,12 @@ pub struct Platform {
     flows: Arc<std::sync::Mutex<FlowCache>>,
     records: Arc<events::RecordCache>,
     tick_hooks: Vec<Arc<dyn TickHook>>,
+    decision_hook: Option<DecisionHook>,
 }
+
+/// Called on the blocking pool as each decision starts, with the execution id (tests use
+/// it to hold a decision while they check that the rest of the process still answers).
+pub type DecisionHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What a scheduler tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -232,7 +237,15 @@ impl Platform {
             work_root,
             ended,
             tick_hooks: Vec::new(),
+            decision_hook: None,
         }
+    }
+
+    /// Calls `hook` on the blocking pool as each decision starts (see [`DecisionHook`]).
+    #[must_use]
+    pub fn with_decision_hook(mut self, hook: DecisionHook) -> Self {
+        self.decision_hook = Some(hook);
+        self
     }
 
     /// A platform over these ports with the default host: no environment, no globals, no

@@ -92,12 +92,13 @@ pub fn resolve_values(cx: &Cx<'_>, id: &str, values: &Value) -> Result<Vec<Strin
         other => return Err(format!("values must be a list, got {other}")),
     };
     let mut out: Vec<String> = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in &items {
         if item.is_null() {
             return Err("Found null values, each task can't run on null values".into());
         }
         let t = value_text(item);
-        if !out.contains(&t) {
+        if seen.insert(t.clone()) {
             out.push(t);
         }
     }
@@ -108,8 +109,38 @@ pub fn resolve_values(cx: &Cx<'_>, id: &str, values: &Value) -> Result<Vec<Strin
 pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
     let s = spec(task).ok_or("not a loop task")?;
     let values = resolve_values(cx, id, s.values)?;
+    let limits = cx.rt.limits;
+    if values.len() > limits.max_loop_values {
+        return Err(crate::executor::limits::Ceiling::LoopValues.exceeded(
+            &limits,
+            format!("`{}` has {} values", task.id, values.len()),
+        ));
+    }
     cx.rec.internal.loops.insert(id.to_owned(), values);
     Ok(())
+}
+
+/// What a decision learned about a loop's values: the first `done` values' groups ended
+/// (they stay ended for the rest of the decision), `failed` if one of them failed, and the
+/// worst of their states. With it a round looks only at the values still running and the
+/// ones it starts, so a loop of N values decides in work linear in N, whatever its
+/// concurrency.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    done: usize,
+    failed: bool,
+    worst: Option<State>,
+}
+
+impl Progress {
+    fn ended(&mut self, st: State) {
+        self.done += 1;
+        self.failed |= st.is_failed();
+        self.worst = Some(match self.worst {
+            Some(w) if w.severity() >= st.severity() => w,
+            _ => st,
+        });
+    }
 }
 
 /// Next children.
@@ -117,7 +148,8 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
     let Some(s) = spec(task) else {
         return Decision::Done(State::Failed);
     };
-    let values = cx.rec.internal.loops.get(id).cloned().unwrap_or_default();
+    let empty = Vec::new();
+    let values = cx.rec.internal.loops.get(id).unwrap_or(&empty);
     let limit = match s.limit {
         None => s.default_limit,
         Some(Dyn::Value(n)) => *n as usize,
@@ -132,41 +164,50 @@ pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
         errors: &[],
         finally: &[],
     };
+    let mut progress = cx.loop_progress(id);
     let mut creates = Vec::new();
-    let (mut active, mut failed, mut all_done) = (0usize, false, true);
-    let mut states = Vec::new();
-    let mut not_started = Vec::new();
-    for v in &values {
+    let (mut active, mut failed, mut all_done) = (0usize, progress.failed, true);
+    let mut states: Vec<State> = progress.worst.into_iter().collect();
+    // Values start in order: past the first one not started, none is.
+    let mut first_not_started = values.len();
+    let mut prefix = true;
+    for (k, v) in values.iter().enumerate().skip(progress.done) {
         let started = !runs_of(cx, Some(id), s.tasks, Some(v)).is_empty();
         if !started {
-            not_started.push(v);
+            first_not_started = k;
             all_done = false;
-            continue;
+            break;
         }
         match branch::sequential(cx, Some(id), group, Some(v)) {
             Decision::Create(c) => {
+                prefix = false;
                 active += 1;
                 all_done = false;
                 creates.extend(c);
             }
             Decision::Wait => {
+                prefix = false;
                 active += 1;
                 all_done = false;
             }
             Decision::Done(st) => {
                 failed |= st.is_failed();
                 states.push(st);
+                if prefix {
+                    progress.ended(st);
+                }
             }
         }
     }
+    cx.set_loop_progress(id, progress);
     if !failed {
         let room = if limit == 0 {
             usize::MAX
         } else {
             limit.saturating_sub(active)
         };
-        for v in not_started.into_iter().take(room) {
-            if let Some(first) = s.tasks.iter().find(|t| !t.common.disabled) {
+        if let Some(first) = s.tasks.iter().find(|t| !t.common.disabled) {
+            for v in values[first_not_started..].iter().take(room) {
                 creates.push(NewRun::new(first, Some(v.clone())));
             }
         }

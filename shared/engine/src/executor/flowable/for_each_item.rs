@@ -74,6 +74,13 @@ pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String>
         cx.finish_attempt(task, id, State::Success, Map::new());
         return Ok(());
     }
+    let limits = cx.rt.limits;
+    if uris.len() > limits.max_loop_values {
+        return Err(crate::executor::limits::Ceiling::LoopValues.exceeded(
+            &limits,
+            format!("ForEachItem `{}` has {} batches", task.id, uris.len()),
+        ));
+    }
     let (namespace, flow_id) =
         super::subflow::render_target(cx, id, &spec.namespace, &spec.flow_id)?;
     super::subflow::check_depth(cx, &namespace, &flow_id)?;
