@@ -102,7 +102,13 @@ pub fn platform(
     let secrets = Arc::new(crate::secrets::AwsSecrets::new(clients, clock.clone()));
     let host = PlatformHost::new(env, storage.clone(), repos.clone(), clock.clone())
         .with_secret_store(secrets);
-    let rt = Runtime::new(Arc::new(host), globals(env)?, env);
+    let mut rt = Runtime::new(Arc::new(host), globals(env)?, env);
+    // SECRET inputs and outputs are encrypted at rest with this key.
+    if let Some(key) = kite_engine::crypto::EncryptionKey::from_env(env)
+        .map_err(|e| WiringError(format!("{}: {e}", kite_engine::crypto::KEY_VARIABLE)))?
+    {
+        rt = rt.with_encryption_key(key);
+    }
     let work_root = env
         .iter()
         .find(|(k, _)| k == "KITE_WORK_DIR")

@@ -4,8 +4,12 @@
 //! # Layout
 //! - [`model`]: executions, task runs, states, logs, ids (Kestra's JSON shapes).
 //! - [`executor`]: the pure decision function and its per-task-type behaviour.
+//! - [`crypto`]: SECRET inputs and outputs encrypted at rest (AES-256-GCM).
+//! - [`masking`]: secret values masked in logs and outputs.
 
+pub mod crypto;
 pub mod executor;
+pub mod masking;
 pub mod model;
 pub mod repo;
 pub mod services;

@@ -9,10 +9,15 @@ use kite_expr::{Context, Engine, ExprError, Host};
 use kite_flow::{Flow, Task};
 use serde_json::{Map, Value, json};
 
+use crate::crypto::{EncryptionKey, as_encrypted};
+use crate::masking::Masks;
 use crate::model::{Execution, TaskRun};
 
 /// What rendering needs besides the execution: the expression engine, the I/O host,
-/// and the instance configuration (`globals`, `envs`).
+/// and the instance configuration (`globals`, `envs`, the encryption key).
+///
+/// A [`scoped`](Runtime::scoped) runtime also collects the secret values its renders see
+/// (see [`crate::masking`]): an executor step and a worker attempt each render with one.
 #[derive(Clone)]
 pub struct Runtime {
     /// The expression engine.
@@ -23,6 +28,8 @@ pub struct Runtime {
     pub globals: Map<String, Value>,
     /// `{{ envs.* }}`.
     pub envs: Map<String, Value>,
+    encryption: Option<Arc<EncryptionKey>>,
+    masks: Option<Masks>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -46,7 +53,34 @@ impl Runtime {
             host,
             globals,
             envs,
+            encryption: None,
+            masks: None,
         }
+    }
+
+    /// With the key encrypting SECRET inputs and outputs at rest.
+    #[must_use]
+    pub fn with_encryption_key(mut self, key: EncryptionKey) -> Self {
+        self.encryption = Some(Arc::new(key));
+        self
+    }
+
+    /// The encryption key, if configured.
+    pub fn encryption(&self) -> Option<&EncryptionKey> {
+        self.encryption.as_deref()
+    }
+
+    /// A copy collecting, in a fresh [`Masks`] set, the secret values its renders see.
+    #[must_use]
+    pub fn scoped(&self) -> Self {
+        let mut rt = self.clone();
+        rt.masks = Some(Masks::new());
+        rt
+    }
+
+    /// The secret values seen by this scope's renders (`None` outside a scope).
+    pub fn masks(&self) -> Option<&Masks> {
+        self.masks.as_ref()
     }
 }
 
@@ -57,6 +91,7 @@ struct ExecHost {
     error_logs: Vec<Value>,
     now: DateTime<Utc>,
     namespace: Option<String>,
+    masks: Option<Masks>,
 }
 
 impl Host for ExecHost {
@@ -64,7 +99,11 @@ impl Host for ExecHost {
         self.now
     }
     fn secret(&self, key: &str) -> Result<String, String> {
-        self.inner.secret(key)
+        let value = self.inner.secret(key)?;
+        if let Some(m) = &self.masks {
+            m.add(&value);
+        }
+        Ok(value)
     }
     fn read(&self, uri: &str) -> Result<String, String> {
         self.inner.read(uri)
@@ -92,13 +131,17 @@ impl Host for ExecHost {
     }
 }
 
-/// A render context for `vars`.
+/// A render context for `vars`: SECRET inputs (stored encrypted) are decrypted into it,
+/// and they and the values of `secret()` join the scope's [`Masks`].
 pub fn render_context(
     rt: &Runtime,
-    vars: Map<String, Value>,
+    mut vars: Map<String, Value>,
     error_logs: &[Value],
     now: DateTime<Utc>,
 ) -> Context {
+    if let (Some(key), Some(inputs)) = (rt.encryption(), vars.get_mut("inputs")) {
+        decrypt_secrets(inputs, key, rt.masks());
+    }
     let namespace = vars
         .get("flow")
         .and_then(|f| f.get("namespace"))
@@ -109,8 +152,28 @@ pub fn render_context(
         error_logs: error_logs.to_vec(),
         now,
         namespace,
+        masks: rt.masks.clone(),
     };
     Context::from_map(vars, Arc::new(host))
+}
+
+/// Replaces every encrypted value inside `value` by its plaintext (adding it to `masks`).
+/// A value that does not decrypt (another key) stays encrypted: it is never shown.
+fn decrypt_secrets(value: &mut Value, key: &EncryptionKey, masks: Option<&Masks>) {
+    if let Some(text) = as_encrypted(value) {
+        if let Ok(plain) = key.decrypt(text) {
+            if let Some(m) = masks {
+                m.add(&plain);
+            }
+            *value = Value::String(plain);
+        }
+        return;
+    }
+    match value {
+        Value::Object(m) => m.values_mut().for_each(|v| decrypt_secrets(v, key, masks)),
+        Value::Array(a) => a.iter_mut().for_each(|v| decrypt_secrets(v, key, masks)),
+        _ => {}
+    }
 }
 
 /// Renders a string property.
