@@ -73,7 +73,13 @@ pub struct Options {
     /// How often waiting and following requests re-read an execution when no end
     /// notification arrives (executions ending in another process).
     pub poll_interval: Duration,
+    /// Called on the blocking pool before each flow source is parsed (instrumentation:
+    /// tests hold parses there to show the async threads stay free).
+    pub parse_hook: Option<ParseHook>,
 }
+
+/// See [`Options::parse_hook`].
+pub type ParseHook = Arc<dyn Fn() + Send + Sync>;
 
 impl Default for Options {
     fn default() -> Self {
@@ -82,6 +88,7 @@ impl Default for Options {
             basic_auth: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             poll_interval: Duration::from_millis(200),
+            parse_hook: None,
         }
     }
 }
@@ -99,6 +106,7 @@ impl std::fmt::Debug for Options {
             )
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("poll_interval", &self.poll_interval)
+            .field("parse_hook", &self.parse_hook.is_some())
             .finish()
     }
 }
@@ -150,6 +158,11 @@ impl AppState {
     /// Sets the largest upload body (multipart execution and resume inputs), in bytes.
     pub fn with_max_upload_bytes(self, bytes: usize) -> Self {
         self.map_options(|o| o.max_upload_bytes = bytes)
+    }
+
+    /// Calls `hook` on the blocking pool before each flow source is parsed.
+    pub fn with_parse_hook(self, hook: ParseHook) -> Self {
+        self.map_options(|o| o.parse_hook = Some(hook))
     }
 
     fn map_options(self, f: impl FnOnce(&mut Options)) -> Self {
