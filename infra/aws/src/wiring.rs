@@ -3,7 +3,8 @@
 //! Configuration comes from the environment, as Terraform sets it on each function:
 //! `KITE_PREFIX`, `KITE_TABLE`, `KITE_BUCKET`, `KITE_{EXECUTOR,WORKER,TIMERS}_QUEUE_URL` and
 //! `KITE_{EXECUTOR,WORKER,TIMERS}_DLQ_URL` (with the URLs known, a function makes no AWS call
-//! to find its queues), `KITE_GLOBALS` (a JSON object) and `KITE_WORK_DIR` (task working
+//! to find its queues), `KITE_ENCRYPTION_KEY` (SECRET inputs and outputs are encrypted at
+//! rest with it), `KITE_GLOBALS` (a JSON object) and `KITE_WORK_DIR` (task working
 //! directories; `/tmp/kite-work`). Without them, names derive from the prefix and URLs are
 //! looked up once (the emulator mode of `kite`).
 
