@@ -504,3 +504,56 @@ async fn a_secret_input_without_an_encryption_key_is_refused() {
         vec!["SECRET input `pw`".to_owned()]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_secret_passed_to_a_subflow_travels_encrypted() {
+    let kite = Kite::start(Some(KEY)).await;
+    let child = format!(
+        r#"id: child
+namespace: {NS}
+inputs:
+  - id: token
+    type: SECRET
+tasks:
+  - id: use
+    type: io.kestra.plugin.core.log.Log
+    message: "child got {{{{ inputs.token }}}}"
+"#
+    );
+    let parent = format!(
+        r#"id: parent
+namespace: {NS}
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: {NS}
+    flowId: child
+    wait: true
+    inputs:
+      token: "{{{{ secret('PASSWORD') }}}}"
+"#
+    );
+    kite.deploy(&child).await;
+    let flow = kite.deploy(&parent).await;
+    let e = kite.run(&flow, json!({})).await;
+    assert_eq!(e.state.current, State::Success, "{e:#?}");
+    let child_id = e.task_run_list[0].outputs["executionId"]
+        .as_str()
+        .expect("child id")
+        .to_owned();
+    let child_exec = kite.platform.execution(&child_id).await.unwrap().unwrap();
+    assert_eq!(child_exec.inputs["token"]["type"], json!(ENCRYPTED_TYPE));
+    let key = EncryptionKey::parse(KEY).unwrap();
+    assert_eq!(
+        key.decrypt(child_exec.inputs["token"]["value"].as_str().unwrap())
+            .unwrap(),
+        SECRET
+    );
+    let logs = kite.logs(&child_id).await;
+    assert!(
+        messages(&logs).iter().any(|m| m == "child got ******"),
+        "{:#?}",
+        messages(&logs)
+    );
+    assert_clean("the store", &kite.all_documents().await, &[SECRET]);
+}
