@@ -3,9 +3,11 @@
 //! Configuration comes from the environment, as Terraform sets it on each function:
 //! `KITE_PREFIX`, `KITE_TABLE`, `KITE_BUCKET`, `KITE_{EXECUTOR,WORKER,TIMERS}_QUEUE_URL` and
 //! `KITE_{EXECUTOR,WORKER,TIMERS}_DLQ_URL` (with the URLs known, a function makes no AWS call
-//! to find its queues), `KITE_GLOBALS` (a JSON object) and `KITE_WORK_DIR` (task working
+//! to find its queues), `KITE_ENCRYPTION_KEY` (SECRET inputs and outputs are encrypted at
+//! rest with it), `KITE_GLOBALS` (a JSON object) and `KITE_WORK_DIR` (task working
 //! directories; `/tmp/kite-work`), the execution ceilings `KITE_MAX_TASK_RUNS`,
-//! `KITE_MAX_LOOP_VALUES`, `KITE_MAX_RECORD_BYTES` ([`limits`]). Without them, names derive from the prefix and URLs are
+//! `KITE_MAX_LOOP_VALUES`, `KITE_MAX_RECORD_BYTES` ([`limits`]) and
+//! `KITE_MAX_SUBFLOW_DEPTH`. Without them, names derive from the prefix and URLs are
 //! looked up once (the emulator mode of `kite`).
 
 use std::collections::HashMap;
@@ -115,6 +117,12 @@ pub fn platform(
     rt.max_subflow_depth =
         kite_engine::executor::context::max_subflow_depth(env).map_err(WiringError)?;
     rt.limits = limits(env)?;
+    // SECRET inputs and outputs are encrypted at rest with this key.
+    if let Some(key) = kite_engine::crypto::EncryptionKey::from_env(env)
+        .map_err(|e| WiringError(format!("{}: {e}", kite_engine::crypto::KEY_VARIABLE)))?
+    {
+        rt = rt.with_encryption_key(key);
+    }
     let work_root = env
         .iter()
         .find(|(k, _)| k == "KITE_WORK_DIR")

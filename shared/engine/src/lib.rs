@@ -5,9 +5,13 @@
 //! - [`model`]: executions, task runs, states, logs, ids (Kestra's JSON shapes).
 //! - [`access`]: which internal-storage files an execution may read.
 //! - [`executor`]: the pure decision function and its per-task-type behaviour.
+//! - [`crypto`]: SECRET inputs and outputs encrypted at rest (AES-256-GCM).
+//! - [`masking`]: secret values masked in logs and outputs.
 
 pub mod access;
+pub mod crypto;
 pub mod executor;
+pub mod masking;
 pub mod model;
 pub mod repo;
 pub mod services;

@@ -2231,7 +2231,8 @@ tasks:
     assert_eq!(v["label"], json!("data"));
     assert_eq!(v["env"], json!("from-env"));
     assert_eq!(v["envMissing"], json!("none"));
-    assert_eq!(v["secret"], json!("p@ss w0rd"));
+    // Rendered, then masked in the task's outputs (issue 8: secrets never stored in clear).
+    assert_eq!(v["secret"], json!("******"));
     assert_eq!(v["task"], json!("ctx"));
     assert_eq!(v["taskrun"], json!(e.one("ctx").id));
     assert_eq!(e.out("state", "value"), json!("SUCCESS"));

@@ -22,6 +22,11 @@ pub const MAX_DEPTH: usize = 64;
 pub const MAX_EVENTS: usize = 500_000;
 /// Most aliases (`*ref`) one source may use.
 pub const MAX_ALIASES: usize = 1_000;
+/// Most events aliases may replay in one source: an alias bomb (a few hundred bytes
+/// expanding to millions of nodes) is refused after this much work.
+pub const MAX_ALIAS_REPLAY: usize = 10_000;
+/// Most nodes (scalars, mappings, sequences) one source may have.
+pub const MAX_NODES: usize = 200_000;
 
 /// A YAML value with its source position.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,6 +197,8 @@ fn clamp(n: u64) -> u32 {
 }
 
 fn into_node(s: Spanned<RawNode>) -> Node {
+    #[cfg(test)]
+    tests::NODES_BUILT.with(|n| n.set(n.get() + 1));
     Node::new(loc_of(&s), s.value.0)
 }
 
@@ -323,10 +330,12 @@ fn options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_events = MAX_EVENTS;
     budget.max_aliases = MAX_ALIASES;
+    budget.max_nodes = MAX_NODES;
     budget.flow_nesting_limit = MAX_DEPTH;
     budget.max_depth = MAX_DEPTH;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = MAX_ALIAS_REPLAY;
     // Duplicates reach our visitor (the last one is not silently kept: `check_tree`
     // rejects them with the dotted path of the key and both positions).
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
@@ -349,6 +358,26 @@ fn yaml_error(e: serde_saphyr::Error) -> Diagnostic {
         .strip_prefix("error: ")
         .unwrap_or(first)
         .trim_end_matches(|c: char| c == ':' || c.is_whitespace());
+    if matches!(e, serde_saphyr::Error::AliasReplayLimitExceeded { .. })
+        || first.to_ascii_lowercase().contains("replay")
+    {
+        return Diagnostic::error(
+            loc,
+            "",
+            format!(
+                "the document's aliases expand to more than {MAX_ALIAS_REPLAY} nodes (an alias bomb?): use fewer aliases (`*name`), or write the values out"
+            ),
+        );
+    }
+    if first.contains("budget breached: Nodes") {
+        return Diagnostic::error(
+            loc,
+            "",
+            format!(
+                "the document has more than {MAX_NODES} nodes (values, mappings and lists, aliases expanded); split the flow or move data to files"
+            ),
+        );
+    }
     if let Some(rest) = first.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(',').next().unwrap_or(rest).trim();
         return Diagnostic::error(
@@ -414,6 +443,54 @@ pub fn join_path(path: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Nodes built by `into_node` on this thread (the work a load did).
+        pub(super) static NODES_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A billion-laughs document: 9 levels of 9 aliases each (9^9 scalars once expanded).
+    pub(crate) fn alias_bomb() -> String {
+        let mut s = String::from(
+            "id: bomb\nnamespace: company.team\nl0: &l0 [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n",
+        );
+        for i in 1..9 {
+            let p = format!("*l{}", i - 1);
+            s.push_str(&format!("l{i}: &l{i} [{}]\n", [p.as_str(); 9].join(",")));
+        }
+        s.push_str("tasks: *l8\n");
+        s
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_after_bounded_work() {
+        let bomb = alias_bomb();
+        assert!(bomb.len() < 700, "{} bytes", bomb.len());
+        NODES_BUILT.with(|n| n.set(0));
+        let err = load_documents(&bomb).expect_err("an alias bomb is refused");
+        let built = NODES_BUILT.with(std::cell::Cell::get);
+        assert!(
+            built <= MAX_ALIAS_REPLAY + 100,
+            "the load built {built} nodes before refusing (bound: {MAX_ALIAS_REPLAY} + 100)"
+        );
+        assert!(
+            err.message.contains("aliases expand to more than"),
+            "{}",
+            err.message
+        );
+        assert!(err.loc.line > 3, "points at the alias: {:?}", err.loc);
+        eprintln!(
+            "{}:{}: {} ({built} nodes built)",
+            err.loc.line, err.loc.col, err.message
+        );
+        // Aliases used with restraint still load.
+        let fine = "a: &a [x, y]\nb: [*a, *a, *a]\n";
+        let docs = load_documents(fine).expect("a few aliases");
+        assert_eq!(
+            docs[0].get("b").and_then(Node::as_seq).map(<[Node]>::len),
+            Some(3)
+        );
+    }
 
     #[test]
     fn keeps_positions_of_nested_values() {

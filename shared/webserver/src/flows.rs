@@ -90,8 +90,42 @@ fn violation(d: &Diagnostic) -> Violation {
     }
 }
 
-/// Parses one flow or answers 422 with every error.
-fn parse_one(source: &str) -> Result<Flow, ApiError> {
+/// Runs `parse` (flow parsing: CPU-bound, bounded by the loader's budget) on the blocking
+/// pool, so a hostile source never holds an async thread.
+async fn off_the_async_threads<T: Send + 'static>(
+    state: &AppState,
+    parse: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let hook = state.options().parse_hook.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Some(h) = hook {
+            h();
+        }
+        parse()
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("parsing the flow failed: {e}"),
+        )
+    })
+}
+
+/// Parses one flow (off the async threads) or answers 422 with every error.
+async fn parse_one(state: &AppState, source: &str) -> Result<Flow, ApiError> {
+    let owned = source.to_owned();
+    let flow = off_the_async_threads(state, move || parse_source(&owned)).await??;
+    // A SECRET input or output is stored encrypted: refused when there is no key.
+    if let Some(message) =
+        kite_engine::crypto::missing_key_message(&flow, state.platform().rt.encryption())
+    {
+        return Err(ApiError::invalid("flow.inputs", message));
+    }
+    Ok(flow)
+}
+
+fn parse_source(source: &str) -> Result<Flow, ApiError> {
     let parsed = kite_flow::parse_flow(source);
     match parsed.flow {
         Some(flow) => {
@@ -135,7 +169,7 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let source = yaml_body(&body)?;
-    let flow = parse_one(&source)?;
+    let flow = parse_one(&state, &source).await?;
     let platform = state.platform();
     if platform
         .repos
@@ -168,7 +202,7 @@ pub(crate) async fn update(
         return Err(flow_not_found(&namespace, &id));
     }
     let source = yaml_body(&body)?;
-    let flow = parse_one(&source)?;
+    let flow = parse_one(&state, &source).await?;
     if flow.id != id {
         return Err(ApiError::invalid(
             "flow.id",
@@ -324,9 +358,17 @@ pub(crate) async fn graph(
 }
 
 /// `POST /api/v1/flows/validate` (multi-document YAML): one result per document.
-pub(crate) async fn validate(body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn validate(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let source = yaml_body(&body)?;
-    let mut docs = catalog::split_documents(&source);
+    let has_key = state.platform().rt.encryption().is_some();
+    off_the_async_threads(&state, move || validate_all(&source, has_key)).await?
+}
+
+fn validate_all(source: &str, has_key: bool) -> Result<Json<Value>, ApiError> {
+    let mut docs = catalog::split_documents(source);
     if docs.is_empty() {
         docs.push(catalog::Document {
             first_line: 1,
@@ -336,12 +378,12 @@ pub(crate) async fn validate(body: Bytes) -> Result<Json<Value>, ApiError> {
     let results: Vec<Value> = docs
         .iter()
         .enumerate()
-        .map(|(index, doc)| validate_one(index, doc))
+        .map(|(index, doc)| validate_one(index, doc, has_key))
         .collect();
     Ok(Json(Value::Array(results)))
 }
 
-fn validate_one(index: usize, doc: &catalog::Document) -> Value {
+fn validate_one(index: usize, doc: &catalog::Document, has_key: bool) -> Value {
     let parsed = kite_flow::parse_flow(&doc.source);
     let (flow_id, namespace) = match &parsed.flow {
         Some(f) => (Some(f.id.clone()), Some(f.namespace.clone())),
@@ -357,6 +399,9 @@ fn validate_one(index: usize, doc: &catalog::Document) -> Value {
         }
         if let Err(e) = check_id("id", &f.id) {
             errors.push(format!("id: {}", e.message));
+        }
+        if !has_key && let Some(message) = kite_engine::crypto::missing_key_message(f, None) {
+            errors.push(format!("inputs: {message}"));
         }
     }
     let of = |sev: Severity| parsed.diagnostics.iter().filter(move |d| d.severity == sev);

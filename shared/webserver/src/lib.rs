@@ -82,7 +82,13 @@ pub struct Options {
     pub public_hosts: Vec<String>,
     /// Origins (`scheme://host[:port]`) allowed to call the API besides the server's own.
     pub allowed_origins: Vec<String>,
+    /// Called on the blocking pool before each flow source is parsed (instrumentation:
+    /// tests hold parses there to show the async threads stay free).
+    pub parse_hook: Option<ParseHook>,
 }
+
+/// See [`Options::parse_hook`].
+pub type ParseHook = Arc<dyn Fn() + Send + Sync>;
 
 impl Default for Options {
     fn default() -> Self {
@@ -93,6 +99,7 @@ impl Default for Options {
             poll_interval: Duration::from_millis(200),
             public_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            parse_hook: None,
         }
     }
 }
@@ -112,6 +119,7 @@ impl std::fmt::Debug for Options {
             .field("poll_interval", &self.poll_interval)
             .field("public_hosts", &self.public_hosts)
             .field("allowed_origins", &self.allowed_origins)
+            .field("parse_hook", &self.parse_hook.is_some())
             .finish()
     }
 }
@@ -178,6 +186,11 @@ impl AppState {
             .filter(|o| !o.trim().is_empty())
             .collect();
         self.map_options(|o| o.allowed_origins.extend(origins))
+    }
+
+    /// Calls `hook` on the blocking pool before each flow source is parsed.
+    pub fn with_parse_hook(self, hook: ParseHook) -> Self {
+        self.map_options(|o| o.parse_hook = Some(hook))
     }
 
     fn map_options(self, f: impl FnOnce(&mut Options)) -> Self {

@@ -59,6 +59,7 @@ async fn embedded(dir: &std::path::Path, normal_sync: bool) -> anyhow::Result<Pl
         Arc::new(db.documents()),
         clock,
         dir.join("work"),
+        None,
     )
     .await
 }

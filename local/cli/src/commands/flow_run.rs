@@ -66,6 +66,11 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     platform.repos.flows.save(&flow, &source).await?;
     let flow = platform.load_flow(&flow.namespace, &flow.id, None).await?;
+    if let Some(message) = kite_engine::crypto::missing_key_message(&flow, platform.rt.encryption())
+    {
+        eprintln!("{file}: {message}");
+        return Ok(ExitCode::from(2));
+    }
 
     let execution_id = ids::random_id();
     let inputs = match parse_inputs(&platform, &flow, &execution_id, &args.inputs).await {

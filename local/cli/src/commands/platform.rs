@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kite_engine::crypto::EncryptionKey;
 use kite_engine::executor::Runtime;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
@@ -35,6 +36,7 @@ pub async fn build(
     docs: Arc<dyn DocumentStore>,
     clock: Arc<dyn Clock>,
     work_root: std::path::PathBuf,
+    key_file: Option<&std::path::Path>,
 ) -> anyhow::Result<Platform> {
     let repos = Repos::new(docs, storage.clone());
     let env = env_pairs();
@@ -42,6 +44,9 @@ pub async fn build(
     let mut rt = Runtime::new(Arc::new(host), globals()?, &env);
     rt.max_subflow_depth =
         kite_engine::executor::context::max_subflow_depth(&env).map_err(anyhow::Error::msg)?;
+    if let Some(key) = encryption_key(&env, key_file)? {
+        rt = rt.with_encryption_key(key);
+    }
     let platform = Platform::new(
         queue,
         storage,
@@ -65,6 +70,7 @@ pub async fn in_memory() -> anyhow::Result<Platform> {
         Arc::new(MemoryDocuments::new(clock.clone())),
         clock,
         work_root,
+        None,
     )
     .await
 }
@@ -96,6 +102,7 @@ pub async fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Platform> {
         Arc::new(embedded.documents()),
         clock,
         data_dir.join("work"),
+        Some(&data_dir.join(KEY_FILE)),
     )
     .await
 }
@@ -152,4 +159,54 @@ fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The file of the data folder holding the encryption key `kite server local` created.
+pub const KEY_FILE: &str = "encryption.key";
+
+/// The key encrypting SECRET inputs and outputs: `KITE_ENCRYPTION_KEY` when set; otherwise,
+/// with a data folder, the key in `key_file`, created (random, mode 0600) at first start.
+pub fn encryption_key(
+    env: &[(String, String)],
+    key_file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<EncryptionKey>> {
+    use anyhow::Context as _;
+    if let Some(key) = EncryptionKey::from_env(env)
+        .with_context(|| format!("invalid {}", kite_engine::crypto::KEY_VARIABLE))?
+    {
+        return Ok(Some(key));
+    }
+    let Some(path) = key_file else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        let text = EncryptionKey::generate()?;
+        write_private(path, &text)
+            .with_context(|| format!("cannot create the encryption key {}", path.display()))?;
+        println!(
+            "Created an encryption key for SECRET inputs in {} (keep it: without it they cannot be read; set {} to use another)",
+            path.display(),
+            kite_engine::crypto::KEY_VARIABLE
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the encryption key {}", path.display()))?;
+    let key = EncryptionKey::parse(&text)
+        .with_context(|| format!("invalid encryption key in {}", path.display()))?;
+    Ok(Some(key))
+}
+
+/// Writes `text` to a new file readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }

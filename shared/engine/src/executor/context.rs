@@ -9,10 +9,15 @@ use kite_expr::{Context, Engine, ExprError, Host};
 use kite_flow::{Flow, Task};
 use serde_json::{Map, Value, json};
 
+use crate::crypto::{EncryptionKey, as_encrypted};
+use crate::masking::Masks;
 use crate::model::{Execution, TaskRun};
 
 /// What rendering needs besides the execution: the expression engine, the I/O host,
-/// and the instance configuration (`globals`, `envs`).
+/// and the instance configuration (`globals`, `envs`, the encryption key).
+///
+/// A [`scoped`](Runtime::scoped) runtime also collects the secret values its renders see
+/// (see [`crate::masking`]): an executor step and a worker attempt each render with one.
 #[derive(Clone)]
 pub struct Runtime {
     /// The expression engine.
@@ -28,6 +33,8 @@ pub struct Runtime {
     pub max_subflow_depth: u32,
     /// The ceilings of each execution.
     pub limits: super::limits::Limits,
+    encryption: Option<Arc<EncryptionKey>>,
+    masks: Option<Masks>,
 }
 
 /// The default of [`Runtime::max_subflow_depth`]. Kestra has no runtime limit (it refuses
@@ -76,7 +83,34 @@ impl Runtime {
             envs,
             max_subflow_depth: DEFAULT_MAX_SUBFLOW_DEPTH,
             limits: super::limits::Limits::default(),
+            encryption: None,
+            masks: None,
         }
+    }
+
+    /// With the key encrypting SECRET inputs and outputs at rest.
+    #[must_use]
+    pub fn with_encryption_key(mut self, key: EncryptionKey) -> Self {
+        self.encryption = Some(Arc::new(key));
+        self
+    }
+
+    /// The encryption key, if configured.
+    pub fn encryption(&self) -> Option<&EncryptionKey> {
+        self.encryption.as_deref()
+    }
+
+    /// A copy collecting, in a fresh [`Masks`] set, the secret values its renders see.
+    #[must_use]
+    pub fn scoped(&self) -> Self {
+        let mut rt = self.clone();
+        rt.masks = Some(Masks::new());
+        rt
+    }
+
+    /// The secret values seen by this scope's renders (`None` outside a scope).
+    pub fn masks(&self) -> Option<&Masks> {
+        self.masks.as_ref()
     }
 }
 
@@ -89,6 +123,7 @@ struct ExecHost {
     namespace: Option<String>,
     /// The files this execution may read (None: no execution, no file).
     files: Option<crate::access::FileScope>,
+    masks: Option<Masks>,
 }
 
 impl ExecHost {
@@ -104,7 +139,11 @@ impl Host for ExecHost {
         self.now
     }
     fn secret(&self, key: &str) -> Result<String, String> {
-        self.inner.secret(key)
+        let value = self.inner.secret(key)?;
+        if let Some(m) = &self.masks {
+            m.add(&value);
+        }
+        Ok(value)
     }
     fn read(&self, uri: &str) -> Result<String, String> {
         self.check(uri)?;
@@ -135,13 +174,17 @@ impl Host for ExecHost {
     }
 }
 
-/// A render context for `vars`.
+/// A render context for `vars`: SECRET inputs (stored encrypted) are decrypted into it,
+/// and they and the values of `secret()` join the scope's [`Masks`].
 pub fn render_context(
     rt: &Runtime,
-    vars: Map<String, Value>,
+    mut vars: Map<String, Value>,
     error_logs: &[Value],
     now: DateTime<Utc>,
 ) -> Context {
+    if let (Some(key), Some(inputs)) = (rt.encryption(), vars.get_mut("inputs")) {
+        decrypt_secrets(inputs, key, rt.masks());
+    }
     let namespace = vars
         .get("flow")
         .and_then(|f| f.get("namespace"))
@@ -154,8 +197,28 @@ pub fn render_context(
         now,
         namespace,
         files,
+        masks: rt.masks.clone(),
     };
     Context::from_map(vars, Arc::new(host))
+}
+
+/// Replaces every encrypted value inside `value` by its plaintext (adding it to `masks`).
+/// A value that does not decrypt (another key) stays encrypted: it is never shown.
+fn decrypt_secrets(value: &mut Value, key: &EncryptionKey, masks: Option<&Masks>) {
+    if let Some(text) = as_encrypted(value) {
+        if let Ok(plain) = key.decrypt(text) {
+            if let Some(m) = masks {
+                m.add(&plain);
+            }
+            *value = Value::String(plain);
+        }
+        return;
+    }
+    match value {
+        Value::Object(m) => m.values_mut().for_each(|v| decrypt_secrets(v, key, masks)),
+        Value::Array(a) => a.iter_mut().for_each(|v| decrypt_secrets(v, key, masks)),
+        _ => {}
+    }
 }
 
 /// Renders a string property.

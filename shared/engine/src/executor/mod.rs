@@ -105,9 +105,13 @@ pub fn handle(
     if rec.internal.quiet.iter().any(|id| id == event_id) {
         return Vec::new();
     }
-    let mut cx = Cx::new(flow, rec, rt, now);
+    // One masking scope per step: the secret values this step renders are masked in what
+    // it writes (see `crate::masking`).
+    let scoped = rt.scoped();
+    let mut cx = Cx::new(flow, rec, &scoped, now);
     cx.apply(event);
     cx.decide();
+    cx.mask_secrets();
     cx.flush_logs();
     let actions = std::mem::take(&mut cx.actions);
     let previous = rec.internal.last_event.replace(event_id.to_owned());
@@ -283,6 +287,82 @@ impl<'f> Cx<'f> {
             thread: "executor".into(),
             message,
         });
+    }
+
+    /// Masks the secret values rendered during this step wherever this step may have put
+    /// them: its log lines, error logs, task outputs, labels, flow outputs and the outputs
+    /// and error sent to a parent.
+    fn mask_secrets(&mut self) {
+        let Some(masks) = self.rt.masks().filter(|m| !m.is_empty()) else {
+            return;
+        };
+        for l in &mut self.logs {
+            masks.mask_in_place(&mut l.message);
+        }
+        for e in &mut self.rec.internal.error_logs {
+            masks.mask_value(e);
+        }
+        let exec = &mut self.rec.execution;
+        for r in &mut exec.task_run_list {
+            for v in r.outputs.values_mut() {
+                masks.mask_value(v);
+            }
+        }
+        for v in exec.outputs.values_mut() {
+            masks.mask_value(v);
+        }
+        for l in &mut exec.labels {
+            masks.mask_in_place(&mut l.value);
+        }
+        for a in &mut self.actions {
+            match a {
+                Action::Logs { entries } => {
+                    for l in entries {
+                        masks.mask_in_place(&mut l.message);
+                    }
+                }
+                Action::Dispatch(job) => {
+                    for v in job.vars.values_mut() {
+                        masks.mask_value(v);
+                    }
+                }
+                Action::StartSubflow(req) => {
+                    // A subflow input carrying a secret travels encrypted (the child
+                    // decrypts it before resolving its inputs); masked without a key.
+                    for v in req.inputs.values_mut() {
+                        if !masks.touches(v) {
+                            continue;
+                        }
+                        *v = match self.rt.encryption() {
+                            Some(key) => {
+                                let plain = match &*v {
+                                    Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                };
+                                let context = format!("{}/inputs", req.execution_id);
+                                crate::crypto::EncryptionKey::wrap(
+                                    key.encrypt_deterministic(&context, &plain),
+                                )
+                            }
+                            None => {
+                                let mut masked = v.clone();
+                                masks.mask_value(&mut masked);
+                                masked
+                            }
+                        };
+                    }
+                }
+                Action::NotifyParent { outputs, error, .. } => {
+                    for v in outputs.values_mut() {
+                        masks.mask_value(v);
+                    }
+                    if let Some(e) = error {
+                        masks.mask_in_place(e);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Puts the log lines first: they must be stored before the end is announced.
@@ -1222,6 +1302,27 @@ impl<'f> Cx<'f> {
                             .collect::<Vec<_>>()
                             .join("; ")
                     })?;
+            let mut typed = typed;
+            if o.kind == kite_flow::model::input::InputType::Secret
+                && let Some(v) = typed.get_mut(&o.id)
+            {
+                // Stored encrypted (Kestra's EncryptedString), deterministically: deciding
+                // twice gives the same record.
+                let key = self.rt.encryption().ok_or_else(|| {
+                    format!(
+                        "{}: a SECRET output needs an encryption key (set {})",
+                        o.id,
+                        crate::crypto::KEY_VARIABLE
+                    )
+                })?;
+                let plain = match &*v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let context = format!("{}/outputs/{}", self.rec.execution.id, o.id);
+                *v =
+                    crate::crypto::EncryptionKey::wrap(key.encrypt_deterministic(&context, &plain));
+            }
             out.extend(typed);
         }
         Ok(out)

@@ -371,7 +371,10 @@ impl Platform {
                 flow.namespace, flow.id
             )));
         }
-        let resolved = kite_flow::inputs::resolve(
+        if let Some(message) = crate::crypto::missing_key_message(flow, self.rt.encryption()) {
+            return Err(ServiceError::Other(message));
+        }
+        let mut resolved = kite_flow::inputs::resolve(
             &flow.inputs,
             &inputs,
             &InputRenderer {
@@ -380,6 +383,7 @@ impl Platform {
             },
         )
         .map_err(ServiceError::Inputs)?;
+        self.encrypt_secret_inputs(flow, &mut resolved)?;
         let now = now_ms(self.clock.as_ref());
         let id = id.unwrap_or_else(ids::random_id);
         let mut all_labels: Vec<Label> = flow
@@ -428,6 +432,37 @@ impl Platform {
             return Err(e);
         }
         Ok(exec)
+    }
+
+    /// Replaces the value of every SECRET input by Kestra's `EncryptedString`
+    /// (`{"type": "io.kestra.datatype:aes_encrypted", "value": ...}`).
+    fn encrypt_secret_inputs(
+        &self,
+        flow: &Flow,
+        resolved: &mut Map<String, Value>,
+    ) -> Result<(), ServiceError> {
+        use kite_flow::model::input::InputType;
+        for input in flow.inputs.iter().filter(|i| i.kind == InputType::Secret) {
+            let Some(v) = resolved.get_mut(&input.id) else {
+                continue;
+            };
+            let plain = match &*v {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let key = self.rt.encryption().ok_or_else(|| {
+                ServiceError::Other(format!(
+                    "SECRET input `{}` needs an encryption key",
+                    input.id
+                ))
+            })?;
+            let sealed = key
+                .encrypt(&plain)
+                .map_err(|e| ServiceError::Other(e.to_string()))?;
+            *v = crate::crypto::EncryptionKey::wrap(sealed);
+        }
+        Ok(())
     }
 
     /// Sends what starts a created execution: its start event, or its scheduled-start timer
@@ -483,10 +518,22 @@ impl Platform {
             kind: "subflow".into(),
             variables: req.trigger.clone(),
         };
+        // Inputs the parent sent encrypted (they carried a secret) are decrypted here and
+        // resolved like any other; a SECRET input is encrypted again.
+        let mut inputs = req.inputs.clone();
+        if let Some(key) = self.rt.encryption() {
+            for v in inputs.values_mut() {
+                if let Some(text) = crate::crypto::as_encrypted(v)
+                    && let Ok(plain) = key.decrypt(text)
+                {
+                    *v = Value::String(plain);
+                }
+            }
+        }
         match self
             .create_execution(
                 &flow,
-                req.inputs.clone(),
+                inputs,
                 CreateOptions {
                     labels: req.labels.clone(),
                     trigger: Some(trigger),

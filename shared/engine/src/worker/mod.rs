@@ -204,8 +204,13 @@ impl RunContext {
             .map_err(|e| TaskError(e.to_string()))
     }
 
-    /// Logs a line of the attempt.
+    /// Logs a line of the attempt (secret values rendered so far are masked; the whole
+    /// attempt's lines are masked again at its end, with every value it rendered).
     pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        let mut message = message.into();
+        if let Some(m) = self.rt.masks() {
+            m.mask_in_place(&mut message);
+        }
         let entry = LogEntry {
             namespace: self.job.namespace.clone(),
             flow_id: self.job.flow_id.clone(),
@@ -216,7 +221,7 @@ impl RunContext {
             timestamp: self.now(),
             level,
             thread: "worker".into(),
-            message: message.into(),
+            message,
         };
         if let Ok(mut l) = self.logs.lock() {
             l.push(entry);
@@ -302,10 +307,12 @@ pub async fn run_job(
         )
     });
     let workdir = work_root.join(&job.execution_id).join(dir_key);
+    // One masking scope per attempt: the secret values it renders are masked in its logs
+    // and outputs (rebuilt by every delivery of the job, never stored).
     let ctx = RunContext {
         job,
         task,
-        rt,
+        rt: rt.scoped(),
         storage,
         repos,
         clock,
@@ -388,7 +395,7 @@ pub async fn run_job(
         }
         other => other,
     };
-    let (state, outputs) = match outcome {
+    let (state, mut outputs) = match outcome {
         Ok(o) => (o.state.unwrap_or(State::Success), o.outputs),
         Err(e) => {
             ctx.log(LogLevel::Error, e.0.clone());
@@ -398,7 +405,15 @@ pub async fn run_job(
     if ctx.job.working_directory.is_none() {
         let _ = tokio::fs::remove_dir_all(&ctx.workdir).await;
     }
-    let logs = ctx.logs.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut logs = ctx.logs.lock().map(|l| l.clone()).unwrap_or_default();
+    if let Some(masks) = ctx.rt.masks().filter(|m| !m.is_empty()) {
+        for l in &mut logs {
+            masks.mask_in_place(&mut l.message);
+        }
+        for v in outputs.values_mut() {
+            masks.mask_value(v);
+        }
+    }
     let error_logs = logs
         .iter()
         .filter(|l| l.level == LogLevel::Error)
