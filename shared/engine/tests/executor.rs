@@ -4506,3 +4506,60 @@ async fn working_directory_cache_is_restored_by_the_next_execution() {
         "an expired cache is not restored"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded logs
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_one_megabyte_log_message_is_truncated_and_the_later_logs_are_kept() {
+    let kite = Kite::start().await;
+    // 16,384 × 64 bytes (Pebble ranges include their end): a 1 MiB message, then an executor line, a worker line and another.
+    let src = flow_yaml(
+        "big_log",
+        r#"tasks:
+  - id: big
+    type: io.kestra.plugin.core.log.Log
+    message: "{% for i in range(0, 16383) %}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{% endfor %}"
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: after the big one
+  - id: shell
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - head -c 1048576 /dev/zero | tr '\0' y; echo
+      - echo shell after
+  - id: last
+    type: io.kestra.plugin.core.log.Log
+    message: last line
+"#,
+    );
+    let e = kite.run(&src, json!({})).await;
+    assert_state(&e, State::Success);
+    let logs = kite
+        .logs_until(&e.id, |l| l.iter().any(|l| l.message == "last line"))
+        .await;
+    let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
+    for wanted in ["after the big one", "shell after", "last line"] {
+        assert!(
+            messages.contains(&wanted),
+            "`{wanted}` missing among {} lines",
+            messages.len()
+        );
+    }
+    let marker = " … [truncated: 1,048,576 bytes, first 65,536 kept]";
+    let cut: Vec<&&str> = messages.iter().filter(|m| m.ends_with(marker)).collect();
+    assert_eq!(
+        cut.len(),
+        2,
+        "the Log line and the stdout line are cut: {:?}",
+        logs.iter()
+            .map(|l| (
+                l.task_id.clone(),
+                l.message.len(),
+                l.message.chars().rev().take(60).collect::<String>()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert!(cut.iter().all(|m| m.len() == 65_536 + marker.len()));
+}

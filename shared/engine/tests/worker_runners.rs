@@ -1258,3 +1258,114 @@ async fn a_panicking_runner_fails_its_attempt_with_the_reason() {
         .await;
     assert_eq!(run.result.state, State::Success);
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded output: long lines cut with a marker, a per-attempt budget of lines
+// ---------------------------------------------------------------------------------------
+
+fn shell(commands: &[&str]) -> String {
+    let mut yaml =
+        "  - id: t\n    type: io.kestra.plugin.scripts.shell.Commands\n    commands:\n".to_owned();
+    for c in commands {
+        yaml.push_str(&format!("      - {}\n", yaml_str(c)));
+    }
+    yaml
+}
+
+#[tokio::test]
+async fn a_one_megabyte_stdout_line_is_cut_with_a_marker_and_the_next_lines_are_stored() {
+    let h = Harness::new();
+    let yaml = shell(&[
+        "head -c 1048576 /dev/zero | tr '\\0' x; echo",
+        "echo after",
+        "echo '::{\"outputs\":{\"still\":\"read\"}}::'",
+    ]);
+    let run = h.run(&yaml, json!({})).await;
+    run.assert_state(State::Success);
+    let info = run.messages(LogLevel::Info);
+    assert_eq!(
+        info.len(),
+        2,
+        "{:?}",
+        info.iter().map(|m| m.len()).collect::<Vec<_>>()
+    );
+    assert!(info[0].starts_with(&"x".repeat(65_536)));
+    assert!(
+        info[0].ends_with(" … [truncated: 1,048,576 bytes, first 65,536 kept]"),
+        "{}",
+        &info[0][65_536..]
+    );
+    assert_eq!(info[1], "after");
+    assert_eq!(run.out("vars"), &json!({"still": "read"}));
+    // Stored (the worker's append) and read back: nothing after the long line is lost.
+    h.repos.logs.append(&run.logs).await.unwrap();
+    let back = h.repos.logs.of_execution("exec1").await.unwrap();
+    let messages: Vec<&str> = back.iter().map(|l| l.message.as_str()).collect();
+    assert!(messages.contains(&"after"), "{}", back.len());
+    assert!(messages.iter().any(|m| m.ends_with("first 65,536 kept]")));
+}
+
+#[tokio::test]
+async fn stdout_lines_past_the_attempt_budget_are_dropped_and_counted_in_a_final_marker() {
+    let h = Harness::new();
+    let yaml = shell(&[
+        "i=0; while [ $i -lt 12000 ]; do echo \"line $i\"; i=$((i+1)); done",
+        "echo '::{\"outputs\":{\"after\":\"flood\"}}::'",
+    ]);
+    let run = h.run(&yaml, json!({})).await;
+    run.assert_state(State::Success);
+    let info = run.messages(LogLevel::Info);
+    // The attempt's first line is the DEBUG "Started process": 9,999 stdout lines fit.
+    assert_eq!(info.len(), 9_999);
+    assert_eq!(info[9_998], "line 9998");
+    let last = run.logs.last().unwrap();
+    assert_eq!(last.level, LogLevel::Warn);
+    assert_eq!(
+        last.message,
+        "[log limit reached: 2,001 more lines (20,009 bytes) of this attempt were dropped; an \
+         attempt keeps at most 10,000 lines or 10,485,760 bytes of logs]"
+    );
+    // Every line is counted, and the outputs protocol still works past the budget.
+    assert_eq!(run.out("stdOutLineCount"), &json!(12_000));
+    assert_eq!(run.out("vars"), &json!({"after": "flood"}));
+}
+
+#[tokio::test]
+async fn a_failure_is_logged_even_past_the_budget() {
+    let h = Harness::new();
+    let yaml = shell(&[
+        "i=0; while [ $i -lt 10005 ]; do echo x; i=$((i+1)); done",
+        "exit 4",
+    ]);
+    let run = h.run(&yaml, json!({})).await;
+    run.assert_state(State::Failed);
+    assert!(run.errors().contains("exit code 4"), "{}", run.errors());
+    assert!(
+        run.logs.last().unwrap().message.contains("6 more lines"),
+        "{:?}",
+        run.logs.last()
+    );
+}
+
+#[tokio::test]
+async fn an_endless_line_is_read_with_bounded_memory_and_an_oversized_outputs_line_is_refused() {
+    let h = Harness::new();
+    // 8 MiB without a newline, then an outputs line over the 1 MiB line limit, then a
+    // normal one.
+    let yaml = shell(&[
+        "head -c 8388608 /dev/zero | tr '\\0' y; echo",
+        "printf '::{\"outputs\":{\"big\":\"'; head -c 2000000 /dev/zero | tr '\\0' z; echo '\"}}::'",
+        "echo '::{\"outputs\":{\"small\":1}}::'",
+    ]);
+    let run = h.run(&yaml, json!({})).await;
+    run.assert_state(State::Success);
+    let info = run.messages(LogLevel::Info);
+    assert_eq!(info.len(), 1);
+    assert!(info[0].ends_with("[truncated: 8,388,608 bytes, first 65,536 kept]"));
+    let warn = run.messages(LogLevel::Warn).join("\n");
+    assert!(
+        warn.contains("over the 1,048,576-byte limit of one output line: ignored"),
+        "{warn}"
+    );
+    assert_eq!(run.out("vars"), &json!({"small": 1}));
+}

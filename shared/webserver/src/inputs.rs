@@ -6,6 +6,8 @@
 //!   in memory) and its `kestra:///` URI becomes the value. File parts for other inputs are
 //!   read as text (up to [`MAX_TEXT_BYTES`]); parts for undeclared inputs are skipped.
 //! - `application/json`: an object of values (dotted ids may also be nested objects).
+//! - JSON bodies are at most [`MAX_JSON_BODY_BYTES`] and each value at most
+//!   [`MAX_TEXT_BYTES`], like a multipart text part; over either, a 413 names the limit.
 //! - an empty body: no inputs.
 //!
 //! Nothing else: `application/x-www-form-urlencoded` and `text/plain` are what a page of
@@ -31,8 +33,9 @@ use crate::error::ApiError;
 
 /// Largest text value (a text part, or a file part for a non-FILE input).
 pub(crate) const MAX_TEXT_BYTES: usize = 1024 * 1024;
-/// Largest JSON or form body.
-const MAX_JSON_BYTES: usize = crate::MAX_BODY_BYTES;
+/// Largest JSON body (each value in it is at most [`MAX_TEXT_BYTES`], as a text
+/// part of a multipart body): a bigger body gets a 413 before it is parsed.
+pub const MAX_JSON_BODY_BYTES: usize = 4 * MAX_TEXT_BYTES;
 
 /// Where the inputs go.
 #[derive(Debug, Clone, Copy)]
@@ -117,14 +120,41 @@ fn unsupported(ct: &str) -> ApiError {
 }
 
 async fn body_bytes(req: Request) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
+    axum::body::to_bytes(req.into_body(), MAX_JSON_BODY_BYTES)
         .await
         .map_err(|e| {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("cannot read the body: {e}"),
+                format!(
+                    "cannot read the body ({e}): a JSON body of inputs is at most \
+                     {MAX_JSON_BODY_BYTES} bytes and each value at most {MAX_TEXT_BYTES} bytes; \
+                     send big content as a FILE input (multipart/form-data)"
+                ),
             )
         })
+}
+
+/// A value over [`MAX_TEXT_BYTES`] (as JSON text; a string counts its own bytes), refused as a
+/// multipart text part would be.
+fn check_value_size(name: &str, value: &Value) -> Result<(), ApiError> {
+    let size = match value {
+        Value::String(s) => s.len(),
+        other => serde_json::to_string(other).map_or(usize::MAX, |j| j.len()),
+    };
+    if size > MAX_TEXT_BYTES {
+        return Err(too_big(name));
+    }
+    Ok(())
+}
+
+fn too_big(name: &str) -> ApiError {
+    ApiError::invalid(
+        format!("inputs.{name}"),
+        format!(
+            "Invalid input for `{name}`: over {MAX_TEXT_BYTES} bytes (declare it as a FILE input to send big content)"
+        ),
+    )
+    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
 fn declared<'a>(target: Target<'a>, name: &str) -> Option<&'a Input> {
@@ -165,6 +195,7 @@ fn insert_checked(
     name: String,
     value: Value,
 ) -> Result<(), ApiError> {
+    check_value_size(&name, &value)?;
     if is_file(declared(target, &name)) {
         check_file_uri(target, &name, &value)?;
     }
@@ -244,11 +275,7 @@ async fn read_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError>
     let mut buf = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if buf.len() + chunk.len() > MAX_TEXT_BYTES {
-            return Err(ApiError::invalid(
-                format!("inputs.{name}"),
-                format!("Invalid input for `{name}`: over {MAX_TEXT_BYTES} bytes (declare it as a FILE input to send big content)"),
-            )
-            .with_status(StatusCode::PAYLOAD_TOO_LARGE));
+            return Err(too_big(name));
         }
         buf.extend_from_slice(&chunk);
     }

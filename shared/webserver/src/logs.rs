@@ -1,5 +1,5 @@
-//! `/api/v1/logs/{executionId}`: the log lines of an execution as JSON, as text, or as a
-//! live stream of server-sent events.
+//! `/api/v1/logs/{executionId}`: the log lines of an execution as JSON (all, or one page),
+//! as streamed text, or as a live stream of server-sent events.
 //!
 //! Filters: `minLevel` (TRACE < DEBUG < INFO < WARN < ERROR), `taskId`, `taskRunId`,
 //! `attempt`.
@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, TryStreamExt};
 use kite_engine::model::{LogEntry, State as RunState};
 use kite_engine::services::Platform;
 use kite_flow::plugin::LogLevel;
@@ -94,15 +94,55 @@ async fn lines(platform: &Platform, id: &str, filter: &Filter) -> Result<Vec<Log
     Ok(logs)
 }
 
-/// `GET /api/v1/logs/{executionId}`: the lines, oldest first.
+/// Largest `size` of a page of `GET /api/v1/logs/{executionId}`.
+pub const MAX_LOG_PAGE_SIZE: usize = 10_000;
+
+/// Header giving the number of lines that match the filters (all pages).
+pub const TOTAL_HEADER: &str = "x-total-count";
+
+/// `GET /api/v1/logs/{executionId}`: the lines, oldest first, as a plain array (Kestra's
+/// shape). With `page` (1-based) and/or `size` (default 100, at most
+/// [`MAX_LOG_PAGE_SIZE`]) only that page; without them every line. The header
+/// `X-Total-Count` gives how many lines match in all. Lines are read from the store as a
+/// stream: a page holds only its own lines in memory.
 pub(crate) async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<Vec<LogEntry>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = Filter::from(&params)?;
+    let paged = params.get("page").is_some() || params.get("size").is_some();
+    let (skip, take) = if paged {
+        let page = params.number("page", 1, 1)?;
+        let size = params.number("size", 100, 1)?;
+        if size > MAX_LOG_PAGE_SIZE {
+            return Err(ApiError::invalid(
+                "size",
+                format!("`size` must be at most {MAX_LOG_PAGE_SIZE}, not {size}"),
+            ));
+        }
+        ((page - 1).saturating_mul(size), size)
+    } else {
+        (0, usize::MAX)
+    };
     load(state.platform(), &id).await?;
-    Ok(Json(lines(state.platform(), &id, &filter).await?))
+    let mut stream = std::pin::pin!(state.platform().repos.logs.stream(&id));
+    let mut total: u64 = 0;
+    let mut out: Vec<LogEntry> = Vec::new();
+    while let Some(l) = stream.try_next().await? {
+        if !filter.keeps(&l) {
+            continue;
+        }
+        let index = total as usize;
+        total += 1;
+        if index >= skip && index - skip < take {
+            out.push(l);
+        }
+    }
+    let mut resp = Json(out).into_response();
+    resp.headers_mut()
+        .insert(TOTAL_HEADER, HeaderValue::from(total));
+    Ok(resp)
 }
 
 fn level_name(l: LogLevel) -> String {
@@ -112,7 +152,25 @@ fn level_name(l: LogLevel) -> String {
         .unwrap_or_default()
 }
 
-/// `GET /api/v1/logs/{executionId}/download`: `timestamp LEVEL [task] message` lines.
+/// One line of the download: `timestamp LEVEL [task] message`.
+fn text_line(l: &LogEntry) -> String {
+    let task = l
+        .task_id
+        .as_deref()
+        .map(|t| format!(" [{t}]"))
+        .unwrap_or_default();
+    format!(
+        "{} {}{} {}\n",
+        l.timestamp
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        level_name(l.level),
+        task,
+        l.message
+    )
+}
+
+/// `GET /api/v1/logs/{executionId}/download`: `timestamp LEVEL [task] message` lines,
+/// streamed as they are read from the store.
 pub(crate) async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -120,23 +178,21 @@ pub(crate) async fn download(
 ) -> Result<Response, ApiError> {
     let filter = Filter::from(&params)?;
     load(state.platform(), &id).await?;
-    let mut text = String::new();
-    for l in lines(state.platform(), &id, &filter).await? {
-        let task = l
-            .task_id
-            .as_deref()
-            .map(|t| format!(" [{t}]"))
-            .unwrap_or_default();
-        text.push_str(&format!(
-            "{} {}{} {}\n",
-            l.timestamp
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            level_name(l.level),
-            task,
-            l.message
-        ));
-    }
-    let mut resp = text.into_response();
+    let lines = state
+        .platform()
+        .repos
+        .logs
+        .stream(&id)
+        .try_filter(move |l| futures::future::ready(filter.keeps(l)))
+        .map_ok(|l| text_line(&l))
+        // A few lines per body chunk.
+        .try_chunks(64)
+        .map_ok(|chunk| axum::body::Bytes::from(chunk.concat()))
+        .map_err(|e| {
+            tracing::warn!(error = %e.1, "log download stopped");
+            std::io::Error::other(e.1.to_string())
+        });
+    let mut resp = axum::body::Body::from_stream(lines).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),

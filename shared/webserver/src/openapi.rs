@@ -375,9 +375,19 @@ pub const ROUTES: &[Route] = &[
             ("taskId", "Only lines of this task"),
             ("taskRunId", "Only lines of this task run"),
             ("attempt", "Only lines of this attempt"),
+            (
+                "page",
+                "Page number, from 1 (default 1; without `page` and `size`, every line)",
+            ),
+            ("size", "Page size (default 100, at most 10000)"),
         ],
         responses: &[
-            (200, "The log lines, oldest first", "LogEntries"),
+            (
+                200,
+                "The log lines, oldest first (header X-Total-Count: lines matching in all)",
+                "LogEntries",
+            ),
+            (400, "Invalid filter or page", "Error"),
             (404, "Unknown execution", "Error"),
         ],
         ..route(

@@ -1603,3 +1603,130 @@ async fn a_namespace_built_to_collide_reaches_no_other_execution_files() {
         assert_eq!(&r.body[..], content);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logs_are_paged_with_page_and_size_and_the_total_in_a_header() {
+    let h = harness().await;
+    h.deploy(CHATTY).await;
+    let e = h.execute_json("chatty", "", json!({})).await.json();
+    let id = e["id"].as_str().unwrap().to_owned();
+    let ended = h.until_state(&id, "SUCCESS").await;
+    let start: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(ended["state"]["startDate"].clone()).unwrap();
+    // 25 lines of a task `extra`, in three appends.
+    let extra: Vec<kite_engine::model::LogEntry> = (0..25)
+        .map(|i| kite_engine::model::LogEntry {
+            namespace: NS.into(),
+            flow_id: "chatty".into(),
+            task_id: Some("extra".into()),
+            execution_id: id.clone(),
+            task_run_id: None,
+            attempt_number: None,
+            timestamp: start + chrono::Duration::milliseconds(i),
+            level: kite_flow::plugin::LogLevel::Info,
+            thread: "worker".into(),
+            message: format!("line {i}"),
+        })
+        .collect();
+    for part in extra.chunks(10) {
+        h.platform.repos.logs.append(part).await.unwrap();
+    }
+    let page = |r: &Reply| -> Vec<String> {
+        r.json()
+            .as_array()
+            .unwrap_or_else(|| panic!("a plain array: {}", r.text()))
+            .iter()
+            .map(|l| l["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let total = |r: &Reply| r.headers["x-total-count"].to_str().unwrap().to_owned();
+    let second = h
+        .get(&format!("/api/v1/logs/{id}?taskId=extra&page=2&size=10"))
+        .await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text());
+    assert_eq!(total(&second), "25");
+    assert_eq!(
+        page(&second),
+        (10..20).map(|i| format!("line {i}")).collect::<Vec<_>>()
+    );
+    let third = h
+        .get(&format!("/api/v1/logs/{id}?taskId=extra&page=3&size=10"))
+        .await;
+    assert_eq!(page(&third).len(), 5);
+    let past = h
+        .get(&format!("/api/v1/logs/{id}?taskId=extra&page=9&size=10"))
+        .await;
+    assert!(page(&past).is_empty());
+    assert_eq!(total(&past), "25");
+    // `size` alone is the first page; no paging parameter: every line (existing callers).
+    let first = h
+        .get(&format!("/api/v1/logs/{id}?taskId=extra&size=3"))
+        .await;
+    assert_eq!(page(&first), ["line 0", "line 1", "line 2"]);
+    let extra_only = h.get(&format!("/api/v1/logs/{id}?taskId=extra")).await;
+    assert_eq!(page(&extra_only).len(), 25);
+    assert_eq!(total(&extra_only), "25");
+    // The execution's own lines too (the last ones may still be on their way).
+    let all = h.get(&format!("/api/v1/logs/{id}")).await;
+    assert!(page(&all).len() >= 28, "{:?}", page(&all));
+    assert_eq!(total(&all), page(&all).len().to_string());
+    for bad in ["size=0", "size=10001", "page=0", "page=x"] {
+        let r = h.get(&format!("/api/v1/logs/{id}?{bad}")).await;
+        assert!(r.status.is_client_error(), "{bad}: {}", r.status);
+    }
+    // The download streams every line.
+    let download = h
+        .get(&format!("/api/v1/logs/{id}/download?taskId=extra"))
+        .await;
+    assert_eq!(download.status, StatusCode::OK);
+    let text = download.text();
+    assert_eq!(text.lines().count(), 25, "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .ends_with("INFO [extra] line 24"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn json_inputs_are_capped_like_multipart_parts_with_a_413() {
+    let h = harness().await;
+    h.deploy(GREET).await;
+    // One value over the 1 MiB of a multipart text part.
+    let big = "x".repeat(1024 * 1024 + 1);
+    let r = h
+        .execute_json("greet", "", json!({"name": big, "count": 1}))
+        .await;
+    let body = assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "over 1048576 bytes");
+    assert!(body.to_string().contains("inputs.name"), "{body}");
+    // Nested values count as a whole.
+    let nested =
+        json!({"name": "n", "other": {"deep": ["y".repeat(600 * 1024), "y".repeat(600 * 1024)]}});
+    let r = h.execute_json("greet", "", nested).await;
+    assert_error(
+        &r,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Invalid input for `other`",
+    );
+    // A body over 4 MiB is refused before it is parsed.
+    let parts: serde_json::Map<String, Value> = (0..5)
+        .map(|i| (format!("v{i}"), Value::String("z".repeat(1000 * 1024))))
+        .collect();
+    let r = h.execute_json("greet", "", Value::Object(parts)).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "at most 4194304 bytes");
+    // A form body too.
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/executions/kite.api/greet",
+            Some("application/x-www-form-urlencoded"),
+            format!("name={big}"),
+        )
+        .await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "over 1048576 bytes");
+    // Small inputs still work.
+    let ok = h.execute_json("greet", "", json!({"name": "kite"})).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+}

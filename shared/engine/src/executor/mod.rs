@@ -257,7 +257,9 @@ impl<'f> Cx<'f> {
 
     /// Records a log line (and remembers ERROR lines for `errorLogs()`).
     pub fn log(&mut self, run: Option<&str>, level: LogLevel, message: impl Into<String>) {
-        let message = message.into();
+        let mut message = message.into();
+        // A huge line would not fit in the record's outbox nor in a log item.
+        crate::model::log::truncate_message(&mut message);
         let (task_id, attempt) = match run.and_then(|id| self.run(id)) {
             Some(r) => (
                 Some(r.task_id.clone()),

@@ -22,6 +22,9 @@ use serde_json::{Map, Value};
 
 use crate::executor::context::{Runtime, render_context};
 use crate::executor::{WorkerJob, WorkerResult};
+use crate::model::log::{
+    MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPT_LOG_LINES, thousands, truncate_message,
+};
 use crate::model::{LogEntry, State};
 use crate::repo::Repos;
 
@@ -139,7 +142,47 @@ pub struct RunContext {
     pub clock: Arc<dyn Clock>,
     /// The attempt's working directory (shared by WorkingDirectory children).
     pub workdir: PathBuf,
-    logs: Mutex<Vec<LogEntry>>,
+    logs: Mutex<AttemptLogs>,
+}
+
+/// The lines of one attempt, within [`MAX_ATTEMPT_LOG_LINES`] and [`MAX_ATTEMPT_LOG_BYTES`].
+#[derive(Debug, Default)]
+struct AttemptLogs {
+    entries: Vec<LogEntry>,
+    bytes: u64,
+    dropped_lines: u64,
+    dropped_bytes: u64,
+}
+
+impl AttemptLogs {
+    /// Whether a message of `size` bytes fits the budget (always when `forced`); counts it
+    /// as dropped when not.
+    fn admit(&mut self, size: u64, forced: bool) -> bool {
+        let over = self.entries.len() as u64 >= MAX_ATTEMPT_LOG_LINES
+            || self.bytes + size > MAX_ATTEMPT_LOG_BYTES;
+        if over && !forced {
+            self.dropped_lines += 1;
+            self.dropped_bytes += size;
+            false
+        } else {
+            self.bytes += size;
+            true
+        }
+    }
+
+    /// The message of the final line when lines were dropped.
+    fn dropped_marker(&self) -> Option<String> {
+        (self.dropped_lines > 0).then(|| {
+            format!(
+                "[log limit reached: {} more lines ({} bytes) of this attempt were dropped; an \
+                 attempt keeps at most {} lines or {} bytes of logs]",
+                thousands(self.dropped_lines),
+                thousands(self.dropped_bytes),
+                thousands(MAX_ATTEMPT_LOG_LINES),
+                thousands(MAX_ATTEMPT_LOG_BYTES)
+            )
+        })
+    }
 }
 
 impl std::fmt::Debug for RunContext {
@@ -205,13 +248,26 @@ impl RunContext {
     }
 
     /// Logs a line of the attempt (secret values rendered so far are masked; the whole
-    /// attempt's lines are masked again at its end, with every value it rendered).
+    /// attempt's lines are masked again at its end, with every value it rendered). A message
+    /// over [`MAX_LOG_MESSAGE_BYTES`](crate::model::log::MAX_LOG_MESSAGE_BYTES) is truncated
+    /// with a marker; past the attempt's budget ([`MAX_ATTEMPT_LOG_LINES`],
+    /// [`MAX_ATTEMPT_LOG_BYTES`]) lines are dropped and counted in one final marker line.
     pub fn log(&self, level: LogLevel, message: impl Into<String>) {
-        let mut message = message.into();
+        self.push_log(level, message.into(), false);
+    }
+
+    fn push_log(&self, level: LogLevel, mut message: String, forced: bool) {
         if let Some(m) = self.rt.masks() {
             m.mask_in_place(&mut message);
         }
-        let entry = LogEntry {
+        truncate_message(&mut message);
+        let Ok(mut logs) = self.logs.lock() else {
+            return;
+        };
+        if !logs.admit(message.len() as u64, forced) {
+            return;
+        }
+        logs.entries.push(LogEntry {
             namespace: self.job.namespace.clone(),
             flow_id: self.job.flow_id.clone(),
             task_id: Some(self.job.task_id.clone()),
@@ -222,10 +278,7 @@ impl RunContext {
             level,
             thread: "worker".into(),
             message,
-        };
-        if let Ok(mut l) = self.logs.lock() {
-            l.push(entry);
-        }
+        });
     }
 
     /// The storage key for a file this task run produces.
@@ -317,7 +370,7 @@ pub async fn run_job(
         repos,
         clock,
         workdir,
-        logs: Mutex::new(Vec::new()),
+        logs: Mutex::new(AttemptLogs::default()),
     };
     let outcome = match runners.get(ctx.task.type_name) {
         None => Err(TaskError(format!(
@@ -398,14 +451,23 @@ pub async fn run_job(
     let (state, mut outputs) = match outcome {
         Ok(o) => (o.state.unwrap_or(State::Success), o.outputs),
         Err(e) => {
-            ctx.log(LogLevel::Error, e.0.clone());
+            // Why it failed is kept even past the attempt's log budget.
+            ctx.push_log(LogLevel::Error, e.0.clone(), true);
             (State::Failed, Map::new())
         }
     };
     if ctx.job.working_directory.is_none() {
         let _ = tokio::fs::remove_dir_all(&ctx.workdir).await;
     }
-    let mut logs = ctx.logs.lock().map(|l| l.clone()).unwrap_or_default();
+    let marker = ctx.logs.lock().ok().and_then(|l| l.dropped_marker());
+    if let Some(m) = marker {
+        ctx.push_log(LogLevel::Warn, m, true);
+    }
+    let mut logs = ctx
+        .logs
+        .lock()
+        .map(|mut l| std::mem::take(&mut l.entries))
+        .unwrap_or_default();
     if let Some(masks) = ctx.rt.masks().filter(|m| !m.is_empty()) {
         for l in &mut logs {
             masks.mask_in_place(&mut l.message);

@@ -11,7 +11,9 @@
 //!   child is killed (`kill_on_drop`) and so is every process of its group (`kill -KILL -<pgid>`
 //!   is spawned: there is no safe std API for `killpg`).
 //! - stdout lines are INFO logs, stderr lines WARN logs (Kestra's `DefaultLogConsumer`), as they
-//!   come. Lines `::{"outputs":{...},"metrics":[...],"logs":[...]}::` are not logged: their
+//!   come, read with bounded memory: a line holds at most [`MAX_OUTPUT_LINE_BYTES`], a logged
+//!   line is cut to 64 KiB with a marker, and the attempt keeps at most 10,000 lines or 10 MiB
+//!   of logs (the rest is counted in one final marker line; `stdOutLineCount` counts all). Lines `::{"outputs":{...},"metrics":[...],"logs":[...]}::` are not logged: their
 //!   `outputs` become `vars`, their `logs` are logged at their level, metrics are ignored.
 //! - Rendering sees `workingDir` and `outputDir`; files written to `outputDir` are uploaded.
 //! - Outputs: `exitCode`, `vars`, `outputFiles` (path → URI), `stdOutLineCount`, `stdErrLineCount`.
@@ -27,11 +29,19 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::files;
 use crate::model::State;
+use crate::model::log::{MAX_LOG_MESSAGE_BYTES, floor_char_boundary, marker, thousands, truncated};
 use crate::worker::{Output, RunContext, TaskError};
 
 /// How long to keep reading stdout/stderr after the process exited (background processes
 /// may hold the pipes open).
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// Most bytes of one stdout/stderr line held in memory: an `::{"outputs":...}::` line may be
+/// this long; a longer line is logged cut (its rest is read and dropped).
+pub const MAX_OUTPUT_LINE_BYTES: usize = 1024 * 1024;
+
+/// Read buffer of each pipe.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
 
 /// What to run.
 #[derive(Debug)]
@@ -369,18 +379,86 @@ async fn read_lines(
     is_stderr: bool,
     collected: &Mutex<Collected>,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::new(pipe);
-    let mut buf = Vec::new();
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, pipe);
+    // The line's first bytes (at most MAX_OUTPUT_LINE_BYTES), and its full length.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut length = 0usize;
     loop {
-        buf.clear();
-        if reader.read_until(b'\n', &mut buf).await? == 0 {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            if length > 0 {
+                emit_line(ctx, &mut buf, length, is_stderr, collected);
+            }
             return Ok(());
         }
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
+        let newline = chunk.iter().position(|b| *b == b'\n');
+        let part = &chunk[..newline.unwrap_or(chunk.len())];
+        let room = MAX_OUTPUT_LINE_BYTES.saturating_sub(buf.len());
+        buf.extend_from_slice(&part[..part.len().min(room)]);
+        length += part.len();
+        let used = part.len() + usize::from(newline.is_some());
+        reader.consume(used);
+        if newline.is_some() {
+            emit_line(ctx, &mut buf, length, is_stderr, collected);
+            buf.clear();
+            length = 0;
         }
-        let line = String::from_utf8_lossy(&buf);
+    }
+}
+
+/// Handles one line read whole (`buf.len() == length`) or cut (its first bytes).
+fn emit_line(
+    ctx: &RunContext,
+    buf: &mut Vec<u8>,
+    mut length: usize,
+    is_stderr: bool,
+    collected: &Mutex<Collected>,
+) {
+    while matches!(buf.last(), Some(b'\r')) {
+        buf.pop();
+        length -= 1;
+    }
+    let line = String::from_utf8_lossy(buf);
+    if length <= buf.len() {
         handle_line(ctx, &line, is_stderr, collected);
+        return;
+    }
+    // Cut: never an outputs line, logged with a marker giving its real length.
+    if line.starts_with("::{") {
+        ctx.log(
+            LogLevel::Warn,
+            format!(
+                "an outputs line `::{{...}}::` of {} bytes is over the {}-byte limit of one output line: ignored",
+                thousands(length as u64),
+                thousands(MAX_OUTPUT_LINE_BYTES as u64)
+            ),
+        );
+        return;
+    }
+    count_line(is_stderr, &line, collected);
+    let kept = floor_char_boundary(&line, MAX_LOG_MESSAGE_BYTES);
+    ctx.log(
+        level_of(is_stderr),
+        format!("{}{}", &line[..kept], marker(length, kept)),
+    );
+}
+
+fn level_of(is_stderr: bool) -> LogLevel {
+    if is_stderr {
+        LogLevel::Warn
+    } else {
+        LogLevel::Info
+    }
+}
+
+fn count_line(is_stderr: bool, line: &str, collected: &Mutex<Collected>) {
+    if let Ok(mut c) = collected.lock() {
+        if is_stderr {
+            c.stderr_lines += 1;
+            c.last_stderr = Some(truncated(line, MAX_LOG_MESSAGE_BYTES));
+        } else {
+            c.stdout_lines += 1;
+        }
     }
 }
 
@@ -426,22 +504,8 @@ fn handle_line(ctx: &RunContext, line: &str, is_stderr: bool, collected: &Mutex<
             }
         }
     }
-    if let Ok(mut c) = collected.lock() {
-        if is_stderr {
-            c.stderr_lines += 1;
-            c.last_stderr = Some(line.to_owned());
-        } else {
-            c.stdout_lines += 1;
-        }
-    }
-    ctx.log(
-        if is_stderr {
-            LogLevel::Warn
-        } else {
-            LogLevel::Info
-        },
-        line.to_owned(),
-    );
+    count_line(is_stderr, line, collected);
+    ctx.log(level_of(is_stderr), line.to_owned());
 }
 
 /// Replaces every `kestra://...` URI in `text` with the path of a local copy in `workdir`.
