@@ -1725,7 +1725,11 @@ async fn json_inputs_are_capped_like_multipart_parts_with_a_413() {
             format!("name={big}"),
         )
         .await;
-    assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "multipart/form-data");
+    assert_error(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "multipart/form-data",
+    );
     // Small inputs still work.
     let ok = h.execute_json("greet", "", json!({"name": "kite"})).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
