@@ -6,6 +6,8 @@
 //! (task runs looked at, [`kite_engine::model::execution::visits`]). Responsiveness while a
 //! decision runs is tested in `shared/webserver/tests/busy_decision.rs`.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,25 +15,14 @@ use chrono::{TimeZone, Utc};
 use kite_engine::executor::limits::Limits;
 use kite_engine::executor::{self, Action, Event, Record, Runtime};
 use kite_engine::model::{Execution, LogEntry, State};
-use kite_engine::repo::Repos;
 use kite_engine::services::dispatch::{DeadLetter, Delivery, MAX_RECEIVES, Outcome, handle_batch};
-use kite_engine::services::host::PlatformHost;
-use kite_engine::services::poller::{self, Component, PollerConfig};
+use kite_engine::services::poller::{Component, PollerConfig};
 use kite_engine::services::{CreateOptions, Platform, QueueNames};
-use kite_flow::Flow;
-use kite_ports::{Clock, ManualClock, MemoryDocuments, MemoryQueue, MemoryStorage, Storage};
-use serde_json::Map;
-use tokio::sync::watch;
+use kite_ports::{Clock, ManualClock};
+use serde_json::{Map, json};
+use support::{Setup, deploy, parse};
 
 const NS: &str = "company.team";
-
-fn parse(source: &str) -> Flow {
-    let parsed = kite_flow::parse_flow(source);
-    match parsed.flow {
-        Some(f) => f,
-        None => panic!("invalid test flow:\n{source}\n{:#?}", parsed.diagnostics),
-    }
-}
 
 /// A ForEach over `n` values, `concurrencyLimit` `limit`, a Return inside.
 fn for_each(n: usize, limit: u32) -> String {
@@ -41,7 +32,13 @@ fn for_each(n: usize, limit: u32) -> String {
 }
 
 fn runtime(limits: Limits) -> Runtime {
-    let mut rt = Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
+    with_limits(
+        Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]),
+        limits,
+    )
+}
+
+fn with_limits(mut rt: Runtime, limits: Limits) -> Runtime {
     rt.limits = limits;
     rt
 }
@@ -157,70 +154,6 @@ fn the_loop_value_ceiling_fails_the_execution_naming_it() {
     assert_eq!(rec.execution.current(), State::Success);
 }
 
-/// A platform on in-memory ports with `rt`'s host replaced by `host` when given.
-async fn platform_with(
-    clock: Arc<dyn Clock>,
-    limits: Limits,
-    host: Option<Arc<dyn kite_expr::Host>>,
-) -> (Arc<Platform>, tempfile::TempDir) {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let repos = Repos::new(
-        Arc::new(MemoryDocuments::new(clock.clone())),
-        storage.clone(),
-    );
-    let host = host.unwrap_or_else(|| {
-        Arc::new(PlatformHost::new(
-            &[],
-            storage.clone(),
-            repos.clone(),
-            clock.clone(),
-        ))
-    });
-    let mut rt = Runtime::new(host, Map::new(), &[]);
-    rt.limits = limits;
-    let work = tempfile::tempdir().expect("temp dir");
-    let platform = Platform::new(
-        Arc::new(MemoryQueue::new(clock.clone())),
-        storage,
-        repos,
-        clock,
-        rt,
-        QueueNames::with_prefix("t-"),
-        work.path().to_path_buf(),
-    );
-    platform.ensure_queues().await.expect("queues");
-    (Arc::new(platform), work)
-}
-
-async fn deploy(p: &Platform, source: &str) -> Flow {
-    let flow = parse(source);
-    p.repos.flows.save(&flow, source).await.expect("save flow");
-    p.load_flow(&flow.namespace, &flow.id, None)
-        .await
-        .expect("load flow")
-}
-
-/// Waits (60 s at most) for execution `id` to end.
-async fn wait_end(p: &Platform, id: &str) -> Execution {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut ended = p.subscribe_ended();
-    loop {
-        if let Some(e) = p.execution(id).await.expect("read")
-            && e.current().is_terminated()
-        {
-            return e;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "execution {id} did not end in time"
-        );
-        tokio::select! {
-            _ = ended.recv() => {}
-            () = tokio::time::sleep(Duration::from_millis(50)) => {}
-        }
-    }
-}
-
 /// Log lines of `id`, waiting (60 s at most) until one satisfies `pred`.
 async fn log_matching(p: &Platform, id: &str, pred: impl Fn(&LogEntry) -> bool) -> LogEntry {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -237,43 +170,36 @@ async fn log_matching(p: &Platform, id: &str, pred: impl Fn(&LogEntry) -> bool) 
     }
 }
 
-fn pollers(p: &Arc<Platform>) -> watch::Sender<bool> {
-    let (stop, stop_rx) = watch::channel(false);
-    let config = PollerConfig {
-        executors: 1,
-        workers: 1,
-        visibility: Duration::from_secs(60),
-        wait: Duration::from_millis(100),
-        tick: Duration::from_secs(1),
-    };
-    let _handles = poller::spawn_all(p.clone(), config, stop_rx);
-    stop
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_record_size_ceiling_fails_the_execution_naming_it() {
-    let clock: Arc<dyn Clock> = Arc::new(kite_ports::SystemClock);
     let limits = Limits {
         max_record_bytes: 20_000,
         ..Limits::default()
     };
-    let (p, _work) = platform_with(clock, limits, None).await;
-    let stop = pollers(&p);
+    let kite = Setup::new()
+        .runtime(move |rt| with_limits(rt, limits))
+        .pollers(Some(PollerConfig {
+            executors: 1,
+            workers: 1,
+            visibility: Duration::from_secs(60),
+            wait: Duration::from_millis(100),
+            tick: Duration::from_secs(1),
+        }))
+        .start()
+        .await;
+    let p = &kite.platform;
     // The loop's runs make the record pass the ceiling while a Sleep keeps it running.
     let source = format!(
         "{}  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT1H\n",
         for_each(200, 0)
     );
-    let flow = deploy(&p, &source).await;
-    let created = p
-        .create_execution(&flow, Map::new(), CreateOptions::default())
-        .await
-        .expect("create");
-    let e = wait_end(&p, &created.id).await;
+    let flow = kite.deploy(&source).await;
+    let created = kite.create(&flow, json!({})).await;
+    let e = kite.wait_end(&created.id).await;
     assert_eq!(e.current(), State::Failed);
     let nap = e.task_run_list.iter().find(|r| r.task_id == "nap");
     assert_eq!(nap.map(|r| r.current()), Some(State::Killed), "{nap:?}");
-    let line = log_matching(&p, &created.id, |l| {
+    let line = log_matching(p, &created.id, |l| {
         l.message.contains("bytes per execution record")
     })
     .await;
@@ -283,7 +209,6 @@ async fn the_record_size_ceiling_fails_the_execution_naming_it() {
         "{}",
         line.message
     );
-    let _ = stop.send(true);
 }
 
 // =======================================================================================
@@ -294,7 +219,7 @@ async fn the_record_size_ceiling_fails_the_execution_naming_it() {
 async fn a_message_that_keeps_timing_out_is_dead_lettered_and_fails_its_execution() {
     let manual = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
     let clock: Arc<dyn Clock> = Arc::new(manual.clone());
-    let (p, _work) = platform_with(clock, Limits::default(), None).await;
+    let (p, _work) = Setup::new().clock(clock).pollers(None).platform().await;
     let flow = deploy(&p, &for_each(3, 0)).await;
     let created = p
         .create_execution(&flow, Map::new(), CreateOptions::default())

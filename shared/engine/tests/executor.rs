@@ -11,6 +11,8 @@
 //! Semantics follow the Kestra reference (§3–§5), in particular §4.3 (how the executor
 //! decides) and §4.7 (the worked lifecycle).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,15 +21,11 @@ use kite_engine::executor::{
     self, Action, Event, Record, Runtime, SubflowRequest, TimerKind, WorkerJob, WorkerResult,
 };
 use kite_engine::model::{Execution, ExecutionTrigger, LogEntry, State, TaskRun};
-use kite_engine::repo::Repos;
-use kite_engine::services::host::PlatformHost;
-use kite_engine::services::poller::{self, PollerConfig};
-use kite_engine::services::{CreateOptions, Platform, QueueNames, ServiceError};
+use kite_engine::services::{CreateOptions, ServiceError};
 use kite_flow::Flow;
 use kite_flow::plugin::LogLevel;
-use kite_ports::{Clock, MemoryDocuments, MemoryQueue, MemoryStorage, Storage, SystemClock};
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use support::{Kite, Setup, obj, parse};
 
 // =======================================================================================
 // Shared helpers
@@ -44,22 +42,6 @@ fn flow_yaml(id: &str, body: &str) -> String {
         "id: {id}\nnamespace: {NS}\n{}",
         body.trim_start_matches('\n')
     )
-}
-
-fn parse(source: &str) -> Flow {
-    let parsed = kite_flow::parse_flow(source);
-    match parsed.flow {
-        Some(f) => f,
-        None => panic!("invalid test flow:\n{source}\n{:#?}", parsed.diagnostics),
-    }
-}
-
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        Value::Null => Map::new(),
-        other => panic!("expected a JSON object, got {other}"),
-    }
 }
 
 fn history(h: &kite_engine::model::StateHistory) -> Vec<State> {
@@ -149,19 +131,10 @@ fn assert_state(e: &Execution, state: State) {
 // Level 1: end to end through the services, in memory
 // =======================================================================================
 
-/// An in-memory installation with its pollers running; stopped when dropped.
-struct Kite {
-    platform: Arc<Platform>,
-    stop: watch::Sender<bool>,
-    _work: tempfile::TempDir,
-}
+/// How long an end-to-end test waits for the log lines it expects.
+const LOG_WAIT_LIMIT: Duration = Duration::from_secs(5);
 
-impl Drop for Kite {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
-}
-
+/// This suite's installations: pollers running, the wait limits above.
 impl Kite {
     async fn start() -> Self {
         Self::start_with_env(&[]).await
@@ -169,132 +142,11 @@ impl Kite {
 
     /// `env` feeds `envs` (`KESTRA_*`) and `secret()` (`SECRET_*`, base64).
     async fn start_with_env(env: &[(&str, &str)]) -> Self {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let repos = Repos::new(
-            Arc::new(MemoryDocuments::new(clock.clone())),
-            storage.clone(),
-        );
-        let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
-        let rt = Runtime::new(Arc::new(host), Map::new(), &env);
-        let work = tempfile::tempdir().expect("temp dir");
-        let platform = Arc::new(Platform::new(
-            Arc::new(MemoryQueue::new(clock.clone())),
-            storage,
-            repos,
-            clock,
-            rt,
-            QueueNames::with_prefix("t-"),
-            work.path().to_path_buf(),
-        ));
-        platform.ensure_queues().await.expect("queues");
-        let (stop, stop_rx) = watch::channel(false);
-        let config = PollerConfig {
-            executors: 2,
-            workers: 2,
-            visibility: Duration::from_secs(30),
-            wait: Duration::from_millis(200),
-            tick: Duration::from_secs(1),
-        };
-        let _handles = poller::spawn_all(platform.clone(), config, stop_rx);
-        Self {
-            platform,
-            stop,
-            _work: work,
-        }
-    }
-
-    /// Saves a flow and returns it as stored (with its revision).
-    async fn deploy(&self, source: &str) -> Flow {
-        let flow = parse(source);
-        self.platform
-            .repos
-            .flows
-            .save(&flow, source)
+        Setup::new()
+            .env(env)
+            .wait_limits(WAIT_LIMIT, LOG_WAIT_LIMIT)
+            .start()
             .await
-            .expect("save flow");
-        self.platform
-            .load_flow(&flow.namespace, &flow.id, None)
-            .await
-            .expect("load flow")
-    }
-
-    async fn create(&self, flow: &Flow, inputs: Value) -> Execution {
-        self.platform
-            .create_execution(flow, obj(inputs), CreateOptions::default())
-            .await
-            .expect("create execution")
-    }
-
-    async fn get(&self, id: &str) -> Option<Execution> {
-        self.platform.execution(id).await.expect("read execution")
-    }
-
-    /// Waits until execution `id` satisfies `pred`.
-    async fn wait_until(
-        &self,
-        id: &str,
-        what: &str,
-        pred: impl Fn(&Execution) -> bool,
-    ) -> Execution {
-        let mut ended = self.platform.subscribe_ended();
-        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-        loop {
-            if let Some(e) = self.get(id).await
-                && pred(&e)
-            {
-                return e;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "execution {id} did not become {what} in time: {:#?}",
-                    self.get(id).await
-                );
-            }
-            tokio::select! {
-                _ = ended.recv() => {}
-                () = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-    }
-
-    async fn wait_end(&self, id: &str) -> Execution {
-        self.wait_until(id, "terminated", |e| e.state.current.is_terminated())
-            .await
-    }
-
-    async fn execute(&self, flow: &Flow, inputs: Value) -> Execution {
-        let created = self.create(flow, inputs).await;
-        self.wait_end(&created.id).await
-    }
-
-    /// Saves `source`, runs it with `inputs` and returns the ended execution.
-    async fn run(&self, source: &str, inputs: Value) -> Execution {
-        let flow = self.deploy(source).await;
-        self.execute(&flow, inputs).await
-    }
-
-    /// Log lines of an execution, waiting until `pred` holds for them (logs are
-    /// appended after the execution record is written).
-    async fn logs_until(&self, id: &str, pred: impl Fn(&[LogEntry]) -> bool) -> Vec<LogEntry> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let logs = self
-                .platform
-                .repos
-                .logs
-                .of_execution(id)
-                .await
-                .expect("logs");
-            if pred(&logs) || tokio::time::Instant::now() > deadline {
-                return logs;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 }
 

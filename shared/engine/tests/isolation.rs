@@ -3,32 +3,20 @@
 //! asked), dynamic subflow targets are rendered, and an execution reads only the files of
 //! its namespace and of the executions that started it.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
-use kite_engine::executor::{self, Event, Runtime};
-use kite_engine::model::{Execution, LogEntry, State};
-use kite_engine::repo::Repos;
-use kite_engine::services::host::PlatformHost;
-use kite_engine::services::poller::{self, PollerConfig};
-use kite_engine::services::{CreateOptions, ExecutorMessage, Platform, QueueNames};
+use kite_engine::executor::{self, Event};
+use kite_engine::model::{Execution, State};
+use kite_engine::services::CreateOptions;
 use kite_flow::Flow;
-use kite_ports::{
-    Clock, Expect, MemoryDocuments, MemoryQueue, MemoryStorage, Storage, StorageKey, SystemClock,
-};
-use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use kite_ports::Expect;
+use serde_json::{Value, json};
+use support::{Kite, Setup};
 
 const NS: &str = "company.team";
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
-
-fn parse(source: &str) -> Flow {
-    let parsed = kite_flow::parse_flow(source);
-    match parsed.flow {
-        Some(f) => f,
-        None => panic!("invalid test flow:\n{source}\n{:#?}", parsed.diagnostics),
-    }
-}
 
 fn flow_in(namespace: &str, id: &str, body: impl AsRef<str>) -> String {
     let body = body.as_ref();
@@ -38,182 +26,50 @@ fn flow_in(namespace: &str, id: &str, body: impl AsRef<str>) -> String {
     )
 }
 
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+/// An in-memory installation, its pollers running.
+async fn start() -> Kite {
+    Setup::new().start().await
 }
 
-/// An in-memory installation; its pollers run unless built with `manual`.
-struct Kite {
-    platform: Arc<Platform>,
-    stop: watch::Sender<bool>,
-    _work: tempfile::TempDir,
+/// Runs `flow` as execution `id` to its end, its FILE input `f` holding `content` (stored
+/// where that execution's upload goes) and the other input `other` (name, value).
+async fn run_with_file(
+    kite: &Kite,
+    flow: &Flow,
+    id: &str,
+    content: &str,
+    other: (&str, &str),
+) -> Execution {
+    let own = kite
+        .put(
+            &format!(
+                "{}/{}/executions/{id}/inputs/f/data.txt",
+                flow.namespace, flow.id
+            ),
+            content,
+        )
+        .await;
+    let mut inputs = json!({ "f": own });
+    inputs[other.0] = json!(other.1);
+    let e = kite
+        .create_with(
+            flow,
+            inputs,
+            CreateOptions {
+                id: Some(id.into()),
+                ..CreateOptions::default()
+            },
+        )
+        .await;
+    kite.wait_end(&e.id).await
 }
 
-impl Drop for Kite {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
-}
-
-impl Kite {
-    async fn start() -> Self {
-        Self::build(None, true).await
-    }
-
-    async fn build(max_depth: Option<u32>, pollers: bool) -> Self {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-        let repos = Repos::new(
-            Arc::new(MemoryDocuments::new(clock.clone())),
-            storage.clone(),
-        );
-        let host = PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-        let mut rt = Runtime::new(Arc::new(host), Map::new(), &[]);
-        if let Some(d) = max_depth {
-            rt.max_subflow_depth = d;
-        }
-        let work = tempfile::tempdir().expect("temp dir");
-        let platform = Arc::new(Platform::new(
-            Arc::new(MemoryQueue::new(clock.clone())),
-            storage,
-            repos,
-            clock,
-            rt,
-            QueueNames::with_prefix("t-"),
-            work.path().to_path_buf(),
-        ));
-        platform.ensure_queues().await.expect("queues");
-        let (stop, stop_rx) = watch::channel(false);
-        if pollers {
-            let config = PollerConfig {
-                executors: 2,
-                workers: 2,
-                visibility: Duration::from_secs(30),
-                wait: Duration::from_millis(200),
-                tick: Duration::from_secs(1),
-            };
-            let _handles = poller::spawn_all(platform.clone(), config, stop_rx);
-        }
-        Self {
-            platform,
-            stop,
-            _work: work,
-        }
-    }
-
-    async fn deploy(&self, source: &str) -> Flow {
-        let flow = parse(source);
-        self.platform
-            .repos
-            .flows
-            .save(&flow, source)
-            .await
-            .expect("save flow");
-        self.platform
-            .load_flow(&flow.namespace, &flow.id, None)
-            .await
-            .expect("load flow")
-    }
-
-    async fn create(&self, flow: &Flow, inputs: Value, opts: CreateOptions) -> Execution {
-        self.platform
-            .create_execution(flow, obj(inputs), opts)
-            .await
-            .expect("create execution")
-    }
-
-    async fn get(&self, id: &str) -> Option<Execution> {
-        self.platform.execution(id).await.expect("read execution")
-    }
-
-    async fn wait_until(
-        &self,
-        id: &str,
-        what: &str,
-        pred: impl Fn(&Execution) -> bool,
-    ) -> Execution {
-        let mut ended = self.platform.subscribe_ended();
-        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-        loop {
-            if let Some(e) = self.get(id).await
-                && pred(&e)
-            {
-                return e;
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "execution {id} did not become {what} in time: {:#?}",
-                    self.get(id)
-                        .await
-                        .map(|e| (e.state.current, e.task_run_list))
-                );
-            }
-            tokio::select! {
-                _ = ended.recv() => {}
-                () = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-    }
-
-    async fn wait_end(&self, id: &str) -> Execution {
-        self.wait_until(id, "terminated", |e| e.state.current.is_terminated())
-            .await
-    }
-
-    /// Log lines of an execution once `pred` holds for them (logs follow the record).
-    async fn logs_until(&self, id: &str, pred: impl Fn(&[LogEntry]) -> bool) -> Vec<LogEntry> {
-        let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-        loop {
-            let logs = self
-                .platform
-                .repos
-                .logs
-                .of_execution(id)
-                .await
-                .expect("logs");
-            if pred(&logs) || tokio::time::Instant::now() > deadline {
-                return logs;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn count(&self, namespace: &str) -> usize {
-        self.platform
-            .repos
-            .executions
-            .list(namespace, None, 1000)
-            .await
-            .expect("list")
-            .len()
-    }
-
-    async fn put(&self, key: &str, content: &str) -> String {
-        let key = StorageKey::new(key).expect("key");
-        self.platform
-            .storage
-            .put(&key, content.as_bytes().to_vec().into())
-            .await
-            .expect("put");
-        key.to_uri()
-    }
-
-    /// Hands one event to the executor as the queue would.
-    async fn deliver(&self, execution_id: &str, message_id: &str, event: Event) {
-        let body = serde_json::to_string(&ExecutorMessage {
-            id: message_id.to_owned(),
-            execution_id: execution_id.to_owned(),
-            event,
-        })
-        .expect("json");
-        self.platform
-            .handle_executor_message(&body)
-            .await
-            .expect("handled");
-    }
+/// Waits for a log line of execution `id` containing `words`; asserts there is one.
+async fn assert_logged(kite: &Kite, id: &str, words: &str) {
+    let logs = kite
+        .logs_until(id, |l| l.iter().any(|l| l.message.contains(words)))
+        .await;
+    assert!(logs.iter().any(|l| l.message.contains(words)), "{logs:#?}");
 }
 
 fn child_of(e: &Execution, task: &str) -> Option<String> {
@@ -265,13 +121,10 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mutual_recursion_fails_at_the_default_depth_limit_with_a_bounded_count() {
-    let kite = Kite::start().await;
+    let kite = start().await;
     assert_eq!(kite.platform.rt.max_subflow_depth, 32);
     let ping = deploy_ping_pong(&kite).await;
-    let root = kite
-        .create(&ping, json!({}), CreateOptions::default())
-        .await;
-    let e = kite.wait_end(&root.id).await;
+    let e = kite.execute(&ping, json!({})).await;
     assert_eq!(e.state.current, State::Failed);
 
     // Walk down the chain: root + 32 nested subflows, the last one's call failed.
@@ -306,7 +159,13 @@ async fn mutual_recursion_fails_at_the_default_depth_limit_with_a_bounded_count(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_configured_depth_limit_and_a_dynamic_self_call() {
-    let kite = Kite::build(Some(3), true).await;
+    let kite = Setup::new()
+        .runtime(|mut rt| {
+            rt.max_subflow_depth = 3;
+            rt
+        })
+        .start()
+        .await;
     let flow = kite
         .deploy(&flow_in(
             NS,
@@ -320,10 +179,7 @@ tasks:
 "#,
         ))
         .await;
-    let root = kite
-        .create(&flow, json!({}), CreateOptions::default())
-        .await;
-    let e = kite.wait_end(&root.id).await;
+    let e = kite.execute(&flow, json!({})).await;
     assert_eq!(e.state.current, State::Failed);
     // The rendered flow id was found: the chain runs to the limit of 3.
     let mut chain = vec![e];
@@ -334,20 +190,12 @@ tasks:
         assert!(chain.len() <= 10, "the chain does not end");
     }
     assert_eq!(chain.len(), 4, "root + 3 nested subflows");
-    let logs = kite
-        .logs_until(&chain[3].id, |l| {
-            l.iter().any(|l| l.message.contains("at most 3 nested"))
-        })
-        .await;
-    assert!(
-        logs.iter().any(|l| l.message.contains("at most 3 nested")),
-        "{logs:#?}"
-    );
+    assert_logged(&kite, &chain[3].id, "at most 3 nested").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dynamic_flow_id_is_rendered_before_lookup() {
-    let kite = Kite::start().await;
+    let kite = start().await;
     kite.deploy(&flow_in(
         NS,
         "leaf",
@@ -375,9 +223,7 @@ tasks:
 "#,
         ))
         .await;
-    let root = kite
-        .create(&flow, json!({"target": "leaf"}), CreateOptions::default())
-        .await;
+    let root = kite.create(&flow, json!({"target": "leaf"})).await;
     let e = kite.wait_end(&root.id).await;
     assert_eq!(
         e.state.current,
@@ -413,7 +259,7 @@ fn the_depth_limit_is_read_from_the_environment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_root_kills_detached_and_foreach_item_descendants() {
-    let kite = Kite::start().await;
+    let kite = start().await;
     kite.deploy(&flow_in(
         NS,
         "sleeper",
@@ -466,13 +312,7 @@ tasks:
         ))
         .await;
     let items = kite.put("company.team/data/items.txt", "a\nb\n").await;
-    let root = kite
-        .create(
-            &root_flow,
-            json!({"items": items}),
-            CreateOptions::default(),
-        )
-        .await;
+    let root = kite.create(&root_flow, json!({"items": items})).await;
     // Wait until every descendant sleeps: middle's child, and both ForEachItem children.
     let running = kite
         .wait_until(&root.id, "running its ForEachItem children", |e| {
@@ -538,7 +378,7 @@ tasks:
 /// delivered again and creates the child. The child must not run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_child_created_after_its_parent_was_killed_is_killed_on_start() {
-    let kite = Kite::build(None, false).await;
+    let kite = Setup::new().pollers(None).start().await;
     kite.deploy(&flow_in(
         NS,
         "late-child",
@@ -563,9 +403,7 @@ tasks:
 "#,
         ))
         .await;
-    let parent = kite
-        .create(&parent_flow, json!({}), CreateOptions::default())
-        .await;
+    let parent = kite.create(&parent_flow, json!({})).await;
 
     // 1. The parent's Start is decided and written; the handler stops before its sends.
     let repo = &kite.platform.repos.executions;
@@ -624,7 +462,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn read_of_another_namespace_is_refused_own_files_are_read() {
-    let kite = Kite::start().await;
+    let kite = start().await;
     let secret = kite
         .put(
             "other.ns/vault/executions/X/tasks/t/r/secret.txt",
@@ -658,24 +496,14 @@ tasks:
             .replace("SHARED", &shared),
         ))
         .await;
-    let id = "readerExecution1";
-    let own = kite
-        .put(
-            &format!("company.team/reader/executions/{id}/inputs/f/data.txt"),
-            "my input",
-        )
-        .await;
-    let e = kite
-        .create(
-            &flow,
-            json!({"f": own, "target": secret}),
-            CreateOptions {
-                id: Some(id.into()),
-                ..CreateOptions::default()
-            },
-        )
-        .await;
-    let e = kite.wait_end(&e.id).await;
+    let e = run_with_file(
+        &kite,
+        &flow,
+        "readerExecution1",
+        "my input",
+        ("target", &secret),
+    )
+    .await;
     let out = |task: &str| {
         e.task_run_list
             .iter()
@@ -705,7 +533,7 @@ tasks:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn worker_tasks_check_access_too() {
-    let kite = Kite::start().await;
+    let kite = start().await;
     let secret = kite
         .put("other.ns/vault/executions/X/tasks/t/r/secret.txt", "12345")
         .await;
@@ -724,25 +552,16 @@ tasks:
 "#,
         ))
         .await;
-    let e = kite
-        .create(&flow, json!({"target": secret}), CreateOptions::default())
-        .await;
-    let e = kite.wait_end(&e.id).await;
+    let e = kite.execute(&flow, json!({"target": secret})).await;
     assert_eq!(state_of(&e, "size"), Some(State::Failed));
-    let logs = kite
-        .logs_until(&e.id, |l| l.iter().any(|l| l.message.contains("refused")))
-        .await;
-    assert!(
-        logs.iter().any(|l| l.message.contains("refused")),
-        "{logs:#?}"
-    );
+    assert_logged(&kite, &e.id, "refused").await;
 }
 
 /// A child in another namespace reads the file its parent passed, and nothing else of the
 /// parent's namespace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_child_in_another_namespace_reads_what_its_parent_passed() {
-    let kite = Kite::start().await;
+    let kite = start().await;
     let unrelated = kite
         .put(
             "company.team/other/executions/Z/tasks/t/r/private.txt",
@@ -789,24 +608,14 @@ tasks:
 "#,
         ))
         .await;
-    let id = "producerExecution1";
-    let own = kite
-        .put(
-            &format!("company.team/producer/executions/{id}/inputs/f/data.txt"),
-            "handed down",
-        )
-        .await;
-    let parent = kite
-        .create(
-            &parent_flow,
-            json!({"f": own, "unrelated": unrelated}),
-            CreateOptions {
-                id: Some(id.into()),
-                ..CreateOptions::default()
-            },
-        )
-        .await;
-    let parent = kite.wait_end(&parent.id).await;
+    let parent = run_with_file(
+        &kite,
+        &parent_flow,
+        "producerExecution1",
+        "handed down",
+        ("unrelated", &unrelated),
+    )
+    .await;
     let child = kite
         .wait_end(&child_of(&parent, "call").expect("child"))
         .await;

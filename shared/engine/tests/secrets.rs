@@ -5,25 +5,23 @@
 //! decrypted only where a task renders them; a flow declaring one is refused when no
 //! encryption key is configured.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use kite_engine::crypto::{ENCRYPTED_TYPE, EncryptionKey};
-use kite_engine::executor::Runtime;
 use kite_engine::model::{Execution, LogEntry, State};
-use kite_engine::repo::Repos;
-use kite_engine::services::host::PlatformHost;
-use kite_engine::services::poller::{self, PollerConfig};
-use kite_engine::services::{CreateOptions, Platform, QueueNames};
+use kite_engine::services::CreateOptions;
 use kite_flow::Flow;
 use kite_ports::{
-    Clock, Document, DocumentError, DocumentStore, Expect, MemoryDocuments, MemoryQueue,
-    MemoryStorage, MessageId, OutgoingMessage, Page, Query, Queue, QueueError, QueueSpec,
-    ReceiptHandle, ReceivedMessage, Storage, SystemClock, Versioned, WriteOp,
+    Clock, Document, DocumentError, DocumentStore, Expect, MemoryDocuments, MemoryQueue, MessageId,
+    OutgoingMessage, Page, Query, Queue, QueueError, QueueSpec, ReceiptHandle, ReceivedMessage,
+    SystemClock, Versioned, WriteOp,
 };
-use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use serde_json::{Value, json};
+use support::Setup;
 
 const NS: &str = "company.team";
 const SECRET: &str = "hunter2-Sup3rS3cret";
@@ -182,134 +180,60 @@ impl Queue for RecordingQueue {
     }
 }
 
+/// An in-memory installation recording what it writes and sends.
 struct Kite {
-    platform: Arc<Platform>,
+    kite: support::Kite,
     docs: Arc<Recording>,
     sent: Arc<Mutex<String>>,
-    stop: watch::Sender<bool>,
-    _work: tempfile::TempDir,
 }
 
-impl Drop for Kite {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+impl std::ops::Deref for Kite {
+    type Target = support::Kite;
+
+    fn deref(&self) -> &support::Kite {
+        &self.kite
     }
 }
 
 impl Kite {
     async fn start(key: Option<&str>) -> Self {
-        let env = vec![("SECRET_PASSWORD".to_owned(), b64(SECRET))];
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
         let docs = Arc::new(Recording {
             inner: MemoryDocuments::new(clock.clone()),
             written: Mutex::default(),
         });
-        let repos = Repos::new(docs.clone(), storage.clone());
-        let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
-        let mut rt = Runtime::new(Arc::new(host), Map::new(), &env);
-        if let Some(k) = key {
-            rt = rt.with_encryption_key(EncryptionKey::parse(k).expect("key"));
-        }
-        let work = tempfile::tempdir().expect("temp dir");
         let sent = Arc::new(Mutex::new(String::new()));
-        let platform = Arc::new(Platform::new(
-            Arc::new(RecordingQueue {
-                inner: MemoryQueue::new(clock.clone()),
-                sent: sent.clone(),
-            }),
-            storage,
-            repos,
-            clock,
-            rt,
-            QueueNames::with_prefix("t-"),
-            work.path().to_path_buf(),
-        ));
-        platform.ensure_queues().await.expect("queues");
-        let (stop, stop_rx) = watch::channel(false);
-        let config = PollerConfig {
-            executors: 2,
-            workers: 2,
-            visibility: Duration::from_secs(30),
-            wait: Duration::from_millis(200),
-            tick: Duration::from_secs(1),
-        };
-        let _handles = poller::spawn_all(platform.clone(), config, stop_rx);
-        Self {
-            platform,
-            docs,
-            sent,
-            stop,
-            _work: work,
-        }
-    }
-
-    async fn deploy(&self, source: &str) -> Flow {
-        let parsed = kite_flow::parse_flow(source);
-        let flow = parsed
-            .flow
-            .unwrap_or_else(|| panic!("invalid flow: {:#?}", parsed.diagnostics));
-        self.platform
-            .repos
-            .flows
-            .save(&flow, source)
-            .await
-            .expect("save");
-        self.platform
-            .load_flow(&flow.namespace, &flow.id, None)
-            .await
-            .expect("load")
+        let queue = Arc::new(RecordingQueue {
+            inner: MemoryQueue::new(clock.clone()),
+            sent: sent.clone(),
+        });
+        let key = key.map(|k| EncryptionKey::parse(k).expect("key"));
+        let kite = Setup::new()
+            .clock(clock)
+            .env(&[("SECRET_PASSWORD", &b64(SECRET))])
+            .documents(docs.clone())
+            .queue(queue)
+            .runtime(move |rt| match key {
+                Some(k) => rt.with_encryption_key(k),
+                None => rt,
+            })
+            .start()
+            .await;
+        Self { kite, docs, sent }
     }
 
     async fn run(&self, flow: &Flow, inputs: Value) -> Execution {
-        let Value::Object(inputs) = inputs else {
-            panic!("inputs must be an object")
-        };
-        let created = self
-            .platform
-            .create_execution(flow, inputs, CreateOptions::default())
-            .await
-            .expect("create");
-        let mut ended = self.platform.subscribe_ended();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(e) = self.platform.execution(&created.id).await.expect("read")
-                && e.state.current.is_terminated()
-            {
-                return e;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "execution did not end"
-            );
-            tokio::select! {
-                _ = ended.recv() => {}
-                () = tokio::time::sleep(Duration::from_millis(50)) => {}
-            }
-        }
+        let created = self.create(flow, inputs).await;
+        self.wait_end(&created.id).await
     }
 
     /// The logs of `id`, once the line ending the flow is stored (logs are appended after
     /// the record is written).
     async fn logs(&self, id: &str) -> Vec<LogEntry> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let logs = self
-                .platform
-                .repos
-                .logs
-                .of_execution(id)
-                .await
-                .expect("logs");
-            if logs.iter().any(|l| l.message.starts_with("Flow completed")) {
-                return logs;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no end log: {logs:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let ended = |l: &LogEntry| l.message.starts_with("Flow completed");
+        let logs = self.logs_until(id, |l| l.iter().any(ended)).await;
+        assert!(logs.iter().any(ended), "no end log: {logs:#?}");
+        logs
     }
 
     /// Every document written to the store so far (every version), and every message

@@ -125,6 +125,16 @@ impl Harness {
         }
     }
 
+    /// Posts the probe flow as `content_type`, the other headers those of `p`.
+    async fn post_probe_flow(&self, content_type: &str, p: Probe) -> Reply {
+        let p = Probe {
+            content_type: Some(content_type.into()),
+            body: PROBE.as_bytes().to_vec(),
+            ..p
+        };
+        self.send(&Method::POST, "/api/v1/flows", &p).await
+    }
+
     async fn get(&self, uri: &str) -> Value {
         let r = self.send(&Method::GET, uri, &Probe::own()).await;
         assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text);
@@ -367,17 +377,7 @@ async fn every_state_changing_route_refuses_what_a_foreign_page_can_send() {
         }
     }
 
-    let r = h
-        .send(
-            &Method::POST,
-            "/api/v1/flows",
-            &Probe {
-                content_type: Some("application/x-yaml".into()),
-                body: PROBE.as_bytes().to_vec(),
-                ..Probe::own()
-            },
-        )
-        .await;
+    let r = h.post_probe_flow("application/x-yaml", Probe::own()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let before = h.snapshot().await;
     assert_eq!(before.0, 1);
@@ -448,31 +448,18 @@ async fn the_original_attack_is_refused_and_nothing_runs() {
     let h = harness().await;
     let page = "http://attacker.example";
     let r = h
-        .send(
-            &Method::POST,
-            "/api/v1/flows",
-            &Probe {
+        .post_probe_flow(
+            "text/plain",
+            Probe {
                 origin: Some(page.into()),
                 fetch_site: Some("cross-site"),
-                content_type: Some("text/plain".into()),
-                body: PROBE.as_bytes().to_vec(),
                 ..Probe::own()
             },
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     // Without Origin headers (an old browser, or a DNS-rebound name): still refused.
-    let r = h
-        .send(
-            &Method::POST,
-            "/api/v1/flows",
-            &Probe {
-                content_type: Some("text/plain".into()),
-                body: PROBE.as_bytes().to_vec(),
-                ..Probe::own()
-            },
-        )
-        .await;
+    let r = h.post_probe_flow("text/plain", Probe::own()).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
     assert!(r.text.contains("application/x-yaml"), "{}", r.text);
     let r = h
@@ -485,17 +472,7 @@ async fn the_original_attack_is_refused_and_nothing_runs() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "no flow was stored");
 
     // The flow exists (deployed by its owner); the form-body start is refused.
-    let r = h
-        .send(
-            &Method::POST,
-            "/api/v1/flows",
-            &Probe {
-                content_type: Some("application/x-yaml".into()),
-                body: PROBE.as_bytes().to_vec(),
-                ..Probe::own()
-            },
-        )
-        .await;
+    let r = h.post_probe_flow("application/x-yaml", Probe::own()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = h
         .send(
