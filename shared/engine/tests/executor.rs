@@ -4388,11 +4388,16 @@ async fn a_one_megabyte_log_message_is_truncated_and_the_later_logs_are_kept() {
     );
     let e = kite.run(&src, json!({})).await;
     assert_state(&e, State::Success);
+    // A worker writes its lines beside its result: they may land after the executor's
+    // later lines, so wait for every expected line (a lost one times out).
+    let wanted = ["after the big one", "shell after", "last line"];
     let logs = kite
-        .logs_until(&e.id, |l| l.iter().any(|l| l.message == "last line"))
+        .logs_until(&e.id, |l| {
+            wanted.iter().all(|w| l.iter().any(|l| l.message == *w))
+        })
         .await;
     let messages: Vec<&str> = logs.iter().map(|l| l.message.as_str()).collect();
-    for wanted in ["after the big one", "shell after", "last line"] {
+    for wanted in wanted {
         assert!(
             messages.contains(&wanted),
             "`{wanted}` missing among {} lines",
