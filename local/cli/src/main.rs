@@ -47,7 +47,7 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         foreach: usize,
         /// ForEach sizes timed one by one (time, peak memory), health p99 measured by an
-        /// HTTP client during the largest; `--scale ''` skips them.
+        /// HTTP client during the largest; `--scale 0` skips them.
         #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000, 100_000])]
         scale: Vec<usize>,
         /// Use SQLite synchronous=NORMAL instead of FULL.

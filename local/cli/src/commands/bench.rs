@@ -246,7 +246,7 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let largest = args.scale.iter().copied().max().unwrap_or(0);
     let mut scale = Vec::new();
     let mut health = None;
-    for &n in &args.scale {
+    for &n in args.scale.iter().filter(|n| **n > 0) {
         reset_peak_rss();
         let probe = (n == largest && health.is_none()).then(|| HealthProbe::start(addr));
         let t = run_flow(&platform, &foreach_flow(&format!("bench_scale_{n}"), n), 1).await;
