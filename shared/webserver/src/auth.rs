@@ -55,10 +55,13 @@ fn authorized(header: &str, token: Option<&str>, basic: Option<&(String, String)
     let (scheme, credentials) = header.trim().split_once(' ').unwrap_or((header, ""));
     let credentials = credentials.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        return token.is_some_and(|t| constant_time_eq(t.as_bytes(), credentials.as_bytes()));
+        // An empty token matches nothing (it must not admit `Bearer ` with no credentials).
+        return token.is_some_and(|t| {
+            !t.is_empty() && constant_time_eq(t.as_bytes(), credentials.as_bytes())
+        });
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let Some((user, password)) = basic else {
+        let Some((user, password)) = basic.filter(|(_, p)| !p.is_empty()) else {
             return false;
         };
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credentials) else {
@@ -90,5 +93,14 @@ mod tests {
         assert!(authorized(&format!("Basic {b64}"), None, Some(&basic)));
         assert!(!authorized(&format!("Basic {b64}"), Some("x"), None));
         assert!(!authorized("Basic !!!", None, Some(&basic)));
+    }
+
+    #[test]
+    fn empty_secrets_admit_nobody() {
+        assert!(!authorized("Bearer ", Some(""), None));
+        assert!(!authorized("Bearer", Some(""), None));
+        let empty = ("kite".to_owned(), String::new());
+        let b64 = base64::engine::general_purpose::STANDARD.encode("kite:");
+        assert!(!authorized(&format!("Basic {b64}"), None, Some(&empty)));
     }
 }

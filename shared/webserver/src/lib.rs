@@ -156,10 +156,11 @@ impl AppState {
         }
     }
 
-    /// Requires `Authorization: Bearer <token>` (an empty token disables it).
+    /// Requires `Authorization: Bearer <token>`. An empty token never turns authentication
+    /// off: it matches no request (the binaries refuse it before they get here).
     pub fn with_token(self, token: impl Into<String>) -> Self {
         let token = token.into();
-        self.map_options(|o| o.token = (!token.is_empty()).then_some(token))
+        self.map_options(|o| o.token = Some(token))
     }
 
     /// Accepts basic auth `user:password`.

@@ -1265,6 +1265,21 @@ async fn kv_store() {
     assert_eq!(output(&e, "r"), "hi there");
 }
 
+/// An empty token set through the library never means "no auth": every request but the
+/// health probes is refused, `Bearer ` with nothing after it included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_empty_token_admits_nobody() {
+    let h = harness_with(|s| s.with_token("")).await;
+    let r = h.get("/api/v1/flows/search").await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "Unauthorized");
+    let bare = Request::get("/api/v1/flows/search")
+        .header(header::AUTHORIZATION, "Bearer ")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(bare).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.get("/health").await.status, StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn auth_token_and_basic() {
     let h = harness_with(|s| s.with_token("t0ken").with_basic_auth("admin", "pw")).await;
