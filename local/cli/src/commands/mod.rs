@@ -8,6 +8,7 @@ pub mod flow_schema;
 pub mod flow_validate;
 pub mod infra;
 pub mod platform;
+pub mod private_file;
 pub mod remote;
 pub mod server_local;
 pub mod token;

@@ -179,10 +179,10 @@ pub fn encryption_key(
     let Some(path) = key_file else {
         return Ok(None);
     };
-    if !path.exists() {
-        let text = EncryptionKey::generate()?;
-        write_private(path, &text)
-            .with_context(|| format!("cannot create the encryption key {}", path.display()))?;
+    if !path.exists()
+        && crate::commands::private_file::create_once(path, &EncryptionKey::generate()?)
+            .with_context(|| format!("cannot create the encryption key {}", path.display()))?
+    {
         println!(
             "Created an encryption key for SECRET inputs in {} (keep it: without it they cannot be read; set {} to use another)",
             path.display(),
@@ -194,19 +194,4 @@ pub fn encryption_key(
     let key = EncryptionKey::parse(&text)
         .with_context(|| format!("invalid encryption key in {}", path.display()))?;
     Ok(Some(key))
-}
-
-/// Writes `text` to a new file readable by its owner only.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
 }

@@ -10,7 +10,6 @@
 //! (`KITE_TOKEN_FILE`), `--token`/`KITE_TOKEN`, then `.kite/api-token` (the default data
 //! folder) when it exists.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -75,30 +74,12 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<(String, bool)> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data folder {}", data.display()))?;
     let token = generate()?;
-    let tmp = data.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut f = options.open(&tmp)?;
-        f.write_all(token.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()
-    };
-    let _ = std::fs::remove_file(&tmp);
-    write().with_context(|| format!("cannot write the token file {}", tmp.display()))?;
-    let linked = std::fs::hard_link(&tmp, &path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok((token, true)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((read(&path)?, false)),
-        Err(e) => {
-            Err(e).with_context(|| format!("cannot create the token file {}", path.display()))
-        }
+    let created = crate::commands::private_file::create_once(&path, &format!("{token}\n"))
+        .with_context(|| format!("cannot create the token file {}", path.display()))?;
+    if created {
+        Ok((token, true))
+    } else {
+        Ok((read(&path)?, false))
     }
 }
 

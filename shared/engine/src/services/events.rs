@@ -268,13 +268,7 @@ impl Platform {
             let actions = executor::handle(&flow, &mut rec, &event, &event_id, &rt, now);
             (rec, actions)
         };
-        match tokio::task::spawn_blocking(run).await {
-            Ok(done) => done,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => panic!("a decision was cancelled: {e}"),
-            },
-        }
+        on_blocking_pool(run).await
     }
 
     /// Encodes `rec` for storage (on the blocking pool); a record over the size ceiling
@@ -301,13 +295,7 @@ impl Platform {
             let json = ExecutionRepo::encode(&rec);
             (rec, json, actions)
         };
-        match tokio::task::spawn_blocking(run).await {
-            Ok(done) => done,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => panic!("encoding a record was cancelled: {e}"),
-            },
-        }
+        on_blocking_pool(run).await
     }
 
     /// The execution an executor message body is for (None when it does not decode).
@@ -548,5 +536,18 @@ impl Platform {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs `f` on the blocking pool (CPU-bound work that must not hold an async thread) and
+/// returns its result; a panic of `f` is raised again here, so the dispatch fails only the
+/// message concerned.
+async fn on_blocking_pool<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(done) => done,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("work on the blocking pool was cancelled: {e}"),
+        },
     }
 }
