@@ -7,6 +7,8 @@
 //! - [`executor`]: the pure decision function and its per-task-type behaviour.
 //! - [`crypto`]: SECRET inputs and outputs encrypted at rest (AES-256-GCM).
 //! - [`masking`]: secret values masked in logs and outputs.
+//! - [`triggers`]: schedules, polling, webhook and flow triggers: trigger states, exactly-once
+//!   firing, the tick.
 
 pub mod access;
 pub mod crypto;
@@ -16,4 +18,5 @@ pub mod model;
 pub mod repo;
 pub mod services;
 pub mod tls;
+pub mod triggers;
 pub mod worker;

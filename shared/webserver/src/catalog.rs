@@ -48,9 +48,9 @@ pub async fn save_flow(
     platform: &Platform,
     flow: &kite_flow::Flow,
     source: &str,
-) -> Result<StoredFlow, RepoError> {
+) -> Result<StoredFlow, kite_engine::services::ServiceError> {
     register_namespace(platform, &flow.namespace).await?;
-    platform.repos.flows.save(flow, source).await
+    platform.deploy_flow(flow, source).await
 }
 
 /// One YAML document of a multi-document source.

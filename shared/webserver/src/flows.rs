@@ -315,7 +315,7 @@ pub(crate) async fn delete(
     Path((namespace, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     check_path(&namespace, &id)?;
-    if state.platform().repos.flows.delete(&namespace, &id).await? {
+    if state.platform().delete_flow(&namespace, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(flow_not_found(&namespace, &id))

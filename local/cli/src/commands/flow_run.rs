@@ -64,7 +64,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.flows {
         load_flows(&platform, dir).await?;
     }
-    platform.repos.flows.save(&flow, &source).await?;
+    platform.deploy_flow(&flow, &source).await?;
     let flow = platform.load_flow(&flow.namespace, &flow.id, None).await?;
     if let Some(message) = kite_engine::crypto::missing_key_message(&flow, platform.rt.encryption())
     {
@@ -205,7 +205,7 @@ async fn load_flows(platform: &Platform, dir: &Path) -> anyhow::Result<()> {
         for parsed in kite_flow::parse_flows(&source) {
             match parsed.flow {
                 Some(flow) => {
-                    platform.repos.flows.save(&flow, &source).await?;
+                    platform.deploy_flow(&flow, &source).await?;
                 }
                 None => {
                     for d in parsed.errors() {

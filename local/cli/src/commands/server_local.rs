@@ -390,7 +390,7 @@ impl FlowDir {
             if self.files.values().any(|l| l.flows.contains(f)) {
                 continue;
             }
-            match platform.repos.flows.delete(&f.0, &f.1).await {
+            match platform.delete_flow(&f.0, &f.1).await {
                 Ok(true) => println!("Removed flow {}.{} (its file is gone)", f.0, f.1),
                 Ok(false) => {}
                 Err(e) => eprintln!("warning: cannot delete flow {}.{}: {e}", f.0, f.1),

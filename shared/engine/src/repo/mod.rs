@@ -7,6 +7,7 @@ pub mod flows;
 pub mod kv;
 pub mod logs;
 pub mod timers;
+pub mod triggers;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub use flows::{FlowRepo, StoredFlow};
 pub use kv::KvRepo;
 pub use logs::LogRepo;
 pub use timers::TimerRepo;
+pub use triggers::TriggerRepo;
 
 /// Errors of the repositories.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,8 @@ pub struct Repos {
     pub kv: KvRepo,
     /// Timers beyond a queue's delay.
     pub timers: TimerRepo,
+    /// Trigger states.
+    pub triggers: TriggerRepo,
 }
 
 impl Repos {
@@ -77,7 +81,8 @@ impl Repos {
             executions: ExecutionRepo::new(docs.clone(), storage),
             logs: LogRepo::new(docs.clone()),
             kv: KvRepo::new(docs.clone()),
-            timers: TimerRepo::new(docs),
+            timers: TimerRepo::new(docs.clone()),
+            triggers: TriggerRepo::new(docs),
         }
     }
 }

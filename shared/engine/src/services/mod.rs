@@ -181,6 +181,10 @@ pub struct Platform {
     records: Arc<events::RecordCache>,
     tick_hooks: Vec<Arc<dyn TickHook>>,
     decision_hook: Option<DecisionHook>,
+    /// Tick-trigger implementations (schedules, polling triggers).
+    pub triggers: Arc<crate::triggers::TriggerRegistry>,
+    /// How the tick treats time.
+    pub tick_config: crate::triggers::TickConfig,
 }
 
 /// Called on the blocking pool as each decision starts, with the execution id (tests use
@@ -194,6 +198,8 @@ pub struct TickReport {
     pub timers_released: usize,
     /// Hooks run.
     pub hooks: usize,
+    /// What the trigger pass did.
+    pub triggers: crate::triggers::tick::TriggerTick,
 }
 
 /// Work run on every scheduler tick (every minute on AWS, every second locally): the
@@ -238,7 +244,42 @@ impl Platform {
             ended,
             tick_hooks: Vec::new(),
             decision_hook: None,
+            triggers: Arc::new(crate::triggers::TriggerRegistry::core()),
+            tick_config: crate::triggers::TickConfig::default(),
         }
+    }
+
+    /// Uses `registry` for tick triggers (the AWS wiring adds S3 and SQS triggers).
+    #[must_use]
+    pub fn with_trigger_registry(mut self, registry: crate::triggers::TriggerRegistry) -> Self {
+        self.triggers = Arc::new(registry);
+        self
+    }
+
+    /// Uses `config` for the tick (every second locally, every minute on AWS).
+    #[must_use]
+    pub fn with_tick_config(mut self, config: crate::triggers::TickConfig) -> Self {
+        self.tick_config = config;
+        self
+    }
+
+    /// Saves `flow` (parsed from `source`) as a new revision when it changed and brings its
+    /// trigger states in step; returns the stored revision.
+    pub async fn deploy_flow(
+        &self,
+        flow: &Flow,
+        source: &str,
+    ) -> Result<crate::repo::StoredFlow, ServiceError> {
+        let stored = self.repos.flows.save(flow, source).await?;
+        crate::triggers::sync::on_flow_saved(self, flow, stored.revision).await?;
+        Ok(stored)
+    }
+
+    /// Deletes a flow and its trigger states; `false` when there was no such flow.
+    pub async fn delete_flow(&self, namespace: &str, id: &str) -> Result<bool, ServiceError> {
+        let deleted = self.repos.flows.delete(namespace, id).await?;
+        crate::triggers::sync::on_flow_deleted(self, namespace, id).await?;
+        Ok(deleted)
     }
 
     /// Calls `hook` on the blocking pool as each decision starts (see [`DecisionHook`]).
@@ -487,7 +528,7 @@ impl Platform {
     /// For a handler that creates execution `id` under a derived id: `true` when an earlier
     /// delivery created it already, and then, if it is still CREATED (that delivery may have
     /// stopped before starting it), starts it again.
-    pub(crate) async fn start_if_created(&self, id: &str) -> Result<bool, ServiceError> {
+    pub async fn start_if_created(&self, id: &str) -> Result<bool, ServiceError> {
         let Some((existing, _)) = self.repos.executions.get(id).await? else {
             return Ok(false);
         };
@@ -660,6 +701,7 @@ impl Platform {
                 break;
             }
         }
+        report.triggers = crate::triggers::tick::run(self, now).await?;
         for hook in self.tick_hooks.iter() {
             report.hooks += 1;
             hook.tick(self, now).await?;

@@ -43,9 +43,7 @@ pub fn obj(v: Value) -> Map<String, Value> {
 pub async fn deploy(platform: &Platform, source: &str) -> Flow {
     let flow = parse(source);
     platform
-        .repos
-        .flows
-        .save(&flow, source)
+        .deploy_flow(&flow, source)
         .await
         .expect("save flow");
     platform
