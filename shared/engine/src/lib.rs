@@ -5,10 +5,12 @@
 //! - [`model`]: executions, task runs, states, logs, ids (Kestra's JSON shapes).
 //! - [`access`]: which internal-storage files an execution may read.
 //! - [`executor`]: the pure decision function and its per-task-type behaviour.
+//! - [`conditions`]: the pure evaluator of trigger conditions (Schedule, Webhook, Flow).
 //! - [`crypto`]: SECRET inputs and outputs encrypted at rest (AES-256-GCM).
 //! - [`masking`]: secret values masked in logs and outputs.
 
 pub mod access;
+pub mod conditions;
 pub mod crypto;
 pub mod executor;
 pub mod masking;
