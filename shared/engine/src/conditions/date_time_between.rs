@@ -13,10 +13,7 @@ impl Evaluate for DateTimeBetween {
         let after = dates::date_time_bound(scope, c, "after", self.after.as_deref())?;
         let before = dates::date_time_bound(scope, c, "before", self.before.as_deref())?;
         if after.is_none() && before.is_none() {
-            return Err(ConditionError::invalid(
-                c,
-                "set `after`, `before` or both",
-            ));
+            return Err(ConditionError::invalid(c, "set `after`, `before` or both"));
         }
         Ok(after.is_none_or(|a| date >= a) && before.is_none_or(|b| date <= b))
     }
@@ -48,8 +45,14 @@ mod tests {
 
     #[test]
     fn one_bound() {
-        assert!(check("after: \"2025-01-01T00:00:00Z\"", "2030-01-01T00:00:00Z"));
-        assert!(!check("before: \"2025-01-01T00:00:00Z\"", "2030-01-01T00:00:00Z"));
+        assert!(check(
+            "after: \"2025-01-01T00:00:00Z\"",
+            "2030-01-01T00:00:00Z"
+        ));
+        assert!(!check(
+            "before: \"2025-01-01T00:00:00Z\"",
+            "2030-01-01T00:00:00Z"
+        ));
     }
 
     #[test]
@@ -60,7 +63,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.to_string().contains("`after` is `2025-01-01`, which is not an ISO-8601 date-time"),
+            err.to_string()
+                .contains("`after` is `2025-01-01`, which is not an ISO-8601 date-time"),
             "{err}"
         );
     }

@@ -7,13 +7,13 @@ use kite_flow::plugin::Condition;
 
 use super::{ConditionError, Scope, short_name};
 
-/// What [`date_time`] reads.
+/// What [`parse_date_time`] reads.
 pub const DATE_TIME: &str =
     "an ISO-8601 date-time with an offset (e.g. `2024-03-31T10:00:00+02:00`)";
-/// What [`local_date`] reads.
+/// What [`parse_local_date`] reads.
 pub const DATE: &str =
     "an ISO-8601 date (`2024-03-31`) or date-time with an offset (`2024-03-31T10:00:00+02:00`)";
-/// What [`time_of_day`] reads.
+/// What [`parse_time_of_day`] reads.
 pub const TIME: &str = "a time of day `HH:mm[:ss]` with an optional offset (e.g. `16:00:00+02:00`)";
 
 /// The default of the `date` property.
@@ -45,7 +45,10 @@ pub fn parse_date_time(s: &str) -> Option<DateTime<FixedOffset>> {
         (None, Some(tz)) => tz
             .from_local_datetime(&local)
             .earliest()
-            .or_else(|| tz.from_local_datetime(&(local + Duration::hours(1))).earliest())
+            .or_else(|| {
+                tz.from_local_datetime(&(local + Duration::hours(1)))
+                    .earliest()
+            })
             .map(|d| d.fixed_offset()),
         (None, None) => None,
     }
@@ -226,10 +229,7 @@ mod tests {
 
     #[test]
     fn reads_iso_date_times_with_offsets() {
-        assert_eq!(
-            dt("2024-03-31T03:00:00+02:00"),
-            "2024-03-31T03:00:00+02:00"
-        );
+        assert_eq!(dt("2024-03-31T03:00:00+02:00"), "2024-03-31T03:00:00+02:00");
         assert_eq!(dt("2024-03-31T01:00:00Z"), "2024-03-31T01:00:00+00:00");
         assert_eq!(
             dt("2024-03-31T01:00:00.123456Z"),

@@ -73,7 +73,13 @@ mod tests {
     #[test]
     fn unknown_comparison_is_an_error() {
         let err = check("namespace: company\ncomparison: CONTAINS").unwrap_err();
-        assert!(err.to_string().contains("`comparison` is `CONTAINS`"), "{err}");
-        assert!(err.to_string().contains("triggers[0].conditions[0]"), "{err}");
+        assert!(
+            err.to_string().contains("`comparison` is `CONTAINS`"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("triggers[0].conditions[0]"),
+            "{err}"
+        );
     }
 }

@@ -23,7 +23,9 @@ mod tests {
 
     fn check(expression: &str, trigger: serde_json::Value) -> Result<bool, ConditionError> {
         eval(
-            &format!("type: io.kestra.plugin.core.condition.Expression\nexpression: \"{expression}\""),
+            &format!(
+                "type: io.kestra.plugin.core.condition.Expression\nexpression: \"{expression}\""
+            ),
             trigger,
             None,
         )

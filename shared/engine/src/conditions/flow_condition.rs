@@ -26,7 +26,9 @@ mod tests {
         // The test flow is company.team/downstream; the upstream is company.sales/orders.
         let up = upstream(State::Success);
         let cond = |ns: &str, id: &str| {
-            format!("type: io.kestra.plugin.core.condition.FlowCondition\nnamespace: {ns}\nflowId: {id}")
+            format!(
+                "type: io.kestra.plugin.core.condition.FlowCondition\nnamespace: {ns}\nflowId: {id}"
+            )
         };
         assert!(eval(&cond("company.team", "downstream"), json!({}), None).unwrap());
         assert!(eval(&cond("company.team", "downstream"), json!({}), Some(&up)).unwrap());

@@ -27,7 +27,9 @@ mod tests {
     fn check(props: &str) -> bool {
         // The test flow is in company.team.
         eval(
-            &format!("type: io.kestra.core.models.conditions.types.FlowNamespaceCondition\n{props}"),
+            &format!(
+                "type: io.kestra.core.models.conditions.types.FlowNamespaceCondition\n{props}"
+            ),
             json!({}),
             None,
         )

@@ -41,10 +41,7 @@ mod tests {
 
     #[test]
     fn a_retried_task_run_with_an_accepted_attempt() {
-        let retried = vec![
-            vec![State::Success],
-            vec![State::Failed, State::Failed],
-        ];
+        let retried = vec![vec![State::Success], vec![State::Failed, State::Failed]];
         assert!(check(retried.clone(), "in: [FAILED]"));
         assert!(!check(retried.clone(), "in: [KILLED]"));
         assert!(!check(retried, "in: [FAILED]\nnotIn: [FAILED]"));
@@ -52,11 +49,17 @@ mod tests {
 
     #[test]
     fn single_attempts_do_not_count() {
-        assert!(!check(vec![vec![State::Failed], vec![State::Failed]], "in: [FAILED]"));
+        assert!(!check(
+            vec![vec![State::Failed], vec![State::Failed]],
+            "in: [FAILED]"
+        ));
     }
 
     #[test]
     fn empty_in_accepts_nothing() {
-        assert!(!check(vec![vec![State::Failed, State::Success]], "notIn: [KILLED]"));
+        assert!(!check(
+            vec![vec![State::Failed, State::Success]],
+            "notIn: [KILLED]"
+        ));
     }
 }

@@ -2,7 +2,7 @@
 //! triggers (Kestra's `io.kestra.plugin.core.condition.*`).
 //!
 //! [`evaluate`] decides one condition, [`evaluate_all`] the AND of a trigger's list. Each
-//! condition type has its own file here, implementing [`Evaluate`] for the parsed struct of
+//! condition type has its own file here, implementing `Evaluate` for the parsed struct of
 //! `kite_flow::conditions`; a registry built once maps the canonical type name (the parser
 //! already resolved legacy aliases) to it. Nothing here does I/O beyond what the Runtime's
 //! host offers to expressions (`secret()`, `kv()`), and the time is [`ConditionContext::now`].
@@ -25,6 +25,12 @@
 //! `MultipleCondition` remembers which of its conditions were met within a window: the
 //! Flow-trigger preconditions store handles it. [`is_stateful`] tells it apart,
 //! [`evaluate`] refuses it ([`ConditionError::Stateful`]) and [`evaluate_all`] skips it.
+//!
+//! # Flow or execution
+//! `ExecutionFlow`, `ExecutionNamespace`, `ExecutionStatus`, `ExecutionLabels`,
+//! `ExecutionOutputs` and `HasRetryAttempt` look at the upstream execution (an error
+//! without one); the deprecated `FlowCondition` and `FlowNamespace` look, as in Kestra, at
+//! the flow owning the trigger.
 //!
 //! # Differences from Kestra
 //! - `PublicHoliday` is an error ([`ConditionError::Unsupported`]): no maintained, small
@@ -151,7 +157,7 @@ pub enum ConditionError {
         /// The template as written.
         expression: String,
         /// The expression error.
-        source: kite_expr::ExprError,
+        source: Box<kite_expr::ExprError>,
     },
     /// A date or time property rendered to something that does not read.
     #[error("condition `{path}` ({condition}): `{property}` is `{value}`, which is not {expected}")]
@@ -418,16 +424,18 @@ impl<'a> Scope<'a> {
                 condition: short_name(c),
                 property,
                 expression: template.to_owned(),
-                source,
+                source: Box::new(source),
             })
     }
 
     /// The upstream execution, or the error saying `c` needs one.
     pub(crate) fn upstream(&self, c: &Condition) -> Result<&'a UpstreamExecution, ConditionError> {
-        self.cx.execution.ok_or_else(|| ConditionError::NoExecution {
-            path: c.path.clone(),
-            condition: short_name(c),
-        })
+        self.cx
+            .execution
+            .ok_or_else(|| ConditionError::NoExecution {
+                path: c.path.clone(),
+                condition: short_name(c),
+            })
     }
 }
 

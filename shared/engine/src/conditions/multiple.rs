@@ -31,6 +31,9 @@ mod tests {
         let cond = "type: io.kestra.plugin.core.condition.MultipleCondition\nid: both\nconditions:\n  a:\n    type: io.kestra.plugin.core.condition.ExecutionFlow\n    namespace: n\n    flowId: a";
         let err = eval(cond, json!({}), None).unwrap_err();
         assert!(matches!(err, ConditionError::Stateful { .. }), "{err}");
-        assert!(err.to_string().contains("triggers[0].conditions[0]"), "{err}");
+        assert!(
+            err.to_string().contains("triggers[0].conditions[0]"),
+            "{err}"
+        );
     }
 }

@@ -32,13 +32,12 @@ impl Evaluate for TimeBetween {
         let after = dates::time_bound(scope, c, "after", self.after.as_deref())?;
         let before = dates::time_bound(scope, c, "before", self.before.as_deref())?;
         if after.is_none() && before.is_none() {
-            return Err(ConditionError::invalid(
-                c,
-                "set `after`, `before` or both",
-            ));
+            return Err(ConditionError::invalid(c, "set `after`, `before` or both"));
         }
-        Ok(after.is_none_or(|a| compare(&date, &a) == Ordering::Greater)
-            && before.is_none_or(|b| compare(&date, &b) == Ordering::Less))
+        Ok(
+            after.is_none_or(|a| compare(&date, &a) == Ordering::Greater)
+                && before.is_none_or(|b| compare(&date, &b) == Ordering::Less),
+        )
     }
 }
 
