@@ -34,7 +34,9 @@ use kite_flow::{Flow, Task, TaskKind};
 use serde_json::{Map, Value};
 
 pub use context::Runtime;
-pub use record::{Action, Event, Record, SubflowRequest, TimerKind, WorkerJob, WorkerResult};
+pub use record::{
+    Action, Event, Record, StateChange, SubflowRequest, TimerKind, WorkerJob, WorkerResult,
+};
 
 use crate::model::{Attempt, LogEntry, State, StateHistory, TaskRun, ids};
 use branch::Decision;
@@ -108,12 +110,14 @@ pub fn handle(
     // One masking scope per step: the secret values this step renders are masked in what
     // it writes (see `crate::masking`).
     let scoped = rt.scoped();
+    let changes_from = rec.execution.state.histories.len();
     let mut cx = Cx::new(flow, rec, &scoped, now);
     cx.apply(event);
     cx.decide();
     cx.mask_secrets();
     cx.flush_logs();
-    let actions = std::mem::take(&mut cx.actions);
+    let mut actions = std::mem::take(&mut cx.actions);
+    announce_state_changes(rec, changes_from, &mut actions);
     let previous = rec.internal.last_event.replace(event_id.to_owned());
     let previous_actions = std::mem::replace(&mut rec.internal.outbox, actions.clone());
     if let Some(previous) = previous {
@@ -145,13 +149,30 @@ pub fn fail(
     if rec.execution.current().is_terminated() {
         return Vec::new();
     }
+    let changes_from = rec.execution.state.histories.len();
     let mut cx = Cx::new(flow, rec, rt, now);
     cx.log(None, LogLevel::Error, message);
     cx.stop_all(State::Failed);
     cx.flush_logs();
-    let actions = std::mem::take(&mut cx.actions);
+    let mut actions = std::mem::take(&mut cx.actions);
+    announce_state_changes(rec, changes_from, &mut actions);
     rec.internal.outbox.extend(actions.iter().cloned());
     actions
+}
+
+/// Adds an [`Action::ExecutionStateChanged`] for each state the execution entered since
+/// history entry `from`, before `Ended` (which stays last: it announces the end once
+/// everything else is out).
+fn announce_state_changes(rec: &Record, from: usize, actions: &mut Vec<Action>) {
+    let changes = StateChange::since(&rec.execution, from);
+    if changes.is_empty() {
+        return;
+    }
+    let at = actions
+        .iter()
+        .position(|a| matches!(a, Action::Ended { .. }))
+        .unwrap_or(actions.len());
+    actions.splice(at..at, changes);
 }
 
 /// Earlier outboxes keep worker jobs without their expression context (`vars`, the bulk of

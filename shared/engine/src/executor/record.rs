@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::model::{Execution, LogEntry, State};
+use crate::model::{Execution, Label, LogEntry, State};
 
 /// The persisted unit of the executor: one execution and its private state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,11 +303,61 @@ pub enum Action {
         /// The execution.
         execution_id: String,
     },
-    /// The execution ended (flow triggers, concurrency slots).
+    /// The execution ended (concurrency slots).
     Ended {
         /// Final state.
         state: State,
     },
+    /// The execution's own state changed (one action per entry added to its state
+    /// history): Flow triggers listening to it react. At-least-once (the outbox sends it
+    /// again with a redelivered event); `history_index` names the change, so a reaction
+    /// keyed on it happens once.
+    ExecutionStateChanged(StateChange),
+}
+
+/// One change of an execution's state, with the facts a Flow trigger looks at as they
+/// were at that change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateChange {
+    /// The state entered.
+    pub state: State,
+    /// Its position in the execution's state history (0 is CREATED).
+    pub history_index: usize,
+    /// When.
+    pub date: DateTime<Utc>,
+    /// The execution's labels then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<Label>,
+    /// The flow outputs (once ended).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub outputs: Map<String, Value>,
+}
+
+impl StateChange {
+    /// The changes of `execution`'s state from history entry `from` on, as actions.
+    pub fn since(execution: &Execution, from: usize) -> Vec<Action> {
+        execution
+            .state
+            .histories
+            .iter()
+            .enumerate()
+            .skip(from.max(1))
+            .map(|(i, h)| {
+                Action::ExecutionStateChanged(StateChange {
+                    state: h.state,
+                    history_index: i,
+                    date: h.date,
+                    labels: execution.labels.clone(),
+                    outputs: if h.state.is_terminated() {
+                        execution.outputs.clone()
+                    } else {
+                        Map::new()
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 impl Record {

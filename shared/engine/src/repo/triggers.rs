@@ -7,8 +7,15 @@
 //! - `trigger_listen` (partition = what the trigger listens to, e.g. `flow` for Flow
 //!   triggers, `s3|<bucket>` for S3 detection; sort = key): the executor and the S3
 //!   notification handler find the few triggers concerned by an event.
+//!
+//! [`TriggerRepo::listening_cached`] keeps the answer of a `trigger_listen` query for a
+//! short while (the executor asks on every state change of every execution); any write
+//! or delete of a trigger state through this repository (deploy, delete, disable, Toggle)
+//! forgets it at once in this process. Another process's changes show once it expires.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use kite_ports::{Document, DocumentStore, Expect, Query, RangeCond};
@@ -49,6 +56,24 @@ impl StoredTrigger {
 #[derive(Clone, Debug)]
 pub struct TriggerRepo {
     docs: Arc<dyn DocumentStore>,
+    listeners: Arc<ListenCache>,
+}
+
+/// Answers of `trigger_listen` queries, by partition, with when they were read.
+#[derive(Debug, Default)]
+struct ListenCache {
+    /// Grows on every write: an answer read before a write is not kept after it.
+    generation: AtomicU64,
+    entries: Mutex<HashMap<String, (DateTime<Utc>, Arc<Vec<StoredTrigger>>)>>,
+}
+
+impl ListenCache {
+    fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut e) = self.entries.lock() {
+            e.clear();
+        }
+    }
 }
 
 fn due_sort(at: DateTime<Utc>) -> String {
@@ -58,7 +83,10 @@ fn due_sort(at: DateTime<Utc>) -> String {
 impl TriggerRepo {
     /// Over `docs`.
     pub fn new(docs: Arc<dyn DocumentStore>) -> Self {
-        Self { docs }
+        Self {
+            docs,
+            listeners: Arc::default(),
+        }
     }
 
     /// The state of one trigger, with its version.
@@ -92,7 +120,9 @@ impl TriggerRepo {
         {
             doc = doc.index(BY_LISTEN, listen, key.clone());
         }
-        Ok(self.docs.put(TABLE, &key, doc, expected).await?)
+        let written = self.docs.put(TABLE, &key, doc, expected).await;
+        self.listeners.forget();
+        Ok(written?)
     }
 
     /// Deletes a state.
@@ -103,7 +133,9 @@ impl TriggerRepo {
         trigger_id: &str,
     ) -> Result<bool, RepoError> {
         let key = state_key(namespace, flow_id, trigger_id);
-        Ok(self.docs.delete(TABLE, &key, Expect::Any).await?)
+        let deleted = self.docs.delete(TABLE, &key, Expect::Any).await;
+        self.listeners.forget();
+        Ok(deleted?)
     }
 
     /// The states of one flow's triggers.
@@ -149,6 +181,38 @@ impl TriggerRepo {
     /// The enabled states listening to `what` (see the module docs).
     pub async fn listening(&self, what: &str) -> Result<Vec<(StoredTrigger, u64)>, RepoError> {
         self.scan(Query::new(TABLE, BY_LISTEN, what)).await
+    }
+
+    /// [`listening`](Self::listening), answered from memory when this process read it
+    /// less than `max_age` before `now` and wrote no trigger state since (see the module
+    /// docs).
+    pub async fn listening_cached(
+        &self,
+        what: &str,
+        now: DateTime<Utc>,
+        max_age: chrono::Duration,
+    ) -> Result<Arc<Vec<StoredTrigger>>, RepoError> {
+        if let Ok(entries) = self.listeners.entries.lock()
+            && let Some((at, found)) = entries.get(what)
+            && *at <= now
+            && now - *at < max_age
+        {
+            return Ok(found.clone());
+        }
+        let generation = self.listeners.generation.load(Ordering::SeqCst);
+        let found: Arc<Vec<StoredTrigger>> = Arc::new(
+            self.listening(what)
+                .await?
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect(),
+        );
+        if let Ok(mut entries) = self.listeners.entries.lock()
+            && self.listeners.generation.load(Ordering::SeqCst) == generation
+        {
+            entries.insert(what.to_owned(), (now, found.clone()));
+        }
+        Ok(found)
     }
 
     fn docs_version(&self, item: &kite_ports::QueryItem) -> u64 {

@@ -163,6 +163,7 @@ impl Platform {
                         if state.is_terminated() {
                             ended.push(state);
                         }
+                        actions.extend(rec.internal.outbox.iter().cloned());
                         continue;
                     }
                     &msg.event
@@ -373,9 +374,11 @@ impl Platform {
             concurrency::Admission::Cancel => State::Cancelled,
             concurrency::Admission::Fail => State::Failed,
         };
+        let from = rec.execution.state.histories.len();
         rec.execution.state.set(state, now_ms(self.clock.as_ref()));
         rec.internal.last_event = Some(msg.id.clone());
-        rec.internal.outbox.clear();
+        // Flow triggers hear of it (sent again if this start is delivered again).
+        rec.internal.outbox = executor::StateChange::since(&rec.execution, from);
         Ok(Some(state))
     }
 
@@ -440,6 +443,9 @@ impl Platform {
                     inputs,
                 } => later.push(Box::pin(self.resume_other(execution_id, inputs))),
                 Action::Ended { state } => later.push(Box::pin(self.on_ended(flow, rec, state))),
+                Action::ExecutionStateChanged(change) => {
+                    later.push(Box::pin(self.on_state_changed(flow, rec, change)));
+                }
             }
         }
         let sends = async {
@@ -495,6 +501,18 @@ impl Platform {
             self.send_event(&next, Event::Unqueue).await?;
         }
         let _ = self.ended.send((e.id.clone(), state));
+        Ok(())
+    }
+
+    /// The execution's state changed: the Flow triggers listening react
+    /// ([`crate::triggers::flow`]).
+    async fn on_state_changed(
+        &self,
+        flow: &Flow,
+        rec: &Record,
+        change: executor::StateChange,
+    ) -> Result<(), ServiceError> {
+        crate::triggers::flow::on_state_changed(self, flow, rec, &change).await?;
         Ok(())
     }
 

@@ -85,11 +85,27 @@ pub async fn fire(
     trigger: &Trigger,
     occurrence: &Occurrence,
 ) -> Result<FireOutcome, TriggerError> {
+    fire_with(platform, flow, trigger, occurrence, |o| {
+        render_inputs(platform, flow, &o.variables, &o.inputs)
+    })
+    .await
+}
+
+/// [`fire`], with `render` turning the occurrence's input expressions into values (a Flow
+/// trigger renders them against the upstream execution); called only when the execution
+/// does not exist yet.
+pub async fn fire_with(
+    platform: &Platform,
+    flow: &Flow,
+    trigger: &Trigger,
+    occurrence: &Occurrence,
+    render: impl FnOnce(&Occurrence) -> Result<Map<String, Value>, String>,
+) -> Result<FireOutcome, TriggerError> {
     let id = execution_id(flow, &trigger.id, &occurrence.key);
     if platform.start_if_created(&id).await? {
         return Ok(FireOutcome::Existed(id));
     }
-    let inputs = match render_inputs(platform, flow, &occurrence.variables, &occurrence.inputs) {
+    let inputs = match render(occurrence) {
         Ok(i) => i,
         Err(message) => {
             tracing::warn!(

@@ -11,6 +11,8 @@
 //! - [`tick`]: the scheduler tick evaluates the due triggers (one index query, never every
 //!   flow).
 //! - [`schedule`], [`schedule_on_dates`]: the cron and date-list triggers.
+//! - [`flow`]: Flow triggers, fired where executions change state (not on the tick), with
+//!   their windows ([`preconditions`], stored by [`windows`]).
 //!
 //! Exactly once: every occurrence (a fire time, a webhook request, an upstream execution's
 //! state change, an object key + ETag, a message id) names its execution id; the execution
@@ -19,12 +21,15 @@
 //! in between only makes the next tick find the execution already there.
 
 pub mod fire;
+pub mod flow;
+pub mod preconditions;
 pub mod registry;
 pub mod schedule;
 pub mod schedule_on_dates;
 pub mod state;
 pub mod sync;
 pub mod tick;
+pub mod windows;
 
 use std::time::Duration;
 

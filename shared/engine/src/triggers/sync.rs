@@ -132,13 +132,32 @@ pub async fn update_state(
     trigger_id: &str,
     change: impl Fn(&mut StoredTrigger),
 ) -> Result<Option<StoredTrigger>, TriggerError> {
-    let repo = &platform.repos.triggers;
+    update_state_in(
+        &platform.repos.triggers,
+        platform.clock.as_ref(),
+        namespace,
+        flow_id,
+        trigger_id,
+        change,
+    )
+    .await
+}
+
+/// [`update_state`] with a repository and a clock (the worker's tasks have no platform).
+pub async fn update_state_in(
+    repo: &crate::repo::TriggerRepo,
+    clock: &dyn kite_ports::Clock,
+    namespace: &str,
+    flow_id: &str,
+    trigger_id: &str,
+    change: impl Fn(&mut StoredTrigger),
+) -> Result<Option<StoredTrigger>, TriggerError> {
     for attempt in 0..ATTEMPTS {
         let Some((mut stored, version)) = repo.get(namespace, flow_id, trigger_id).await? else {
             return Ok(None);
         };
         change(&mut stored);
-        stored.state.updated_date = Some(platform.clock.now());
+        stored.state.updated_date = Some(clock.now());
         match repo.put(&stored, Expect::Version(version)).await {
             Ok(_) => return Ok(Some(stored)),
             Err(e) if is_conflict(&e) && attempt + 1 < ATTEMPTS => continue,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::IsoDuration;
 use crate::plugin::{Category, Condition, PluginType};
-use crate::triggers::flow::TimeWindow;
+use crate::triggers::flow::{TimeWindow, WindowKind, window_kind};
 
 /// Fires once every named condition was met within the window.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -29,6 +29,39 @@ pub struct MultipleCondition {
     /// Reset once fired (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_on_success: Option<bool>,
+}
+
+impl MultipleCondition {
+    /// The window: `timeWindow` when given, else the deprecated `window` and
+    /// `windowAdvance` (a duration window, 24 hours by default).
+    pub fn window_kind(&self) -> Result<WindowKind, String> {
+        if self.time_window.is_some() {
+            return window_kind(self.time_window.as_ref());
+        }
+        window_kind(Some(&TimeWindow {
+            kind: None,
+            window: self.window,
+            window_advance: self.window_advance,
+            deadline: None,
+            start_time: None,
+            end_time: None,
+        }))
+    }
+
+    /// What makes this condition impossible to meet.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.id.trim().is_empty() {
+            out.push("a MultipleCondition needs an `id` (its window is stored under it)".into());
+        }
+        if self.conditions.is_empty() {
+            out.push("a MultipleCondition can never be met without `conditions`".into());
+        }
+        if let Err(e) = self.window_kind() {
+            out.push(e);
+        }
+        out
+    }
 }
 
 impl PluginType for MultipleCondition {

@@ -151,15 +151,21 @@ pub fn render_target(
     Ok((ns.trim().to_owned(), flow.trim().to_owned()))
 }
 
-/// How deep in a chain of subflows `e` runs: 0 for an execution not started by a Subflow
-/// or ForEachItem, 1 for its children, and so on.
+/// How deep in a chain of subflows or Flow triggers `e` runs: 0 for an execution not
+/// started by a Subflow, a ForEachItem or a Flow trigger, 1 for its children (and the
+/// executions its changes triggered), and so on.
 pub fn depth(e: &Execution) -> u64 {
+    use kite_flow::plugin::PluginType as _;
     match &e.trigger {
-        Some(t) if t.kind == SUBFLOW_TRIGGER => t
-            .variables
-            .get("depth")
-            .and_then(Value::as_u64)
-            .unwrap_or(1),
+        Some(t)
+            if t.kind == SUBFLOW_TRIGGER
+                || t.kind == kite_flow::triggers::flow::FlowTrigger::TYPE =>
+        {
+            t.variables
+                .get("depth")
+                .and_then(Value::as_u64)
+                .unwrap_or(1)
+        }
         _ => 0,
     }
 }

@@ -24,6 +24,7 @@ pub mod storage_concat;
 pub mod storage_delete;
 pub mod storage_size;
 pub mod storage_split;
+pub mod toggle;
 
 use std::sync::Arc;
 
@@ -103,7 +104,8 @@ pub fn register(r: &mut Runners) {
             t::state_delete::StateDelete::TYPE,
             Arc::new(state_delete::Runner),
         )
-        .register(t::fetch::Fetch::TYPE, Arc::new(log_fetch::Runner));
+        .register(t::fetch::Fetch::TYPE, Arc::new(log_fetch::Runner))
+        .register(t::toggle::Toggle::TYPE, Arc::new(toggle::Runner));
 }
 
 /// The namespace a KV task works in: its `namespace` property (rendered) or the flow's.
