@@ -235,7 +235,16 @@ async fn react(
                 .map_err(|e| format!("`{template}`: {e}"))?;
             Ok(Some(text).filter(|t| !t.trim().is_empty()))
         };
-        met = w.met(view, &cx, &render).map_err(definition)?;
+        let problems;
+        (met, problems) = w.met(view, &cx, &render);
+        for p in problems {
+            let message = format!(
+                "Flow trigger {}.{}.{}: {p}",
+                listener.namespace, listener.id, trigger.id
+            );
+            tracing::warn!(execution = %view.id, "{message}");
+            notes.push(note(up, message));
+        }
         if met.is_empty() {
             return Ok(Reaction::default());
         }

@@ -104,28 +104,32 @@ impl<'a> Window<'a> {
         }))
     }
 
-    /// The names of the requirements `upstream` meets. `render` renders an EXPRESSION
-    /// filter in the upstream execution's context (`None`: it rendered to nothing).
+    /// The names of the requirements `upstream` meets, and why some could not be decided
+    /// (those count as not met). `render` renders an EXPRESSION filter in the upstream
+    /// execution's context (`None`: it rendered to nothing).
     pub fn met(
         &self,
         upstream: &UpstreamExecution,
         cx: &ConditionContext<'_>,
         render: &dyn Fn(&str) -> Result<Option<String>, String>,
-    ) -> Result<Vec<String>, String> {
-        let mut out = Vec::new();
+    ) -> (Vec<String>, Vec<String>) {
+        let mut met = Vec::new();
+        let mut problems = Vec::new();
         for (name, r) in &self.requirements {
             let ok = match r {
-                Requirement::Upstream(f) => upstream_matches(f, upstream),
+                Requirement::Upstream(f) => Ok(upstream_matches(f, upstream)),
                 Requirement::Where(w) => where_matches(w, upstream, render)
-                    .map_err(|e| format!("where `{}`: {e}", w.id))?,
+                    .map_err(|e| format!("`where` entry `{}`: {e}", w.id)),
                 Requirement::Condition(c) => crate::conditions::evaluate(c, cx)
-                    .map_err(|e: ConditionError| e.to_string())?,
+                    .map_err(|e: ConditionError| e.to_string()),
             };
-            if ok {
-                out.push(name.clone());
+            match ok {
+                Ok(true) => met.push(name.clone()),
+                Ok(false) => {}
+                Err(e) => problems.push(e),
             }
         }
-        Ok(out)
+        (met, problems)
     }
 
     /// The names of every requirement.
@@ -151,13 +155,15 @@ pub fn upstream_matches(f: &UpstreamFlow, upstream: &UpstreamExecution) -> bool 
         })
 }
 
-/// Whether `upstream` passes the filters of `w`.
+/// Whether `upstream` passes the filters of `w` (AND-ed, or OR-ed; evaluated in order and
+/// only as far as needed, so an expression is not rendered for a change an earlier filter
+/// already decided).
 pub fn where_matches(
     w: &WhereCondition,
     upstream: &UpstreamExecution,
     render: &dyn Fn(&str) -> Result<Option<String>, String>,
 ) -> Result<bool, String> {
-    let mut results = Vec::with_capacity(w.filters.len());
+    let any = w.is_or();
     for f in &w.filters {
         let ok = match f.field()? {
             FilterField::FlowId => f.matches_text(&upstream.flow_id),
@@ -168,13 +174,11 @@ pub fn where_matches(
                 f.matches_rendered(rendered.as_deref())
             }
         };
-        results.push(ok);
+        if ok == any {
+            return Ok(any);
+        }
     }
-    Ok(if w.is_or() {
-        results.iter().any(|r| *r)
-    } else {
-        results.iter().all(|r| *r)
-    })
+    Ok(!any)
 }
 
 /// The window a change at `at` falls in.
