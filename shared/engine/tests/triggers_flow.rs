@@ -4,7 +4,7 @@
 //! change), preconditions over two upstream flows within a sliding window (with
 //! `resetOnSuccess`), the legacy MultipleCondition where a failed upstream does not count,
 //! every executor message delivered twice, every state change carried out twice, a flow
-//! triggering itself stopped by the depth limit, `stopAfter`, and the Toggle task.
+//! triggering itself stopped by the depth limit, and the Toggle task.
 
 mod support;
 
@@ -179,7 +179,9 @@ async fn a_chain_of_three_flows_passes_outputs_and_trigger_variables() {
     let a = kite.execute(&extract, json!({})).await;
     assert_eq!(a.state.current, State::Success);
 
-    let b = ended(&kite, "company.chain", "transform", 1).await.remove(0);
+    let b = ended(&kite, "company.chain", "transform", 1)
+        .await
+        .remove(0);
     assert_eq!(b.state.current, State::Success, "{b:#?}");
     assert_eq!(b.inputs["batch"], json!(format!("batch of {}", a.id)));
     assert_eq!(b.inputs["day"], json!(format!("batch of {}", a.id)));
@@ -200,11 +202,16 @@ async fn a_chain_of_three_flows_passes_outputs_and_trigger_variables() {
     assert_eq!(vars["flowId"], json!("transform"));
     assert_eq!(vars["depth"], json!(2));
     let logs = kite
-        .logs_until(&c.id, |l| l.iter().any(|l| l.message.starts_with("loading")))
+        .logs_until(&c.id, |l| {
+            l.iter().any(|l| l.message.starts_with("loading"))
+        })
         .await;
     assert!(
-        logs.iter()
-            .any(|l| l.message == format!("loading shaped batch of {} (batch of {}) after extract", a.id, a.id)),
+        logs.iter().any(|l| l.message
+            == format!(
+                "loading shaped batch of {} (batch of {}) after extract",
+                a.id, a.id
+            )),
         "{logs:#?}"
     );
 
@@ -360,9 +367,7 @@ triggers:
 "#;
 
 fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 async fn run_labelled(kite: &Kite, flow: &kite_flow::Flow, region: Option<&str>) -> Execution {
@@ -418,7 +423,11 @@ async fn preconditions_fire_once_when_two_upstream_flows_end_within_the_window()
     let o3 = run_labelled(&kite, &orders, Some("eu")).await;
     let fired = ended(&kite, "company.finance", "reconcile", 1).await;
     let vars = trigger_vars(&fired[0]);
-    assert_eq!(vars["executionId"], json!(o3.id), "the change completing it");
+    assert_eq!(
+        vars["executionId"],
+        json!(o3.id),
+        "the change completing it"
+    );
     assert_eq!(vars["flowId"], json!("orders"));
     assert_eq!(replay(p, &o3.id).await.created, 0);
     assert_eq!(replay(p, &i1.id).await.created, 0);
@@ -583,11 +592,19 @@ async fn every_executor_message_delivered_twice_starts_each_listener_execution_o
         }
     }
     assert!(handled > 10, "{handled} messages");
-    assert_eq!(executions(&kite, "company.chain", "transform").await.len(), 1);
-    assert_eq!(executions(&kite, "company.chain", "watcher").await.len(), 2);
-    assert_eq!(executions(&kite, "company.warehouse", "load").await.len(), 1);
     assert_eq!(
-        executions(&kite, "company.pause", "review_feed").await.len(),
+        executions(&kite, "company.chain", "transform").await.len(),
+        1
+    );
+    assert_eq!(executions(&kite, "company.chain", "watcher").await.len(), 2);
+    assert_eq!(
+        executions(&kite, "company.warehouse", "load").await.len(),
+        1
+    );
+    assert_eq!(
+        executions(&kite, "company.pause", "review_feed")
+            .await
+            .len(),
         4
     );
     for e in executions(&kite, "company.chain", "extract").await {
@@ -653,7 +670,11 @@ async fn a_flow_triggering_itself_stops_at_the_depth_limit() {
         .find(|l| l.message.contains("not fired"))
         .unwrap_or_else(|| panic!("no refusal logged: {logs:#?}"));
     assert_eq!(refusal.level, kite_flow::plugin::LogLevel::Warn);
-    assert!(refusal.message.contains("the limit is 3"), "{}", refusal.message);
+    assert!(
+        refusal.message.contains("the limit is 3"),
+        "{}",
+        refusal.message
+    );
     // Carried out again, the deepest change is refused again and nothing starts.
     let again = replay(&kite.platform, &deepest.id).await;
     assert_eq!((again.created, again.refused), (0, 1));
@@ -666,61 +687,6 @@ fn trigger_vars_depth(e: &Execution) -> u64 {
         .and_then(|t| t.variables.get("depth"))
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0)
-}
-
-const SOURCE: &str = r#"
-id: source
-namespace: company.stop
-tasks:
-  - id: emit
-    type: io.kestra.plugin.core.log.Log
-    message: emitted
-"#;
-
-const FRAGILE: &str = r#"
-id: fragile
-namespace: company.stop
-tasks:
-  - id: boom
-    type: io.kestra.plugin.core.execution.Fail
-    errorMessage: cannot cope
-triggers:
-  - id: after_source
-    type: io.kestra.plugin.core.trigger.Flow
-    stopAfter: [FAILED]
-    conditions:
-      - type: io.kestra.plugin.core.condition.ExecutionFlow
-        namespace: company.stop
-        flowId: source
-"#;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stop_after_disables_the_trigger_once_its_execution_fails() {
-    let kite = Setup::new().start().await;
-    let source = kite.deploy(SOURCE).await;
-    kite.deploy(FRAGILE).await;
-    kite.execute(&source, json!({})).await;
-    let failed = ended(&kite, "company.stop", "fragile", 1).await;
-    assert_eq!(failed[0].state.current, State::Failed);
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let (stored, _) = kite
-            .platform
-            .repos
-            .triggers
-            .get("company.stop", "fragile", "after_source")
-            .await
-            .unwrap()
-            .expect("state");
-        if stored.is_disabled() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not disabled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let second = kite.execute(&source, json!({})).await;
-    assert_eq!(replay(&kite.platform, &second.id).await, Reaction::default());
-    assert_eq!(executions(&kite, "company.stop", "fragile").await.len(), 1);
 }
 
 const NIGHTLY: &str = r#"
@@ -799,13 +765,21 @@ async fn the_toggle_task_enables_disables_and_flips_triggers() {
     let flipper = kite.deploy(FLIPPER).await;
 
     // An operator disabled the schedule; the task (legacy alias) enables it again.
-    kite_engine::triggers::sync::update_state(&p, "company.ops", "nightly_report", "nightly", |s| {
-        s.state.disabled = Some(true);
-    })
+    kite_engine::triggers::sync::update_state(
+        &p,
+        "company.ops",
+        "nightly_report",
+        "nightly",
+        |s| {
+            s.state.disabled = Some(true);
+        },
+    )
     .await
     .unwrap();
     assert!(disabled(&p, "company.ops", "nightly_report", "nightly").await);
-    let e = kite.execute(&switchboard, json!({"trigger": "nightly"})).await;
+    let e = kite
+        .execute(&switchboard, json!({"trigger": "nightly"}))
+        .await;
     assert_eq!(e.state.current, State::Success);
     assert_eq!(e.task_run_list.len(), 1);
     assert!(!disabled(&p, "company.ops", "nightly_report", "nightly").await);
@@ -828,7 +802,10 @@ async fn the_toggle_task_enables_disables_and_flips_triggers() {
 
     // An unknown trigger or flow fails the task, naming it.
     for (inputs, words) in [
-        (json!({"trigger": "weekly"}), "flow company.ops.nightly_report has no trigger `weekly`"),
+        (
+            json!({"trigger": "weekly"}),
+            "flow company.ops.nightly_report has no trigger `weekly`",
+        ),
         (
             json!({"trigger": "nightly", "flow": "gone"}),
             "flow company.ops.gone does not exist",
@@ -862,5 +839,8 @@ async fn a_flow_trigger_toggled_off_stops_listening_at_once() {
     assert!(disabled(&p, "company.chain", "transform", "after_extract").await);
     let quiet = kite.execute(&extract, json!({})).await;
     assert_eq!(replay(&p, &quiet.id).await, Reaction::default());
-    assert_eq!(executions(&kite, "company.chain", "transform").await.len(), 1);
+    assert_eq!(
+        executions(&kite, "company.chain", "transform").await.len(),
+        1
+    );
 }

@@ -36,11 +36,17 @@ fn unknown_filter_fields_and_types_are_named() {
     );
     assert_error(
         &src,
-        &["triggers[0].preconditions.where[0].filters[0].field", "COLOR"],
+        &[
+            "triggers[0].preconditions.where[0].filters[0].field",
+            "COLOR",
+        ],
     );
     assert_error(
         &src,
-        &["triggers[0].preconditions.where[0].filters[1].type", "LOOKS_LIKE"],
+        &[
+            "triggers[0].preconditions.where[0].filters[1].type",
+            "LOOKS_LIKE",
+        ],
     );
 }
 

@@ -59,12 +59,15 @@ pub struct TriggerRepo {
     listeners: Arc<ListenCache>,
 }
 
-/// Answers of `trigger_listen` queries, by partition, with when they were read.
+/// The answer of one `trigger_listen` query and when it was read.
+type Listened = (DateTime<Utc>, Arc<Vec<StoredTrigger>>);
+
+/// Answers of `trigger_listen` queries, by partition.
 #[derive(Debug, Default)]
 struct ListenCache {
     /// Grows on every write: an answer read before a write is not kept after it.
     generation: AtomicU64,
-    entries: Mutex<HashMap<String, (DateTime<Utc>, Arc<Vec<StoredTrigger>>)>>,
+    entries: Mutex<HashMap<String, Listened>>,
 }
 
 impl ListenCache {

@@ -467,6 +467,18 @@ impl Platform {
         Ok(())
     }
 
+    /// The execution's state changed: the Flow triggers listening react
+    /// ([`crate::triggers::flow`]).
+    async fn on_state_changed(
+        &self,
+        flow: &Flow,
+        rec: &Record,
+        change: executor::StateChange,
+    ) -> Result<(), ServiceError> {
+        crate::triggers::flow::on_state_changed(self, flow, rec, &change).await?;
+        Ok(())
+    }
+
     async fn retry_in_new_execution(
         &self,
         e: &crate::model::Execution,
@@ -501,18 +513,6 @@ impl Platform {
             self.send_event(&next, Event::Unqueue).await?;
         }
         let _ = self.ended.send((e.id.clone(), state));
-        Ok(())
-    }
-
-    /// The execution's state changed: the Flow triggers listening react
-    /// ([`crate::triggers::flow`]).
-    async fn on_state_changed(
-        &self,
-        flow: &Flow,
-        rec: &Record,
-        change: executor::StateChange,
-    ) -> Result<(), ServiceError> {
-        crate::triggers::flow::on_state_changed(self, flow, rec, &change).await?;
         Ok(())
     }
 

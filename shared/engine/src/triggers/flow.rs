@@ -5,18 +5,16 @@
 //! stored. The same code runs in both homes (the local pollers and the executor Lambda).
 //!
 //! # What one state change does
-//! 1. If it ends an execution started by a trigger whose `stopAfter` lists that state, the
-//!    trigger is disabled.
-//! 2. The Flow triggers listening are found with one `trigger_listen` index query (never by
+//! 1. The Flow triggers listening are found with one `trigger_listen` index query (never by
 //!    reading every flow), answered from memory for [`LISTENERS_MAX_AGE`]: a trigger deployed,
 //!    changed, disabled or deleted in this process is seen at once, one changed by another
 //!    process (another Lambda) within that delay.
-//! 3. For each, its flow is loaded (the revision its state was synchronised with, parsed
+//! 2. For each, its flow is loaded (the revision its state was synchronised with, parsed
 //!    once per process) and the trigger checked, in order: `states` (default: the terminal
 //!    states); its own flow's executions (see below); the chain depth; `conditions` (the
 //!    condition evaluator, with the upstream execution); its window (`preconditions` or a
 //!    `MultipleCondition`, see [`super::preconditions`] and [`super::windows`]).
-//! 4. It fires with the variables `trigger.executionId`, `namespace`, `flowId`,
+//! 3. It fires with the variables `trigger.executionId`, `namespace`, `flowId`,
 //!    `flowRevision`, `state`, `outputs` (the upstream flow outputs, once it ended) and
 //!    `depth`. Its `inputs` render in the upstream execution's context (`outputs` are its
 //!    task outputs, as in Kestra's `{{ outputs.task.value }}`, `execution`, `inputs`,
@@ -48,11 +46,11 @@ use kite_flow::plugin::{Condition, LogLevel, PluginType as _, Trigger};
 use kite_flow::triggers::flow::FlowTrigger;
 use serde_json::{Map, Value};
 
+use super::TriggerError;
 use super::fire::{FireOutcome, Occurrence, fire_with};
 use super::preconditions::{Window, bucket};
 use super::registry::FLOW_LISTENERS;
 use super::windows::{self, WindowRef};
-use super::TriggerError;
 use crate::conditions::{ConditionContext, UpstreamExecution};
 use crate::executor::flowable::subflow;
 use crate::executor::{Record, StateChange, context};
@@ -92,9 +90,6 @@ pub async fn on_state_changed(
     change: &StateChange,
 ) -> Result<Reaction, TriggerError> {
     let e = &rec.execution;
-    if change.state.is_terminated() {
-        stop_after(platform, flow, e, change).await?;
-    }
     let max_age = chrono::Duration::from_std(LISTENERS_MAX_AGE).unwrap_or_default();
     let listeners = platform
         .repos
@@ -350,7 +345,10 @@ fn names_flows(trigger: &Trigger, spec: &FlowTrigger) -> bool {
 fn trigger_vars(upstream: &UpstreamExecution, depth: u64) -> Map<String, Value> {
     let mut vars = Map::new();
     vars.insert("executionId".into(), Value::String(upstream.id.clone()));
-    vars.insert("namespace".into(), Value::String(upstream.namespace.clone()));
+    vars.insert(
+        "namespace".into(),
+        Value::String(upstream.namespace.clone()),
+    );
     vars.insert("flowId".into(), Value::String(upstream.flow_id.clone()));
     vars.insert("flowRevision".into(), Value::from(upstream.flow_revision));
     vars.insert("state".into(), Value::String(upstream.state.name().into()));
@@ -387,42 +385,4 @@ fn render_inputs(
         out.insert(k.clone(), rendered);
     }
     Ok(out)
-}
-
-/// Disables the trigger that started `e` when its `stopAfter` lists the state `e` ended in.
-async fn stop_after(
-    platform: &Platform,
-    flow: &Flow,
-    e: &Execution,
-    change: &StateChange,
-) -> Result<(), TriggerError> {
-    let Some(started_by) = &e.trigger else {
-        return Ok(());
-    };
-    let Some(trigger) = flow
-        .triggers
-        .iter()
-        .find(|t| t.id == started_by.id && t.type_name == started_by.kind)
-    else {
-        return Ok(());
-    };
-    if !trigger
-        .common
-        .stop_after
-        .iter()
-        .any(|s| State::parse(s) == Some(change.state))
-    {
-        return Ok(());
-    }
-    let updated = super::sync::update_state(platform, &flow.namespace, &flow.id, &trigger.id, |s| {
-        s.state.disabled = Some(true);
-    })
-    .await?;
-    if updated.is_some() {
-        tracing::info!(
-            namespace = %flow.namespace, flow = %flow.id, trigger = %trigger.id,
-            "trigger disabled: execution {} ended {} (stopAfter)", e.id, change.state
-        );
-    }
-    Ok(())
 }

@@ -120,8 +120,9 @@ impl<'a> Window<'a> {
                 Requirement::Upstream(f) => Ok(upstream_matches(f, upstream)),
                 Requirement::Where(w) => where_matches(w, upstream, render)
                     .map_err(|e| format!("`where` entry `{}`: {e}", w.id)),
-                Requirement::Condition(c) => crate::conditions::evaluate(c, cx)
-                    .map_err(|e: ConditionError| e.to_string()),
+                Requirement::Condition(c) => {
+                    crate::conditions::evaluate(c, cx).map_err(|e: ConditionError| e.to_string())
+                }
             };
             match ok {
                 Ok(true) => met.push(name.clone()),
@@ -143,8 +144,7 @@ pub fn upstream_matches(f: &UpstreamFlow, upstream: &UpstreamExecution) -> bool 
     f.namespace == upstream.namespace
         && f.flow_id.as_ref().is_none_or(|id| *id == upstream.flow_id)
         && (f.states.is_empty()
-            || f
-                .states
+            || f.states
                 .iter()
                 .any(|s| crate::model::State::parse(s) == Some(upstream.state)))
         && f.labels.iter().all(|l| {

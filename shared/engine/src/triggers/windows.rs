@@ -190,13 +190,12 @@ pub async fn record(
     for attempt in 0..ATTEMPTS {
         let (mut state, expect) = match docs.get(TABLE, &key).await.map_err(RepoError::from)? {
             Some(v) => {
-                let state: WindowState = serde_json::from_str(&v.value).map_err(|source| {
-                    RepoError::Corrupt {
+                let state: WindowState =
+                    serde_json::from_str(&v.value).map_err(|source| RepoError::Corrupt {
                         what: "trigger window",
                         key: key.clone(),
                         source,
-                    }
-                })?;
+                    })?;
                 (state, Expect::Version(v.version))
             }
             None => (WindowState::default(), Expect::Absent),
@@ -245,7 +244,10 @@ mod tests {
     fn fires_once_when_every_requirement_is_met_then_resets() {
         let all = names(&["a", "b"]);
         let mut w = WindowState::default();
-        assert!(w.apply(&change("x/4", &names(&["a"]), 0), &all, "w", None, true).is_empty());
+        assert!(
+            w.apply(&change("x/4", &names(&["a"]), 0), &all, "w", None, true)
+                .is_empty()
+        );
         let fired = w.apply(&change("y/4", &names(&["b"]), 1), &all, "w", None, true);
         assert_eq!(fired.len(), 1);
         assert!(w.results.is_empty(), "reset");
@@ -254,8 +256,14 @@ mod tests {
             w.apply(&change("y/4", &names(&["b"]), 1), &all, "w", None, true),
             fired
         );
-        assert!(w.apply(&change("x/4", &names(&["a"]), 0), &all, "w", None, true).is_empty());
-        assert!(w.results.is_empty(), "a redelivered change does not count again");
+        assert!(
+            w.apply(&change("x/4", &names(&["a"]), 0), &all, "w", None, true)
+                .is_empty()
+        );
+        assert!(
+            w.results.is_empty(),
+            "a redelivered change does not count again"
+        );
         // A new pair fires again, under another key.
         w.apply(&change("x2/4", &names(&["a"]), 2), &all, "w", None, true);
         let again = w.apply(&change("y2/4", &names(&["b"]), 3), &all, "w", None, true);
@@ -297,7 +305,13 @@ mod tests {
     fn one_change_meeting_everything_fires() {
         let all = names(&["a", "b"]);
         let mut w = WindowState::default();
-        let fired = w.apply(&change("x/4", &names(&["a", "b"]), 0), &all, "w", None, true);
+        let fired = w.apply(
+            &change("x/4", &names(&["a", "b"]), 0),
+            &all,
+            "w",
+            None,
+            true,
+        );
         assert_eq!(fired.len(), 1);
     }
 }

@@ -223,14 +223,17 @@ impl Filter {
                 {
                     out.push(("value", format!("`{v}` is not a regular expression: {e}")));
                 }
-                if field == FilterField::State {
+                let exact = matches!(
+                    kind,
+                    FilterType::EqualTo
+                        | FilterType::NotEqualTo
+                        | FilterType::In
+                        | FilterType::NotIn
+                );
+                if field == FilterField::State && exact {
                     for v in self.value.iter().chain(&self.values) {
-                        if matches!(kind, FilterType::EqualTo | FilterType::NotEqualTo)
-                            || matches!(kind, FilterType::In | FilterType::NotIn)
-                        {
-                            if !is_state_name(v) {
-                                out.push(("value", format!("`{v}` is not an execution state")));
-                            }
+                        if !is_state_name(v) {
+                            out.push(("value", format!("`{v}` is not an execution state")));
                         }
                     }
                 }
@@ -255,7 +258,12 @@ impl Filter {
             }
         };
         let value = self.value.as_deref().unwrap_or_default();
-        let values = || self.values.iter().map(String::as_str).chain(self.value.as_deref());
+        let values = || {
+            self.values
+                .iter()
+                .map(String::as_str)
+                .chain(self.value.as_deref())
+        };
         match kind {
             FilterType::EqualTo => same(actual, value),
             FilterType::NotEqualTo => !same(actual, value),
@@ -268,9 +276,10 @@ impl Filter {
                 .ok()
                 .and_then(|re| re.is_match(actual).ok())
                 .unwrap_or(false),
-            FilterType::IsTrue | FilterType::IsFalse | FilterType::IsNull | FilterType::IsNotNull => {
-                false
-            }
+            FilterType::IsTrue
+            | FilterType::IsFalse
+            | FilterType::IsNull
+            | FilterType::IsNotNull => false,
         }
     }
 
@@ -379,7 +388,10 @@ pub fn parse_time_of_day(text: &str) -> Result<NaiveTime, String> {
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let hm: Vec<&str> = off[1..].split(':').collect();
         let h: i32 = hm.first().and_then(|h| h.parse().ok()).ok_or_else(bad)?;
-        let m: i32 = hm.get(1).map_or(Some(0), |m| m.parse().ok()).ok_or_else(bad)?;
+        let m: i32 = hm
+            .get(1)
+            .map_or(Some(0), |m| m.parse().ok())
+            .ok_or_else(bad)?;
         (c, sign * (h * 3600 + m * 60))
     } else {
         (t, 0)
@@ -505,7 +517,10 @@ impl Preconditions {
         let mut ids = std::collections::HashSet::new();
         for (i, w) in self.filters.iter().enumerate() {
             if w.id.trim().is_empty() {
-                out.push((format!("where[{i}].id"), "a `where` entry needs an id".into()));
+                out.push((
+                    format!("where[{i}].id"),
+                    "a `where` entry needs an id".into(),
+                ));
             } else if !ids.insert(w.id.as_str()) {
                 out.push((
                     format!("where[{i}].id"),
@@ -562,11 +577,10 @@ impl PluginType for FlowTrigger {
     fn validate(&self, v: &mut Validator<'_>) {
         use crate::conditions::multiple::MultipleCondition;
         // The trigger being validated (for its location and path).
-        let me = v
-            .flow
-            .triggers
-            .iter()
-            .find(|t| t.spec::<FlowTrigger>().is_some_and(|s| std::ptr::eq(s, self)));
+        let me = v.flow.triggers.iter().find(|t| {
+            t.spec::<FlowTrigger>()
+                .is_some_and(|s| std::ptr::eq(s, self))
+        });
         let (loc, path) = match me {
             Some(t) => (t.loc, t.path.clone()),
             None => (crate::Location::UNKNOWN, String::new()),
@@ -583,7 +597,11 @@ impl PluginType for FlowTrigger {
         for s in &self.states {
             if !is_state_name(s) {
                 let p = at("states");
-                v.error(loc, p.clone(), format!("{p}: `{s}` is not an execution state"));
+                v.error(
+                    loc,
+                    p.clone(),
+                    format!("{p}: `{s}` is not an execution state"),
+                );
             }
         }
         if let Some(pre) = &self.preconditions {
@@ -693,7 +711,11 @@ mod tests {
 
     #[test]
     fn windows_read() {
-        let tw = |yaml: &str| serde_json::from_str::<TimeWindow>(yaml).unwrap().window_kind();
+        let tw = |yaml: &str| {
+            serde_json::from_str::<TimeWindow>(yaml)
+                .unwrap()
+                .window_kind()
+        };
         assert_eq!(
             tw(r#"{"window": "PT1H"}"#).unwrap(),
             WindowKind::Duration {
@@ -701,9 +723,21 @@ mod tests {
                 advance: IsoDuration::default()
             }
         );
-        assert!(tw(r#"{"window": "PT0S"}"#).unwrap_err().contains("positive"));
-        assert!(tw(r#"{"window": "-PT1H"}"#).unwrap_err().contains("positive"));
-        assert!(tw(r#"{"type": "WEEKLY"}"#).unwrap_err().contains("unknown window"));
+        assert!(
+            tw(r#"{"window": "PT0S"}"#)
+                .unwrap_err()
+                .contains("positive")
+        );
+        assert!(
+            tw(r#"{"window": "-PT1H"}"#)
+                .unwrap_err()
+                .contains("positive")
+        );
+        assert!(
+            tw(r#"{"type": "WEEKLY"}"#)
+                .unwrap_err()
+                .contains("unknown window")
+        );
         assert_eq!(
             tw(r#"{"type": "DAILY_TIME_DEADLINE", "deadline": "09:30"}"#).unwrap(),
             WindowKind::DailyDeadline {

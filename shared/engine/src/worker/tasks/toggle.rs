@@ -55,7 +55,9 @@ impl TaskRunner for Runner {
             return Err(TaskError::new(if flow_exists {
                 format!("flow {namespace}.{flow_id} has no trigger `{trigger}`")
             } else {
-                format!("cannot toggle trigger `{trigger}`: flow {namespace}.{flow_id} does not exist")
+                format!(
+                    "cannot toggle trigger `{trigger}`: flow {namespace}.{flow_id} does not exist"
+                )
             }));
         };
         let disabled = stored.is_disabled();
