@@ -152,10 +152,14 @@ triggers:
           flowId: transform
 "#;
 
-/// Hears every end in its own namespace: never its own.
+/// Hears every end in its own namespace: never its own. Its required input is not given
+/// by the trigger: it stays unset (as in Kestra).
 const WATCHER: &str = r#"
 id: watcher
 namespace: company.chain
+inputs:
+  - id: reason
+    type: STRING
 tasks:
   - id: note
     type: io.kestra.plugin.core.log.Log
@@ -843,4 +847,46 @@ async fn a_flow_trigger_toggled_off_stops_listening_at_once() {
         executions(&kite, "company.chain", "transform").await.len(),
         1
     );
+}
+
+const TALLY: &str = r#"
+id: tally
+namespace: company.sales
+inputs:
+  - id: count
+    type: INT
+tasks:
+  - id: add
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ inputs.count }}"
+triggers:
+  - id: on_orders
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      count: "{{ trigger.flowId }}"
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: company.sales
+        flowId: orders
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_firing_whose_inputs_do_not_validate_starts_nothing_and_says_why() {
+    let kite = Setup::new().start().await;
+    let orders = kite.deploy(ORDERS).await;
+    kite.deploy(TALLY).await;
+    let up = kite.execute(&orders, json!({})).await;
+    let words = "Flow trigger company.sales.tally.on_orders did not start an execution";
+    let logs = kite
+        .logs_until(&up.id, |l| l.iter().any(|l| l.message.contains(words)))
+        .await;
+    let line = logs
+        .iter()
+        .find(|l| l.message.contains(words))
+        .unwrap_or_else(|| panic!("no refusal in the upstream logs: {logs:#?}"));
+    assert_eq!(line.level, kite_flow::plugin::LogLevel::Warn);
+    assert!(line.message.contains("count"), "{}", line.message);
+    let again = replay(&kite.platform, &up.id).await;
+    assert_eq!((again.created, again.refused), (0, 1));
+    assert_eq!(executions(&kite, "company.sales", "tally").await.len(), 0);
 }

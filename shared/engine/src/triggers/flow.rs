@@ -294,10 +294,11 @@ async fn react(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let target = leave_unset(&listener, &inputs);
     for key in keys {
         let mut occurrence = Occurrence::new(key, vars.clone());
         occurrence.inputs = inputs.clone();
-        let outcome = fire_with(platform, &listener, trigger, &occurrence, |o| {
+        let outcome = fire_with(platform, &target, trigger, &occurrence, |o| {
             render_inputs(platform, &render_ctx(), &o.inputs)
         })
         .await?;
@@ -317,6 +318,25 @@ async fn react(
         }
     }
     Ok(out)
+}
+
+/// The listener as its executions are created: inputs the trigger does not give are left
+/// unset even when required and without a default (Kestra creates such executions; inputs
+/// it gives are validated as usual, and one that does not validate starts nothing).
+fn leave_unset<'f>(listener: &'f Flow, given: &Map<String, Value>) -> std::borrow::Cow<'f, Flow> {
+    let unset = |i: &kite_flow::model::input::Input| {
+        i.required && i.defaults.is_none() && !given.contains_key(i.key())
+    };
+    if !listener.inputs.iter().any(unset) {
+        return std::borrow::Cow::Borrowed(listener);
+    }
+    let mut flow = listener.clone();
+    for input in flow.inputs.iter_mut() {
+        if unset(input) {
+            input.required = false;
+        }
+    }
+    std::borrow::Cow::Owned(flow)
 }
 
 /// Whether the trigger's `states` (default: terminal states) include `state`.
