@@ -171,3 +171,42 @@ async fn a_restart_after_a_gap_recovers_missed_fire_times_by_policy() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_skip_the_fire_times_they_refuse() {
+    // 2026-03-06 is a Friday: a daily 09:00 schedule over 7 days with a Weekend condition
+    // fires on Saturday 7 and Sunday 8 only.
+    let s = Store::new(
+        DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let source = r#"
+id: weekends
+namespace: kite.tests.schedule
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.date }}"
+triggers:
+  - id: tick
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    timezone: Europe/Paris
+    conditions:
+      - type: io.kestra.plugin.core.condition.Weekend
+"#;
+    let a = s.scheduler(TickConfig::every_minute()).await;
+    a.deploy_flow(&support::parse(source), source)
+        .await
+        .unwrap();
+    for _ in 0..(7 * 24 * 60) {
+        s.clock.advance(Duration::from_secs(60));
+        a.tick().await.unwrap();
+    }
+    let dates = fire_dates(&a, "kite.tests.schedule", "weekends").await;
+    assert_eq!(
+        dates,
+        vec!["2026-03-07T09:00:00+01:00", "2026-03-08T09:00:00+01:00"]
+    );
+}
