@@ -7,6 +7,7 @@
 //! - [`executor`]: the pure decision function and its per-task-type behaviour.
 //! - [`crypto`]: SECRET inputs and outputs encrypted at rest (AES-256-GCM).
 //! - [`masking`]: secret values masked in logs and outputs.
+//! - `testing` (feature `testing`): a throw-away PostgreSQL server for tests.
 
 pub mod access;
 pub mod crypto;
@@ -15,5 +16,7 @@ pub mod masking;
 pub mod model;
 pub mod repo;
 pub mod services;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 pub mod worker;

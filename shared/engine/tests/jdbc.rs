@@ -1,0 +1,407 @@
+//! The JDBC Query tasks end to end (flows run on the in-memory installation): SQLite on a
+//! file in a temporary folder, PostgreSQL on a throw-away server
+//! (`kite_engine::testing::PgServer`: needs the Debian `postgresql` package), and
+//! `run_query` called directly as the JDBC triggers call it.
+
+mod support;
+
+use kite_engine::model::{Execution, State};
+use kite_engine::testing::PgServer;
+use kite_engine::worker::tasks::jdbc::{FetchType, JdbcError, QuerySpec, run_query};
+use kite_ports::{MemoryStorage, Storage, StorageKey};
+use serde_json::{Value, json};
+use support::Setup;
+
+fn out(e: &Execution, task: &str) -> serde_json::Map<String, Value> {
+    let runs: Vec<_> = e
+        .task_run_list
+        .iter()
+        .filter(|r| r.task_id == task)
+        .collect();
+    assert_eq!(runs.len(), 1, "one run of {task}: {:#?}", e.task_run_list);
+    runs[0].outputs.clone()
+}
+
+fn state_of(e: &Execution, task: &str) -> State {
+    e.task_run_list
+        .iter()
+        .find(|r| r.task_id == task)
+        .map(|r| r.state.current)
+        .unwrap_or_else(|| panic!("no run of {task}"))
+}
+
+async fn read_lines(kite: &support::Kite, uri: &str) -> Vec<Value> {
+    let key = StorageKey::parse_uri(uri).expect("uri");
+    let bytes = kite.platform.storage.get(&key).await.expect("stored file");
+    String::from_utf8(bytes.to_vec())
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+async fn error_lines(kite: &support::Kite, e: &Execution) -> String {
+    kite.logs_until(&e.id, |l| {
+        l.iter()
+            .any(|x| x.level == kite_flow::plugin::LogLevel::Error)
+    })
+    .await
+    .iter()
+    .filter(|l| l.level == kite_flow::plugin::LogLevel::Error)
+    .map(|l| l.message.clone())
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_query_creates_fetches_and_stores_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("jdbc:sqlite:{}", dir.path().join("shop.db").display());
+    let kite = Setup::new().start().await;
+    let e = kite
+        .run(
+            &format!(
+                r#"id: sqlite_rows
+namespace: kite.tests
+tasks:
+  - id: create
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: {url}
+    sql: |
+      CREATE TABLE fruit (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL,
+                          ripe BOOLEAN, photo BLOB);
+      INSERT INTO fruit VALUES (1, 'apple', 1.5, 1, x'CAFE'), (2, 'pear', NULL, 0, NULL);
+  - id: all
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: {url}
+    sql: SELECT * FROM fruit ORDER BY id
+    fetchType: FETCH
+  - id: one
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: {url}
+    sql: SELECT name, price FROM fruit WHERE price > :min AND name <> :skip
+    parameters:
+      min: "{{{{ 1 }}}}"
+      skip: pear
+    fetchType: FETCH_ONE
+  - id: none_found
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: {url}
+    sql: SELECT name FROM fruit WHERE id = 99
+    fetchType: FETCH_ONE
+  - id: stored
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: {url}
+    sql: SELECT id, name FROM fruit ORDER BY id
+    fetchType: STORE
+  - id: legacy
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: {url}
+    sql: SELECT count(*) AS n FROM fruit
+    fetchOne: true
+"#
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Success, "{:#?}", e.task_run_list);
+    assert!(out(&e, "create").is_empty(), "NONE has no outputs");
+    assert_eq!(
+        Value::Object(out(&e, "all")),
+        json!({
+            "rows": [
+                {"id": 1, "name": "apple", "price": 1.5, "ripe": true, "photo": "yv4="},
+                {"id": 2, "name": "pear", "price": null, "ripe": false, "photo": null}
+            ],
+            "size": 2
+        })
+    );
+    assert_eq!(
+        Value::Object(out(&e, "one")),
+        json!({"row": {"name": "apple", "price": 1.5}, "size": 1})
+    );
+    assert_eq!(Value::Object(out(&e, "none_found")), json!({"size": 0}));
+    let stored = out(&e, "stored");
+    assert_eq!(stored["size"], json!(2));
+    let uri = stored["uri"].as_str().expect("uri");
+    assert!(uri.starts_with("kestra:///kite.tests/sqlite_rows/executions/"), "{uri}");
+    assert!(uri.ends_with(".ion"), "{uri}");
+    assert_eq!(
+        read_lines(&kite, uri).await,
+        vec![json!({"id": 1, "name": "apple"}), json!({"id": 2, "name": "pear"})]
+    );
+    assert_eq!(
+        Value::Object(out(&e, "legacy")),
+        json!({"row": {"n": 2}, "size": 1})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_database_file_travels_through_internal_storage() {
+    let kite = Setup::new().start().await;
+    let e = kite
+        .run(
+            r#"id: sqlite_file
+namespace: kite.tests
+tasks:
+  - id: create
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: jdbc:sqlite:notes.db
+    outputDbFile: true
+    sql: CREATE TABLE note (body TEXT); INSERT INTO note VALUES ('kept');
+  - id: read
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: jdbc:sqlite:notes.db
+    sqliteFile: "{{ outputs.create.databaseUri }}"
+    sql: SELECT body FROM note
+    fetchType: FETCH
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Success, "{:#?}", e.task_run_list);
+    let db = out(&e, "create");
+    assert!(
+        db["databaseUri"].as_str().unwrap().ends_with("/notes.db"),
+        "{db:?}"
+    );
+    assert_eq!(out(&e, "read")["rows"], json!([{"body": "kept"}]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_failing_query_fails_the_task_with_the_database_message() {
+    let kite = Setup::new().start().await;
+    let e = kite
+        .run(
+            r#"id: sqlite_fail
+namespace: kite.tests
+tasks:
+  - id: bad
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: "jdbc:sqlite::memory:"
+    sql: SELECT * FROM missing_table
+    fetchType: FETCH
+  - id: never
+    type: io.kestra.plugin.core.log.Log
+    message: not reached
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Failed);
+    assert_eq!(state_of(&e, "bad"), State::Failed);
+    let errors = error_lines(&kite, &e).await;
+    assert!(errors.contains("no such table: missing_table"), "{errors}");
+
+    let e = kite
+        .run(
+            r#"id: sqlite_missing_param
+namespace: kite.tests
+tasks:
+  - id: bad
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    sql: SELECT :wanted AS v
+    parameters:
+      other: 1
+    fetchType: FETCH_ONE
+"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Failed);
+    let errors = error_lines(&kite, &e).await;
+    assert!(
+        errors.contains("placeholder `:wanted`") && errors.contains("`other`"),
+        "{errors}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_query_creates_fetches_and_stores_rows() {
+    let pg = PgServer::start();
+    let kite = Setup::new().start().await;
+    let conn = format!(
+        "    url: {}\n    username: {}\n    password: {}\n",
+        pg.url, pg.user, pg.password
+    );
+    let e = kite
+        .run(
+            &format!(
+                r#"id: pg_rows
+namespace: kite.tests
+tasks:
+  - id: create
+    type: io.kestra.plugin.jdbc.postgresql.Query
+{conn}    sql: |
+      CREATE TYPE mood AS ENUM ('calm', 'busy');
+      CREATE TABLE item (
+        id serial PRIMARY KEY, name text NOT NULL, qty int2, big int8, price numeric(10,2),
+        ratio float8, ok boolean, doc jsonb, raw bytea, born date, at timestamp,
+        at_tz timestamptz, wait interval, tags text[], uid uuid, feel mood, addr inet
+      );
+      INSERT INTO item (name, qty, big, price, ratio, ok, doc, raw, born, at, at_tz, wait,
+                        tags, uid, feel, addr)
+      VALUES ('bolt', 3, 9007199254740993, 12.50, 0.25, true, '{{"a": [1, 2]}}', '\xcafe',
+              '2024-02-29', '2024-02-29 10:11:12.5', '2024-02-29 10:11:12+00', '1 day 2 hours',
+              ARRAY['x', 'y'], 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'busy', '10.0.0.1'),
+             ('nut', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+              NULL, NULL, NULL, NULL);
+  - id: all
+    type: io.kestra.plugin.jdbc.postgresql.Query
+{conn}    sql: SELECT * FROM item ORDER BY id
+    fetchType: FETCH
+    timeZoneId: Europe/Paris
+  - id: one
+    type: io.kestra.plugin.jdbc.postgresql.Query
+{conn}    sql: SELECT name, qty FROM item WHERE qty >= :least AND name = ANY(:names) ORDER BY id
+    parameters:
+      least: 2
+      names: [bolt, nut]
+    fetchType: FETCH_ONE
+  - id: stored
+    type: io.kestra.plugin.jdbc.postgresql.Query
+{conn}    sql: SELECT id, name FROM item ORDER BY id
+    fetchType: STORE
+"#
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Success, "{:#?}\n{}", e.task_run_list, pg.log());
+    assert!(out(&e, "create").is_empty());
+    let all = out(&e, "all");
+    assert_eq!(all["size"], json!(2));
+    assert_eq!(
+        all["rows"][0],
+        json!({
+            "id": 1, "name": "bolt", "qty": 3, "big": 9007199254740993_i64, "price": 12.5,
+            "ratio": 0.25, "ok": true, "doc": {"a": [1, 2]}, "raw": "yv4=",
+            "born": "2024-02-29", "at": "2024-02-29T10:11:12.500",
+            "at_tz": "2024-02-29T11:11:12+01:00", "wait": "P1DT2H", "tags": ["x", "y"],
+            "uid": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "feel": "busy", "addr": "10.0.0.1"
+        })
+    );
+    let second = all["rows"][1].as_object().unwrap();
+    assert_eq!(second["name"], json!("nut"));
+    assert!(
+        second
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "id" | "name"))
+            .all(|(_, v)| v.is_null()),
+        "{second:?}"
+    );
+    assert_eq!(
+        Value::Object(out(&e, "one")),
+        json!({"row": {"name": "bolt", "qty": 3}, "size": 1})
+    );
+    let stored = out(&e, "stored");
+    assert_eq!(stored["size"], json!(2));
+    assert_eq!(
+        read_lines(&kite, stored["uri"].as_str().unwrap()).await,
+        vec![json!({"id": 1, "name": "bolt"}), json!({"id": 2, "name": "nut"})]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_failing_query_fails_with_the_server_message_and_never_logs_the_password() {
+    let pg = PgServer::start();
+    let kite = Setup::new().start().await;
+    let e = kite
+        .run(
+            &format!(
+                r#"id: pg_fail
+namespace: kite.tests
+tasks:
+  - id: bad
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: {}
+    username: {}
+    password: {}
+    sql: SELECT * FROM no_such_relation
+    fetchType: FETCH
+"#,
+                pg.url, pg.user, pg.password
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Failed);
+    assert_eq!(state_of(&e, "bad"), State::Failed);
+    let errors = error_lines(&kite, &e).await;
+    assert!(
+        errors.contains("relation \"no_such_relation\" does not exist")
+            && errors.contains("42P01"),
+        "{errors}"
+    );
+
+    // A wrong password (in the URL) fails at login; no log line holds it.
+    let wrong = "Wr0ngSecretPassw0rd";
+    let e = kite
+        .run(
+            &format!(
+                r#"id: pg_login
+namespace: kite.tests
+tasks:
+  - id: login
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: "{}?user={}&password={wrong}"
+    sql: SELECT 1
+    fetchType: FETCH_ONE
+"#,
+                pg.url, pg.user
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Failed);
+    let errors = error_lines(&kite, &e).await;
+    assert!(errors.contains("password authentication failed"), "{errors}");
+    let logs = kite.logs_until(&e.id, |_| true).await;
+    assert!(!logs.is_empty());
+    for l in &logs {
+        assert!(!l.message.contains(wrong), "password logged: {}", l.message);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_query_serves_the_triggers() {
+    let pg = PgServer::start();
+    let storage = MemoryStorage::new();
+    let key = StorageKey::new("kite.tests/poll/executions/e1/trigger/rows.ion").unwrap();
+    let mut spec = QuerySpec::new(
+        pg.url.clone(),
+        "CREATE TABLE job (id int, state text); INSERT INTO job VALUES (1, 'new'), (2, 'done');",
+    );
+    spec.username = Some(pg.user.clone());
+    spec.password = Some(pg.password.clone());
+    let none = run_query(&spec, &storage, &key).await.expect("create");
+    assert_eq!(none.size, 0);
+
+    spec.sql = "SELECT id FROM job WHERE state = :state".into();
+    spec.parameters.insert("state".into(), json!("new"));
+    spec.fetch_type = FetchType::Fetch;
+    let fetched = run_query(&spec, &storage, &key).await.expect("fetch");
+    assert_eq!(fetched.rows, Some(vec![json!({"id": 1}).as_object().unwrap().clone()]));
+    assert_eq!(fetched.size, 1);
+
+    spec.fetch_type = FetchType::Store;
+    let stored = run_query(&spec, &storage, &key).await.expect("store");
+    assert_eq!(stored.uri.as_deref(), Some(key.to_uri().as_str()));
+    assert_eq!(stored.size, 1);
+    assert_eq!(storage.get(&key).await.unwrap().as_ref(), b"{\"id\":1}\n");
+
+    // A server that is not there: a connection error, worth retrying.
+    let mut gone = QuerySpec::new("jdbc:postgresql://127.0.0.1:1/postgres", "SELECT 1");
+    gone.username = Some("kite".into());
+    let err = run_query(&gone, &storage, &key).await.unwrap_err();
+    assert!(matches!(err, JdbcError::Connect { .. }), "{err}");
+    assert!(err.is_retryable());
+
+    // A failing STORE leaves no file behind.
+    let failed_key = StorageKey::new("kite.tests/poll/executions/e1/trigger/failed.ion").unwrap();
+    spec.sql = "SELECT 1/0".into();
+    let err = run_query(&spec, &storage, &failed_key).await.unwrap_err();
+    assert!(err.to_string().contains("division by zero"), "{err}");
+    assert!(!err.is_retryable());
+    assert!(!storage.exists(&failed_key).await.unwrap());
+}
