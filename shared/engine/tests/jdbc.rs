@@ -124,11 +124,17 @@ tasks:
     let stored = out(&e, "stored");
     assert_eq!(stored["size"], json!(2));
     let uri = stored["uri"].as_str().expect("uri");
-    assert!(uri.starts_with("kestra:///kite.tests/sqlite_rows/executions/"), "{uri}");
+    assert!(
+        uri.starts_with("kestra:///kite.tests/sqlite_rows/executions/"),
+        "{uri}"
+    );
     assert!(uri.ends_with(".ion"), "{uri}");
     assert_eq!(
         read_lines(&kite, uri).await,
-        vec![json!({"id": 1, "name": "apple"}), json!({"id": 2, "name": "pear"})]
+        vec![
+            json!({"id": 1, "name": "apple"}),
+            json!({"id": 2, "name": "pear"})
+        ]
     );
     assert_eq!(
         Value::Object(out(&e, "legacy")),
@@ -267,7 +273,13 @@ tasks:
             json!({}),
         )
         .await;
-    assert_eq!(e.state.current, State::Success, "{:#?}\n{}", e.task_run_list, pg.log());
+    assert_eq!(
+        e.state.current,
+        State::Success,
+        "{:#?}\n{}",
+        e.task_run_list,
+        pg.log()
+    );
     assert!(out(&e, "create").is_empty());
     let all = out(&e, "all");
     assert_eq!(all["size"], json!(2));
@@ -298,7 +310,10 @@ tasks:
     assert_eq!(stored["size"], json!(2));
     assert_eq!(
         read_lines(&kite, stored["uri"].as_str().unwrap()).await,
-        vec![json!({"id": 1, "name": "bolt"}), json!({"id": 2, "name": "nut"})]
+        vec![
+            json!({"id": 1, "name": "bolt"}),
+            json!({"id": 2, "name": "nut"})
+        ]
     );
 }
 
@@ -329,8 +344,7 @@ tasks:
     assert_eq!(state_of(&e, "bad"), State::Failed);
     let errors = error_lines(&kite, &e).await;
     assert!(
-        errors.contains("relation \"no_such_relation\" does not exist")
-            && errors.contains("42P01"),
+        errors.contains("relation \"no_such_relation\" does not exist") && errors.contains("42P01"),
         "{errors}"
     );
 
@@ -355,7 +369,10 @@ tasks:
         .await;
     assert_eq!(e.state.current, State::Failed);
     let errors = error_lines(&kite, &e).await;
-    assert!(errors.contains("password authentication failed"), "{errors}");
+    assert!(
+        errors.contains("password authentication failed"),
+        "{errors}"
+    );
     let logs = kite.logs_until(&e.id, |_| true).await;
     assert!(!logs.is_empty());
     for l in &logs {
@@ -381,7 +398,10 @@ async fn run_query_serves_the_triggers() {
     spec.parameters.insert("state".into(), json!("new"));
     spec.fetch_type = FetchType::Fetch;
     let fetched = run_query(&spec, &storage, &key).await.expect("fetch");
-    assert_eq!(fetched.rows, Some(vec![json!({"id": 1}).as_object().unwrap().clone()]));
+    assert_eq!(
+        fetched.rows,
+        Some(vec![json!({"id": 1}).as_object().unwrap().clone()])
+    );
     assert_eq!(fetched.size, 1);
 
     spec.fetch_type = FetchType::Store;

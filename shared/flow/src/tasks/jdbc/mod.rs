@@ -16,9 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::property::{Dyn, is_expression};
 
 /// What a query does with the rows it returns.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FetchType {
     /// The first row, as output `row`.
@@ -156,7 +154,10 @@ impl Dialect {
         } else {
             // Report as if the literal part were the whole URL: same message, same fix.
             Err(self.check_url(&prefix).err().unwrap_or_else(|| {
-                format!("`url` must start with `{scheme}` for a {} plugin", self.name())
+                format!(
+                    "`url` must start with `{scheme}` for a {} plugin",
+                    self.name()
+                )
             }))
         }
     }
@@ -512,8 +513,8 @@ mod tests {
 
     #[test]
     fn pg_urls() {
-        let u = PgUrl::parse("jdbc:postgresql://db.example:6543/sales?user=a&password=p%40ss")
-            .unwrap();
+        let u =
+            PgUrl::parse("jdbc:postgresql://db.example:6543/sales?user=a&password=p%40ss").unwrap();
         assert_eq!(u.hosts, vec![("db.example".to_owned(), 6543)]);
         assert_eq!(u.database.as_deref(), Some("sales"));
         assert_eq!(u.param("password"), Some("p@ss"));
@@ -556,7 +557,9 @@ mod tests {
 
     #[test]
     fn url_of_the_other_dialect_names_the_fix() {
-        let e = Dialect::Postgres.check_url("jdbc:sqlite:/a.db").unwrap_err();
+        let e = Dialect::Postgres
+            .check_url("jdbc:sqlite:/a.db")
+            .unwrap_err();
         assert!(e.contains("io.kestra.plugin.jdbc.sqlite"), "{e}");
         let e = Dialect::Postgres
             .check_url("postgres://u@h:5432/db")

@@ -524,17 +524,20 @@ impl TaskRunner for Runner {
         let output_db = match &props.output_db_file {
             None => false,
             Some(Dyn::Value(b)) => *b,
-            Some(Dyn::Expr(e)) => super::render_bool(ctx, &Value::String(e.clone()), "outputDbFile")?,
+            Some(Dyn::Expr(e)) => {
+                super::render_bool(ctx, &Value::String(e.clone()), "outputDbFile")?
+            }
         };
         let db_path = if self.dialect == Dialect::Sqlite {
             sqlite::prepare_file(ctx, &mut spec, sqlite_file.as_deref(), output_db).await?
         } else {
             None
         };
-        let who = spec
-            .username
-            .clone()
-            .or_else(|| PgUrl::parse(&spec.url).ok().and_then(|u| u.param("user").map(str::to_owned)));
+        let who = spec.username.clone().or_else(|| {
+            PgUrl::parse(&spec.url)
+                .ok()
+                .and_then(|u| u.param("user").map(str::to_owned))
+        });
         ctx.log(
             LogLevel::Info,
             format!(

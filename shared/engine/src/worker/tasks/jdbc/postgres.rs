@@ -44,9 +44,7 @@ fn config(spec: &QuerySpec) -> Result<tokio_postgres::Config, JdbcError> {
         .or_else(|| url.param("user").map(str::to_owned))
         .filter(|u| !u.is_empty())
         .ok_or_else(|| {
-            JdbcError::Invalid(
-                "no PostgreSQL user: set `username` (or `user=` in the URL)".into(),
-            )
+            JdbcError::Invalid("no PostgreSQL user: set `username` (or `user=` in the URL)".into())
         })?;
     cfg.user(&user);
     if let Some(p) = spec
@@ -75,18 +73,30 @@ fn config(spec: &QuerySpec) -> Result<tokio_postgres::Config, JdbcError> {
     if !timeout.is_zero() {
         cfg.connect_timeout(timeout);
     }
-    let mut options: Vec<String> = url.param("options").map(str::to_owned).into_iter().collect();
+    let mut options: Vec<String> = url
+        .param("options")
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     if let Some(schema) = url.param("currentSchema") {
         options.push(format!("-c search_path={}", schema.replace(' ', "\\ ")));
     }
     if !options.is_empty() {
         cfg.options(options.join(" "));
     }
-    let ssl = url.param("ssl").is_some_and(|s| s.eq_ignore_ascii_case("true"));
+    let ssl = url
+        .param("ssl")
+        .is_some_and(|s| s.eq_ignore_ascii_case("true"));
     let mode = url
         .param("sslmode")
         .map(str::to_ascii_lowercase)
-        .unwrap_or_else(|| if ssl { "require".into() } else { "prefer".into() });
+        .unwrap_or_else(|| {
+            if ssl {
+                "require".into()
+            } else {
+                "prefer".into()
+            }
+        });
     match mode.as_str() {
         "disable" => {
             cfg.ssl_mode(SslMode::Disable);
@@ -429,10 +439,15 @@ fn decode(ty: &Type, raw: &[u8], tz: chrono_tz::Tz) -> Result<Value, BoxError> {
             i64::MIN => Value::String("-infinity".into()),
             _ => {
                 let t: DateTime<Utc> = get(ty, raw)?;
-                Value::String(t.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::AutoSi, true))
+                Value::String(
+                    t.with_timezone(&tz)
+                        .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                )
             }
         },
-        Type::INTERVAL => Value::String(interval(be_i64(raw, 0)?, be_i32(raw, 8)?, be_i32(raw, 12)?)),
+        Type::INTERVAL => {
+            Value::String(interval(be_i64(raw, 0)?, be_i32(raw, 8)?, be_i32(raw, 12)?))
+        }
         Type::INET | Type::CIDR => Value::String(inet(raw)?),
         Type::BIT | Type::VARBIT => Value::String(bits(raw)?),
         _ => match ty.kind() {
@@ -459,7 +474,7 @@ fn offset_text(east_secs: i32) -> String {
     let sign = if east_secs < 0 { '-' } else { '+' };
     let a = east_secs.unsigned_abs();
     let mut s = format!("{sign}{:02}:{:02}", a / 3600, (a / 60) % 60);
-    if a % 60 != 0 {
+    if !a.is_multiple_of(60) {
         s.push_str(&format!(":{:02}", a % 60));
     }
     s
@@ -539,7 +554,11 @@ fn bits(raw: &[u8]) -> Result<String, BoxError> {
     Ok((0..n)
         .map(|i| {
             let byte = data.get(i / 8).copied().unwrap_or(0);
-            if byte & (0x80 >> (i % 8)) != 0 { '1' } else { '0' }
+            if byte & (0x80 >> (i % 8)) != 0 {
+                '1'
+            } else {
+                '0'
+            }
         })
         .collect())
 }

@@ -40,14 +40,18 @@ pub(crate) fn split(sql: &str, dialect: Dialect, rewrite: bool) -> Vec<Statement
         }
         let skip_to = match c {
             '\'' => {
-                let escapes = pg
-                    && matches!(prev, Some('E' | 'e'))
-                    && !(i >= 2 && ident_char(chars[i - 2]));
+                let escapes =
+                    pg && matches!(prev, Some('E' | 'e')) && !(i >= 2 && ident_char(chars[i - 2]));
                 Some(scan_quoted(&chars, i, '\'', escapes))
             }
             '"' => Some(scan_quoted(&chars, i, '"', false)),
             '`' if !pg => Some(scan_quoted(&chars, i, '`', false)),
-            '[' if !pg => Some(chars[i..].iter().position(|&c| c == ']').map_or(n, |p| i + p + 1)),
+            '[' if !pg => Some(
+                chars[i..]
+                    .iter()
+                    .position(|&c| c == ']')
+                    .map_or(n, |p| i + p + 1),
+            ),
             '$' if pg && !prev.is_some_and(ident_char) => dollar_tag(&chars, i).map(|len| {
                 let tag = &chars[i..i + len];
                 (i + len..n)

@@ -200,7 +200,9 @@ fn run_blocking(
 
 fn query_error(e: rusqlite::Error) -> JdbcError {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::OperationInterrupted => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
             JdbcError::Local("the SQLite query was interrupted".into())
         }
         _ => JdbcError::Query(format!("SQLite: {e}")),
@@ -234,7 +236,11 @@ fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Map<String, Value>) -> Resu
 }
 
 /// The error for a placeholder without a value.
-pub(crate) fn missing_parameter(written: &str, key: &str, params: &Map<String, Value>) -> JdbcError {
+pub(crate) fn missing_parameter(
+    written: &str,
+    key: &str,
+    params: &Map<String, Value>,
+) -> JdbcError {
     let given = if params.is_empty() {
         "`parameters` is not set".to_owned()
     } else {
