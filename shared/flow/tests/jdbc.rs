@@ -221,3 +221,38 @@ fn trigger_rules_report_the_trigger_and_property() {
         "    url: jdbc:postgresql://h/db\n    sql: SELECT 1\n    interval: PT1S\n",
     ));
 }
+
+#[test]
+fn json_schema_lists_the_jdbc_properties() {
+    let schema = kite_flow::schema::flow_schema(kite_flow::Registry::global());
+    let defs = &schema["$defs"];
+    let query = &defs["io.kestra.plugin.jdbc.postgresql.Query"];
+    for p in [
+        "url",
+        "username",
+        "password",
+        "sql",
+        "fetchType",
+        "parameters",
+        "fetchSize",
+    ] {
+        assert!(query["properties"][p].is_object(), "no `{p}` in {query:#}");
+    }
+    let required = query["required"].as_array().unwrap();
+    assert!(required.contains(&"url".into()) && required.contains(&"sql".into()));
+    let lite = &defs["io.kestra.plugin.jdbc.sqlite.Query"];
+    assert!(lite["properties"]["sqliteFile"].is_object());
+    assert!(!lite["required"].as_array().unwrap().contains(&"url".into()));
+    let trigger = &defs["io.kestra.plugin.jdbc.postgresql.Trigger"];
+    assert!(trigger["properties"]["interval"].is_object());
+    assert!(
+        trigger["properties"]["stopAfter"].is_object(),
+        "common trigger properties"
+    );
+    assert!(
+        trigger["description"]
+            .as_str()
+            .unwrap()
+            .contains("every `interval`")
+    );
+}

@@ -210,6 +210,18 @@ pub struct JdbcQuery {
     pub output_db_file: Option<Dyn<bool>>,
 }
 
+/// The JSON Schema of a plugin type wrapping `T` (`#[serde(transparent)]`): `T`'s own
+/// object schema, inline (the registry merges its `properties` with the common ones), with
+/// the type's `description`.
+pub(crate) fn inline_schema<T: JsonSchema>(
+    g: &mut schemars::SchemaGenerator,
+    description: &str,
+) -> schemars::Schema {
+    let mut s = T::json_schema(g);
+    s.insert("description".into(), description.into());
+    s
+}
+
 /// Kestra's precedence of the deprecated booleans over `fetchType`: `fetchOne`, then
 /// `store`, then `fetch`; `None` when none is set to true.
 pub fn deprecated_fetch_type(
