@@ -5,6 +5,9 @@
 //! password authentication (SCRAM) for the user `kite` and a random password, and waits
 //! until it accepts connections. Dropping it stops the server and removes the folder; a
 //! small shell watchdog does the same if the test process dies first.
+//! [`PgServer::start_tls`] also turns TLS on, with a certificate for `localhost` (not for
+//! `127.0.0.1`) signed by a test CA ([`PgServer::ca_cert`]), made with the `openssl`
+//! command (installed with the `postgresql` package).
 //!
 //! The server binaries are Debian's (`/usr/lib/postgresql/<version>/bin`, the newest
 //! version found) or those of the folder in `KITE_PG_BIN`. Missing binaries fail the test
@@ -31,6 +34,8 @@ pub struct PgServer {
     pub password: String,
     /// The TCP port on 127.0.0.1.
     pub port: u16,
+    /// With TLS: the PEM certificate of the CA that signed the server's.
+    pub ca_cert: Option<String>,
     dir: PathBuf,
     bin: PathBuf,
     run_as: Option<String>,
@@ -40,14 +45,23 @@ pub struct PgServer {
 impl PgServer {
     /// Starts a server; panics with the reason (and the fix) when it cannot.
     pub fn start() -> PgServer {
-        match Self::try_start() {
+        match Self::try_start(false) {
             Ok(s) => s,
             Err(e) => panic!("cannot start a PostgreSQL server for the test: {e}"),
         }
     }
 
-    /// Starts a server, or says why it could not.
-    pub fn try_start() -> Result<PgServer, String> {
+    /// Starts a server that also accepts TLS (see [`PgServer::ca_cert`]); panics when it
+    /// cannot.
+    pub fn start_tls() -> PgServer {
+        match Self::try_start(true) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot start a PostgreSQL server with TLS for the test: {e}"),
+        }
+    }
+
+    /// Starts a server (with TLS when `tls`), or says why it could not.
+    pub fn try_start(tls: bool) -> Result<PgServer, String> {
         let bin = find_bin()?;
         let root = command_output("id", &["-u"])?.trim() == "0";
         let run_as = root.then(|| "postgres".to_owned());
@@ -63,12 +77,16 @@ impl PgServer {
             user: "kite".into(),
             password,
             port: 0,
+            ca_cert: None,
             dir,
             bin,
             run_as,
             child: None,
         };
         server.init()?;
+        if tls {
+            server.make_certificates()?;
+        }
         // A port found free may be taken before the server binds it: try a few.
         let mut last = String::new();
         for _ in 0..3 {
@@ -115,12 +133,7 @@ impl PgServer {
         std::fs::write(&pwfile, format!("{}\n", self.password))
             .map_err(|e| format!("cannot write {}: {e}", pwfile.display()))?;
         if let Some(user) = &self.run_as {
-            let uid = command_output("id", &["-u", user])?;
-            let gid = command_output("id", &["-g", user])?;
-            let (uid, gid) = (
-                uid.trim().parse::<u32>().map_err(|e| e.to_string())?,
-                gid.trim().parse::<u32>().map_err(|e| e.to_string())?,
-            );
+            let (uid, gid) = user_ids(user)?;
             for p in [self.dir.as_path(), &self.dir.join("sock"), &pwfile] {
                 std::os::unix::fs::chown(p, Some(uid), Some(gid))
                     .map_err(|e| format!("cannot give {} to {user}: {e}", p.display()))?;
@@ -146,6 +159,104 @@ impl PgServer {
         Ok(())
     }
 
+    /// The test CA and the server's certificate (for `localhost` only), in `tls/`.
+    fn make_certificates(&mut self) -> Result<(), String> {
+        let tls = self.dir.join("tls");
+        std::fs::create_dir_all(&tls)
+            .map_err(|e| format!("cannot create {}: {e}", tls.display()))?;
+        std::fs::write(
+            tls.join("server.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: [Vec<&str>; 3] = [
+            [
+                &["req", "-x509", "-new"][..],
+                &ec,
+                &["-keyout", "ca.key", "-out", "ca.crt"],
+            ]
+            .concat()
+            .into_iter()
+            .chain([
+                "-subj",
+                "/CN=kite-test-ca",
+                "-days",
+                "2",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ])
+            .collect(),
+            [
+                &["req", "-new"][..],
+                &ec,
+                &["-keyout", "server.key", "-out", "server.csr"],
+            ]
+            .concat()
+            .into_iter()
+            .chain(["-subj", "/CN=localhost"])
+            .collect(),
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        ];
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(&args)
+                .current_dir(&tls)
+                .output()
+                .map_err(|e| {
+                    format!(
+                        "cannot run openssl ({e}): install it with `apt-get install -y openssl`"
+                    )
+                })?;
+            if !out.status.success() {
+                return Err(format!(
+                    "`openssl {}` failed: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+        let key = tls.join("server.key");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        if let Some(user) = &self.run_as {
+            let (uid, gid) = user_ids(user)?;
+            for p in [tls.as_path(), &key, &tls.join("server.crt")] {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot give {} to {user}: {e}", p.display()))?;
+            }
+        }
+        self.ca_cert =
+            Some(std::fs::read_to_string(tls.join("ca.crt")).map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
     fn run(&mut self, port: u16) -> Result<(), String> {
         let log = std::fs::File::create(self.dir.join("server.log"))
             .map_err(|e| format!("cannot create the server log: {e}"))?;
@@ -161,6 +272,21 @@ impl PgServer {
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
             .args(["-c", "synchronous_commit=off", "-c", "max_connections=40"])
             .args(["-c", "shared_buffers=16MB", "-c", "logging_collector=off"])
+            .args(if self.ca_cert.is_some() {
+                vec![
+                    "-c".to_owned(),
+                    "ssl=on".to_owned(),
+                    "-c".to_owned(),
+                    format!(
+                        "ssl_cert_file={}",
+                        self.dir.join("tls/server.crt").display()
+                    ),
+                    "-c".to_owned(),
+                    format!("ssl_key_file={}", self.dir.join("tls/server.key").display()),
+                ]
+            } else {
+                Vec::new()
+            })
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -267,6 +393,16 @@ fn find_bin() -> Result<PathBuf, String> {
          install them with `apt-get install -y postgresql` (or set KITE_PG_BIN to their folder)"
             .to_owned()
     })
+}
+
+/// The uid and gid of `user`.
+fn user_ids(user: &str) -> Result<(u32, u32), String> {
+    let uid = command_output("id", &["-u", user])?;
+    let gid = command_output("id", &["-g", user])?;
+    Ok((
+        uid.trim().parse::<u32>().map_err(|e| e.to_string())?,
+        gid.trim().parse::<u32>().map_err(|e| e.to_string())?,
+    ))
 }
 
 fn free_port() -> Result<u16, String> {

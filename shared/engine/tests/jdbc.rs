@@ -425,3 +425,128 @@ async fn run_query_serves_the_triggers() {
     assert!(!err.is_retryable());
     assert!(!storage.exists(&failed_key).await.unwrap());
 }
+
+/// Whether a connection with these TLS settings is encrypted (the server's own view).
+async fn encrypted(
+    pg: &PgServer,
+    url: &str,
+    mode: Option<&str>,
+    root: Option<&str>,
+) -> Result<bool, JdbcError> {
+    let storage = MemoryStorage::new();
+    let key = StorageKey::new("kite.tests/tls/executions/e1/q/rows.ion").unwrap();
+    let mut spec = QuerySpec::new(
+        url,
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    );
+    spec.username = Some(pg.user.clone());
+    spec.password = Some(pg.password.clone());
+    spec.fetch_type = FetchType::FetchOne;
+    spec.ssl.mode = mode.map(str::to_owned);
+    spec.ssl.root_cert = root.map(str::to_owned);
+    let out = run_query(&spec, &storage, &key).await?;
+    Ok(out.row.expect("a row")["ssl"] == json!(true))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tls_modes_encrypt_and_check_the_server_certificate() {
+    let pg = PgServer::start_tls();
+    let ca = pg.ca_cert.clone().expect("the test CA");
+    // The certificate names `localhost` only.
+    let by_name = pg.url.replace("127.0.0.1", "localhost");
+    let by_ip = pg.url.clone();
+
+    assert!(
+        encrypted(&pg, &by_ip, None, None).await.unwrap(),
+        "prefer uses TLS when offered"
+    );
+    assert!(!encrypted(&pg, &by_ip, Some("DISABLE"), None).await.unwrap());
+    assert!(encrypted(&pg, &by_ip, Some("REQUIRE"), None).await.unwrap());
+    assert!(
+        encrypted(&pg, &by_name, Some("VERIFY_FULL"), Some(&ca))
+            .await
+            .unwrap()
+    );
+    assert!(
+        encrypted(&pg, &by_ip, Some("verify-ca"), Some(&ca))
+            .await
+            .unwrap()
+    );
+
+    let wrong_name = encrypted(&pg, &by_ip, Some("VERIFY_FULL"), Some(&ca))
+        .await
+        .unwrap_err();
+    assert!(
+        wrong_name.to_string().contains("certificate"),
+        "{wrong_name}"
+    );
+    assert!(
+        matches!(wrong_name, JdbcError::Connect { .. }),
+        "{wrong_name}"
+    );
+    assert!(
+        !wrong_name.is_retryable(),
+        "a certificate does not fix itself"
+    );
+    let unknown_ca = encrypted(&pg, &by_name, Some("VERIFY_FULL"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        unknown_ca.to_string().contains("certificate"),
+        "{unknown_ca}"
+    );
+    // The URL's parameters work too.
+    assert!(
+        encrypted(&pg, &format!("{by_ip}?sslmode=require"), None, None)
+            .await
+            .unwrap()
+    );
+    let bad = encrypted(&pg, &by_ip, Some("SOMETIMES"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        bad.to_string().contains("`sslMode` must be one of"),
+        "{bad}"
+    );
+
+    // Through a flow: Kestra's properties, the CA as PEM text.
+    let kite = Setup::new().start().await;
+    let pem: String = ca.lines().map(|l| format!("      {l}\n")).collect();
+    let e = kite
+        .run(
+            &format!(
+                r#"id: pg_tls
+namespace: kite.tests
+tasks:
+  - id: q
+    type: io.kestra.plugin.jdbc.postgresql.Query
+    url: {}
+    username: {}
+    password: {}
+    sslMode: VERIFY_FULL
+    sslRootCert: |
+{pem}    sql: SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()
+    fetchType: FETCH_ONE
+"#,
+                by_name, pg.user, pg.password
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(e.state.current, State::Success, "{:#?}", e.task_run_list);
+    assert_eq!(out(&e, "q")["row"], json!({"ssl": true}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_require_fails_on_a_server_without_tls() {
+    let pg = PgServer::start();
+    let err = encrypted(&pg, &pg.url, Some("REQUIRE"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JdbcError::Connect { .. }), "{err}");
+    assert!(err.to_string().to_lowercase().contains("tls"), "{err}");
+    assert!(
+        !encrypted(&pg, &pg.url, None, None).await.unwrap(),
+        "prefer falls back"
+    );
+}

@@ -256,3 +256,28 @@ fn json_schema_lists_the_jdbc_properties() {
             .contains("every `interval`")
     );
 }
+
+#[test]
+fn tls_properties_are_postgres_only_and_checked() {
+    assert_valid(&pg_task(
+        "    url: jdbc:postgresql://h/db\n    sql: SELECT 1\n    ssl: true\n    sslMode: VERIFY_CA\n    sslRootCert: |\n      -----BEGIN CERTIFICATE-----\n      -----END CERTIFICATE-----\n",
+    ));
+    assert_error(
+        &pg_task("    url: jdbc:postgresql://h/db\n    sql: SELECT 1\n    sslMode: ALWAYS\n"),
+        &["`sslMode` must be one of", "`ALWAYS`"],
+    );
+    assert_error(
+        &format!(
+            "{HEAD}tasks:\n  - id: q\n    type: io.kestra.plugin.jdbc.sqlite.Query\n    sql: SELECT 1\n    sslMode: REQUIRE\n"
+        ),
+        &["`sslMode` is a PostgreSQL property"],
+    );
+    let d = assert_error(
+        &format!(
+            "{HEAD}{}triggers:\n  - id: poll\n    type: io.kestra.plugin.jdbc.sqlite.Trigger\n    sql: SELECT 1\n    sslKey: k\n",
+            log_task()
+        ),
+        &["`sslKey` is a PostgreSQL property"],
+    );
+    assert_eq!(d.path, "triggers[0].sslKey");
+}

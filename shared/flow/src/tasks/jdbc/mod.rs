@@ -201,6 +201,24 @@ pub struct JdbcQuery {
     /// Deprecated: `fetchType: STORE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<bool>,
+    /// PostgreSQL: use TLS (`sslMode` VERIFY_FULL unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<Dyn<bool>>,
+    /// PostgreSQL: DISABLE, ALLOW, PREFER (default), REQUIRE, VERIFY_CA or VERIFY_FULL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<String>,
+    /// PostgreSQL: the CA certificate(s) the server's is checked against (PEM text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_root_cert: Option<String>,
+    /// PostgreSQL: the client certificate (PEM text), with `sslKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_cert: Option<String>,
+    /// PostgreSQL: the client certificate's private key (unencrypted PEM text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_key: Option<String>,
+    /// PostgreSQL: the client key's password (encrypted keys are refused at run time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_key_password: Option<String>,
     /// SQLite only: a database file of internal storage (`kestra:///...`) copied to the
     /// URL's path in the task's working directory before the query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,6 +267,7 @@ impl JdbcQuery {
             &self.sql,
             self.time_zone_id.as_deref(),
         );
+        out.extend(ssl_problems(dialect, self.ssl_props()));
         if dialect == Dialect::Postgres {
             if self.sqlite_file.is_some() {
                 out.push((
@@ -275,6 +294,77 @@ impl JdbcQuery {
             Some(Dyn::Expr(_)) => None,
         })
     }
+
+    /// The TLS properties.
+    pub fn ssl_props(&self) -> SslProps<'_> {
+        SslProps {
+            ssl: self.ssl.as_ref(),
+            mode: self.ssl_mode.as_deref(),
+            others: [
+                ("sslRootCert", self.ssl_root_cert.is_some()),
+                ("sslCert", self.ssl_cert.is_some()),
+                ("sslKey", self.ssl_key.is_some()),
+                ("sslKeyPassword", self.ssl_key_password.is_some()),
+            ],
+        }
+    }
+}
+
+/// The PostgreSQL TLS properties of a plugin, to validate them together.
+#[derive(Debug, Clone, Copy)]
+pub struct SslProps<'a> {
+    /// `ssl`.
+    pub ssl: Option<&'a Dyn<bool>>,
+    /// `sslMode`.
+    pub mode: Option<&'a str>,
+    /// `sslRootCert`, `sslCert`, `sslKey`, `sslKeyPassword`: whether each is set.
+    pub others: [(&'static str, bool); 4],
+}
+
+/// The JDBC driver's name of a Kestra `sslMode` (`VERIFY_FULL` → `verify-full`), if valid.
+pub fn ssl_mode_name(mode: &str) -> Option<&'static str> {
+    let m = mode.trim().to_ascii_lowercase().replace('_', "-");
+    [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ]
+    .into_iter()
+    .find(|x| *x == m)
+}
+
+/// The problems of the TLS properties for `dialect`.
+pub fn ssl_problems(dialect: Dialect, ssl: SslProps<'_>) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let set = std::iter::once(("ssl", ssl.ssl.is_some()))
+        .chain(std::iter::once(("sslMode", ssl.mode.is_some())))
+        .chain(ssl.others);
+    if dialect == Dialect::Sqlite {
+        for (name, present) in set {
+            if present {
+                out.push((
+                    name,
+                    format!("`{name}` is a PostgreSQL property: remove it from this SQLite plugin"),
+                ));
+            }
+        }
+        return out;
+    }
+    if let Some(m) = ssl.mode
+        && !is_expression(m)
+        && ssl_mode_name(m).is_none()
+    {
+        out.push((
+            "sslMode",
+            format!(
+                "`sslMode` must be one of DISABLE, ALLOW, PREFER, REQUIRE, VERIFY_CA, VERIFY_FULL, got `{m}`"
+            ),
+        ));
+    }
+    out
 }
 
 /// The rules every JDBC plugin shares: `(property, message)` for each problem.

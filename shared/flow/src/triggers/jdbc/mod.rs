@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::duration::IsoDuration;
 use crate::plugin::Trigger;
 use crate::property::Dyn;
-use crate::tasks::jdbc::{Dialect, FetchType, common_problems, deprecated_fetch_type};
+use crate::tasks::jdbc::{
+    Dialect, FetchType, SslProps, common_problems, deprecated_fetch_type, ssl_problems,
+};
 use crate::validate::Validator;
 
 /// The default polling interval.
@@ -50,6 +52,24 @@ pub struct JdbcTrigger {
     /// Rows fetched per round trip (accepted; rows are streamed in any case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch_size: Option<Dyn<u32>>,
+    /// PostgreSQL: use TLS (`sslMode` VERIFY_FULL unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<Dyn<bool>>,
+    /// PostgreSQL: DISABLE, ALLOW, PREFER (default), REQUIRE, VERIFY_CA or VERIFY_FULL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<String>,
+    /// PostgreSQL: the CA certificate(s) the server's is checked against (PEM text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_root_cert: Option<String>,
+    /// PostgreSQL: the client certificate (PEM text), with `sslKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_cert: Option<String>,
+    /// PostgreSQL: the client certificate's private key (unencrypted PEM text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_key: Option<String>,
+    /// PostgreSQL: the client key's password (encrypted keys are refused at run time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_key_password: Option<String>,
     /// Polling interval (default PT60S, at least PT1S).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<IsoDuration>,
@@ -79,6 +99,20 @@ impl JdbcTrigger {
         })
     }
 
+    /// The TLS properties.
+    pub fn ssl_props(&self) -> SslProps<'_> {
+        SslProps {
+            ssl: self.ssl.as_ref(),
+            mode: self.ssl_mode.as_deref(),
+            others: [
+                ("sslRootCert", self.ssl_root_cert.is_some()),
+                ("sslCert", self.ssl_cert.is_some()),
+                ("sslKey", self.ssl_key.is_some()),
+                ("sslKeyPassword", self.ssl_key_password.is_some()),
+            ],
+        }
+    }
+
     /// The problems of these properties for `dialect`: `(property, message)`.
     pub fn problems(&self, dialect: Dialect) -> Vec<(&'static str, String)> {
         let mut out = common_problems(
@@ -87,6 +121,7 @@ impl JdbcTrigger {
             &self.sql,
             self.time_zone_id.as_deref(),
         );
+        out.extend(ssl_problems(dialect, self.ssl_props()));
         let interval = self.interval();
         if interval < MIN_INTERVAL {
             out.push((

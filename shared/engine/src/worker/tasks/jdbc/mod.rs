@@ -1,10 +1,10 @@
 //! The JDBC plugins' queries (`io.kestra.plugin.jdbc.{postgresql,sqlite}.Query`) and the
 //! function the JDBC triggers call, [`run_query`].
 //!
-//! **Clients.** PostgreSQL through `tokio-postgres` ([`postgres`]), without TLS: the URL's
-//! `sslmode` may be `disable`, `allow` or `prefer` (the driver's default), and
-//! `require`/`verify-*` fail with a message saying so. SQLite through `rusqlite`
-//! ([`sqlite`]) on the blocking pool, an attempt that times out interrupting its query.
+//! **Clients.** PostgreSQL through `tokio-postgres` ([`postgres`]) with TLS by rustls (the
+//! JDBC driver's `sslmode`s, `prefer` by default; Kestra's `ssl*` properties). SQLite
+//! through `rusqlite` ([`sqlite`]) on the blocking pool, an attempt that times out
+//! interrupting its query.
 //!
 //! **Statements.** `sql` may hold several statements separated by `;`: they run in order,
 //! each committed on its own (PostgreSQL's NONE without parameters sends the script as one
@@ -39,6 +39,7 @@
 pub mod postgres;
 mod sql;
 pub mod sqlite;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -73,6 +74,37 @@ pub struct QuerySpec {
     pub time_zone: chrono_tz::Tz,
     /// Where a relative SQLite path is resolved (the process's directory when `None`).
     pub base_dir: Option<PathBuf>,
+    /// PostgreSQL TLS (over the URL's `sslmode`, `sslrootcert`...).
+    pub ssl: SslOptions,
+}
+
+/// PostgreSQL TLS options (Kestra's `ssl*` properties, rendered).
+#[derive(Clone, Default)]
+pub struct SslOptions {
+    /// `ssl: true` (VERIFY_FULL unless `mode` says otherwise).
+    pub ssl: Option<bool>,
+    /// `sslMode` (`VERIFY_FULL` or `verify-full`...).
+    pub mode: Option<String>,
+    /// `sslRootCert`: CA certificates, PEM.
+    pub root_cert: Option<String>,
+    /// `sslCert`: the client certificate, PEM.
+    pub cert: Option<String>,
+    /// `sslKey`: its private key, unencrypted PEM.
+    pub key: Option<String>,
+    /// `sslKeyPassword` (refused: encrypted keys are not supported).
+    pub key_password: Option<String>,
+}
+
+impl std::fmt::Debug for SslOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SslOptions")
+            .field("ssl", &self.ssl)
+            .field("mode", &self.mode)
+            .field("root_cert", &self.root_cert.is_some())
+            .field("cert", &self.cert.is_some())
+            .field("key", &self.key.as_ref().map(|_| "******"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl QuerySpec {
@@ -87,12 +119,15 @@ impl QuerySpec {
             parameters: Map::new(),
             time_zone: chrono_tz::UTC,
             base_dir: None,
+            ssl: SslOptions::default(),
         }
     }
 
-    /// The password given, by property or URL parameter (to mask it).
+    /// The password and private key given, by property or URL parameter (to mask them).
     pub fn secrets(&self) -> Vec<String> {
         let mut out: Vec<String> = self.password.iter().cloned().collect();
+        out.extend(self.ssl.key.iter().cloned());
+        out.extend(self.ssl.key_password.iter().cloned());
         if let Ok(u) = PgUrl::parse(&self.url)
             && let Some(p) = u.param("password")
         {
@@ -505,6 +540,20 @@ impl TaskRunner for Runner {
             parameters: render_parameters(ctx, props.parameters.as_ref())?,
             time_zone: render_time_zone(ctx, props.time_zone_id.as_ref())?,
             base_dir: Some(ctx.workdir.clone()),
+            ssl: SslOptions {
+                ssl: match &props.ssl {
+                    None => None,
+                    Some(Dyn::Value(b)) => Some(*b),
+                    Some(Dyn::Expr(e)) => {
+                        Some(super::render_bool(ctx, &Value::String(e.clone()), "ssl")?)
+                    }
+                },
+                mode: render_opt(&props.ssl_mode)?,
+                root_cert: render_opt(&props.ssl_root_cert)?,
+                cert: render_opt(&props.ssl_cert)?,
+                key: render_opt(&props.ssl_key)?,
+                key_password: render_opt(&props.ssl_key_password)?,
+            },
         };
         if let Some(masks) = ctx.rt.masks() {
             for s in spec.secrets() {

@@ -1,13 +1,14 @@
-//! The PostgreSQL client of the JDBC tasks: `tokio-postgres` without TLS, one connection per
-//! query, rows streamed from the server (FETCH_ONE stops after one row).
+//! The PostgreSQL client of the JDBC tasks: `tokio-postgres` with rustls ([`tls`]), one
+//! connection per query, rows streamed from the server (FETCH_ONE stops after one row).
 //!
 //! From the URL (the PostgreSQL JDBC driver's forms, see [`PgUrl`]): hosts and ports (tried
 //! in order), the database, and the parameters `user`, `password`, `sslmode` (`disable`,
-//! `allow`, `prefer`; `require` and `verify-*` are refused: no TLS here), `ssl=true` (as
-//! `require`), `connectTimeout` (seconds, default 10), `ApplicationName` (default `kite`),
-//! `options`, `currentSchema` (the `search_path`) and `targetServerType`
-//! (`any`, `primary`/`master`); other parameters are ignored. `username` and `password`
-//! override the URL's.
+//! `allow`, `prefer` (default), `require`, `verify-ca`, `verify-full`), `ssl=true` (alone:
+//! `verify-full`), `sslrootcert`/`sslcert`/`sslkey` (files on the worker),
+//! `connectTimeout` (seconds, default 10), `ApplicationName` (default `kite`), `options`,
+//! `currentSchema` (the `search_path`) and `targetServerType` (`any`, `primary`/`master`);
+//! other parameters are ignored. The properties (`username`, `password`, `ssl`, `sslMode`,
+//! `sslRootCert`, `sslCert`, `sslKey` as PEM texts) override the URL's.
 
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -16,13 +17,14 @@ use base64::Engine;
 use bytes::BytesMut;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use futures::TryStreamExt;
-use kite_flow::tasks::jdbc::{Dialect, PgUrl};
+use kite_flow::tasks::jdbc::{Dialect, PgUrl, ssl_mode_name};
 use serde_json::{Map, Value};
 use tokio_postgres::config::{SslMode, TargetSessionAttrs};
 use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 use super::sql;
 use super::sqlite::missing_parameter;
+use super::tls;
 use super::{JdbcError, QuerySpec, Sink, describe_target};
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -30,8 +32,75 @@ type BoxError = Box<dyn StdError + Sync + Send>;
 /// The driver's default `connectTimeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Builds the client configuration of `spec`.
-fn config(spec: &QuerySpec) -> Result<tokio_postgres::Config, JdbcError> {
+/// The TLS mode and connector of `spec`: its properties over the URL's parameters.
+fn tls_of(spec: &QuerySpec, url: &PgUrl) -> Result<(SslMode, tls::RustlsConnect), JdbcError> {
+    let ssl = spec.ssl.ssl.unwrap_or_else(|| {
+        url.param("ssl")
+            .is_some_and(|s| s.is_empty() || s.eq_ignore_ascii_case("true"))
+    });
+    let written = spec
+        .ssl
+        .mode
+        .clone()
+        .or_else(|| url.param("sslmode").map(str::to_owned));
+    let mode = match &written {
+        Some(m) => ssl_mode_name(m).ok_or_else(|| {
+            JdbcError::Invalid(format!(
+                "`sslMode` must be one of DISABLE, ALLOW, PREFER, REQUIRE, VERIFY_CA, \
+                 VERIFY_FULL, got `{m}`"
+            ))
+        })?,
+        // The JDBC driver: `ssl=true` alone means verify-full.
+        None if ssl => "verify-full",
+        None => "prefer",
+    };
+    let (ssl_mode, check) = match mode {
+        "disable" => (SslMode::Disable, tls::Check::None),
+        "allow" | "prefer" => (SslMode::Prefer, tls::Check::None),
+        "require" => (SslMode::Require, tls::Check::None),
+        "verify-ca" => (SslMode::Require, tls::Check::Chain),
+        _ => (SslMode::Require, tls::Check::Full),
+    };
+    if ssl_mode == SslMode::Disable {
+        return Ok((
+            ssl_mode,
+            tls::connector(tls::Check::None, &tls::Material::default())?,
+        ));
+    }
+    // The URL's `sslrootcert`, `sslcert`, `sslkey` are files on the worker.
+    let pem = |prop: &Option<String>, param: &str| -> Result<Option<String>, JdbcError> {
+        if let Some(p) = prop {
+            return Ok(Some(p.clone()));
+        }
+        match url.param(param) {
+            None => Ok(None),
+            Some(path) => std::fs::read_to_string(path).map(Some).map_err(|e| {
+                JdbcError::Invalid(format!("`{param}={path}`: cannot read the file: {e}"))
+            }),
+        }
+    };
+    let root_cert = pem(&spec.ssl.root_cert, "sslrootcert")?;
+    let cert = pem(&spec.ssl.cert, "sslcert")?;
+    let key = pem(&spec.ssl.key, "sslkey")?;
+    let key_password = spec
+        .ssl
+        .key_password
+        .clone()
+        .or_else(|| url.param("sslpassword").map(str::to_owned));
+    let connector = tls::connector(
+        check,
+        &tls::Material {
+            root_cert: root_cert.as_deref(),
+            cert: cert.as_deref(),
+            key: key.as_deref(),
+            key_password: key_password.as_deref(),
+        },
+    )?;
+    Ok((ssl_mode, connector))
+}
+
+/// Builds the client configuration of `spec`, and its TLS connector.
+fn config(spec: &QuerySpec) -> Result<(tokio_postgres::Config, tls::RustlsConnect), JdbcError> {
     let url = PgUrl::parse(&spec.url).map_err(JdbcError::Url)?;
     let mut cfg = tokio_postgres::Config::new();
     for (host, port) in &url.hosts {
@@ -84,39 +153,8 @@ fn config(spec: &QuerySpec) -> Result<tokio_postgres::Config, JdbcError> {
     if !options.is_empty() {
         cfg.options(options.join(" "));
     }
-    let ssl = url
-        .param("ssl")
-        .is_some_and(|s| s.eq_ignore_ascii_case("true"));
-    let mode = url
-        .param("sslmode")
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_else(|| {
-            if ssl {
-                "require".into()
-            } else {
-                "prefer".into()
-            }
-        });
-    match mode.as_str() {
-        "disable" => {
-            cfg.ssl_mode(SslMode::Disable);
-        }
-        "allow" | "prefer" => {
-            cfg.ssl_mode(SslMode::Prefer);
-        }
-        "require" | "verify-ca" | "verify-full" => {
-            return Err(JdbcError::Invalid(format!(
-                "`sslmode={mode}`: Kite's PostgreSQL client has no TLS yet; connect without \
-                 it (`sslmode=disable` or `prefer`) or through a TLS proxy"
-            )));
-        }
-        other => {
-            return Err(JdbcError::Url(format!(
-                "`sslmode={other}` is not one of disable, allow, prefer, require, verify-ca, \
-                 verify-full"
-            )));
-        }
-    }
+    let tls = tls_of(spec, &url)?;
+    cfg.ssl_mode(tls.0);
     match url.param("targetServerType").map(str::to_ascii_lowercase) {
         None => {}
         Some(t) if t == "any" => {
@@ -131,15 +169,15 @@ fn config(spec: &QuerySpec) -> Result<tokio_postgres::Config, JdbcError> {
             )));
         }
     }
-    Ok(cfg)
+    Ok((cfg, tls.1))
 }
 
 /// Runs `spec` on PostgreSQL, rows to `sink`.
 pub(crate) async fn execute(spec: &QuerySpec, sink: &mut Sink<'_>) -> Result<(), JdbcError> {
-    let cfg = config(spec)?;
+    let (cfg, tls) = config(spec)?;
     let target = describe_target(&spec.url);
     let (client, connection) = cfg
-        .connect(tokio_postgres::NoTls)
+        .connect(tls)
         .await
         .map_err(|e| connect_error(&target, &e))?;
     let driver = tokio::spawn(async move {
@@ -236,7 +274,15 @@ fn connect_error(target: &str, e: &tokio_postgres::Error) -> JdbcError {
         }
         None => {
             let text = e.to_string();
-            !(text.starts_with("authentication error") || text.starts_with("invalid configuration"))
+            // A refused certificate or a bad configuration stays so; a refused or lost
+            // connection may not.
+            ![
+                "authentication error",
+                "invalid configuration",
+                "error performing TLS handshake",
+            ]
+            .iter()
+            .any(|p| text.starts_with(p))
         }
     };
     JdbcError::Connect {
