@@ -8,7 +8,7 @@ mod support;
 use kite_engine::model::{Execution, State};
 use kite_engine::testing::PgServer;
 use kite_engine::worker::tasks::jdbc::{FetchType, JdbcError, QuerySpec, run_query};
-use kite_ports::{MemoryStorage, Storage, StorageKey};
+use kite_ports::{MemoryStorage, Storage, StorageError, StorageKey};
 use serde_json::{Value, json};
 use support::Setup;
 
@@ -549,4 +549,73 @@ async fn postgres_require_fails_on_a_server_without_tls() {
         !encrypted(&pg, &pg.url, None, None).await.unwrap(),
         "prefer falls back"
     );
+}
+
+/// A storage whose uploads fail after their first bytes (its other calls go to memory).
+#[derive(Debug, Default)]
+struct FailingUploads(MemoryStorage);
+
+#[async_trait::async_trait]
+impl Storage for FailingUploads {
+    async fn put(&self, key: &StorageKey, bytes: bytes::Bytes) -> Result<(), StorageError> {
+        self.0.put(key, bytes).await
+    }
+    async fn put_stream(
+        &self,
+        key: &StorageKey,
+        reader: &mut (dyn tokio::io::AsyncRead + Send + Unpin),
+    ) -> Result<u64, StorageError> {
+        use tokio::io::AsyncReadExt;
+        let mut first = [0u8; 16];
+        let _ = reader.read(&mut first).await;
+        Err(StorageError::Backend {
+            key: key.as_str().to_owned(),
+            operation: "put",
+            source: "the bucket went away".into(),
+        })
+    }
+    async fn get(&self, key: &StorageKey) -> Result<bytes::Bytes, StorageError> {
+        self.0.get(key).await
+    }
+    async fn open(
+        &self,
+        key: &StorageKey,
+    ) -> Result<kite_ports::storage::ObjectReader, StorageError> {
+        self.0.open(key).await
+    }
+    async fn size(&self, key: &StorageKey) -> Result<u64, StorageError> {
+        self.0.size(key).await
+    }
+    async fn exists(&self, key: &StorageKey) -> Result<bool, StorageError> {
+        self.0.exists(key).await
+    }
+    async fn delete(&self, key: &StorageKey) -> Result<bool, StorageError> {
+        self.0.delete(key).await
+    }
+    async fn list(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        self.0.list(prefix).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upload_fails_store_without_blocking_the_query() {
+    let storage = FailingUploads::default();
+    let key = StorageKey::new("kite.tests/big/executions/e1/q/rows.ion").unwrap();
+    // Far more rows than the pipe between the query and the upload holds.
+    let mut spec = QuerySpec::new(
+        "jdbc:sqlite::memory:",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) \
+         SELECT i, 'row number ' || i AS label FROM n",
+    );
+    spec.fetch_type = FetchType::Store;
+    let result = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run_query(&spec, &storage, &key),
+    )
+    .await
+    .expect("the query must not hang on a failed upload");
+    let err = result.unwrap_err();
+    assert!(matches!(err, JdbcError::Storage(_)), "{err}");
+    assert!(err.to_string().contains("the bucket went away"), "{err}");
+    assert!(err.is_retryable());
 }

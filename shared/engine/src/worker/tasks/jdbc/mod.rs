@@ -344,18 +344,21 @@ pub async fn run_query(
                 storage.put_stream(store_key, &mut reader).await
             };
             let (produced, consumed) = tokio::join!(produce, consume);
-            match (produced, consumed) {
-                (Ok(count), Ok(_)) => Ok(QueryOutput {
-                    uri: Some(store_key.to_uri()),
-                    size: count,
-                    ..QueryOutput::default()
-                }),
-                (Err(e), _) => {
-                    let _ = storage.delete(store_key).await;
-                    Err(e)
+            let failure = match (produced, consumed) {
+                (Ok(count), Ok(_)) => {
+                    return Ok(QueryOutput {
+                        uri: Some(store_key.to_uri()),
+                        size: count,
+                        ..QueryOutput::default()
+                    });
                 }
-                (Ok(_), Err(e)) => Err(JdbcError::Storage(e)),
-            }
+                // A failed upload makes the query's writes fail: report the upload's error.
+                (Ok(_) | Err(JdbcError::Local(_)), Err(e)) => JdbcError::Storage(e),
+                (Err(e), _) => e,
+            };
+            // No partial file is left behind.
+            let _ = storage.delete(store_key).await;
+            Err(failure)
         }
     }
 }
