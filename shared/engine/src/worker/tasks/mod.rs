@@ -8,6 +8,7 @@ pub mod for_each_item_merge;
 pub mod for_each_item_split;
 pub mod http_download;
 pub mod http_request;
+pub mod jdbc;
 pub mod kv_delete;
 pub mod kv_get;
 pub mod kv_get_keys;
@@ -104,6 +105,14 @@ pub fn register(r: &mut Runners) {
             Arc::new(state_delete::Runner),
         )
         .register(t::fetch::Fetch::TYPE, Arc::new(log_fetch::Runner));
+    r.register(
+        t::jdbc::postgresql::PostgresQuery::TYPE,
+        Arc::new(jdbc::Runner::postgres()),
+    );
+    r.register(
+        t::jdbc::sqlite::SqliteQuery::TYPE,
+        Arc::new(jdbc::Runner::sqlite()),
+    );
 }
 
 /// The namespace a KV task works in: its `namespace` property (rendered) or the flow's.
