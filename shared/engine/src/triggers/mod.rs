@@ -11,6 +11,7 @@
 //! - [`tick`]: the scheduler tick evaluates the due triggers (one index query, never every
 //!   flow).
 //! - [`schedule`], [`schedule_on_dates`]: the cron and date-list triggers.
+//! - [`jdbc`]: the PostgreSQL and SQLite polling triggers.
 //!
 //! Exactly once: every occurrence (a fire time, a webhook request, an upstream execution's
 //! state change, an object key + ETag, a message id) names its execution id; the execution
@@ -19,6 +20,7 @@
 //! in between only makes the next tick find the execution already there.
 
 pub mod fire;
+pub mod jdbc;
 pub mod registry;
 pub mod schedule;
 pub mod schedule_on_dates;
