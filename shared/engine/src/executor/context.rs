@@ -226,7 +226,8 @@ pub fn render(rt: &Runtime, template: &str, ctx: &Context) -> Result<String, Exp
     rt.engine.render(template, ctx)
 }
 
-fn flow_vars(flow: &Flow) -> Value {
+/// The `flow` variables (`id`, `namespace`, `revision`, `tenantId`).
+pub(crate) fn flow_vars(flow: &Flow) -> Value {
     json!({
         "id": flow.id,
         "namespace": flow.namespace,
