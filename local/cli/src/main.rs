@@ -53,6 +53,9 @@ enum Command {
         /// Use SQLite synchronous=NORMAL instead of FULL.
         #[arg(long)]
         normal_sync: bool,
+        /// Webhook calls timed (call → execution created, p50/p99); 0 skips them.
+        #[arg(long, default_value_t = 1000)]
+        webhooks: usize,
         /// With --aws-endpoint: folder of the release binaries whose cold start is measured.
         #[arg(long, default_value = "target/release")]
         binaries: PathBuf,
@@ -245,6 +248,7 @@ fn main() -> ExitCode {
             foreach,
             scale,
             normal_sync,
+            webhooks,
             binaries,
             zips,
         } => match aws.clone() {
@@ -261,6 +265,7 @@ fn main() -> ExitCode {
                 foreach,
                 scale,
                 normal_sync,
+                webhooks,
             }),
         },
         Command::Flow { command } => match command {

@@ -330,6 +330,29 @@ async fn webhooks_on_the_local_server_with_api_auth() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json_of(&body), json!({"total": "42"}));
 
+    // The example flow (examples/flows/webhook.yaml) answers with its greeting.
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/flows/webhook.yaml"),
+    )
+    .unwrap();
+    c.deploy(&example).await;
+    let example_hook = |q: &str| {
+        c.http.post(format!(
+            "{}/api/v1/executions/webhook/kite.examples/webhook/{SECRET_KEY}{q}",
+            c.base
+        ))
+    };
+    let (status, body) = c
+        .send(example_hook("").json(&json!({"name": "Ada"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json_of(&body), json!({"greeting": "Hello Ada"}));
+    let (status, body) = c.send(example_hook("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json_of(&body), json!({"greeting": "Hello stranger"}));
+    let (status, _) = c.send(example_hook("?dryRun=true")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
     // A retried call with the same Idempotency-Key starts one execution.
     let before = c.count("receiver").await;
     let mut ids = Vec::new();
