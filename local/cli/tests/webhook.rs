@@ -169,7 +169,10 @@ impl Clients {
     fn hook(&self, method: reqwest::Method, flow: &str, key: &str) -> reqwest::RequestBuilder {
         self.http.request(
             method,
-            format!("{}/api/v1/executions/webhook/kite.e2e/{flow}/{key}", self.base),
+            format!(
+                "{}/api/v1/executions/webhook/kite.e2e/{flow}/{key}",
+                self.base
+            ),
         )
     }
 
@@ -203,7 +206,10 @@ impl Clients {
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
             let e: Value = serde_json::from_str(&body).unwrap();
-            let state = e["state"]["current"].as_str().unwrap_or_default().to_owned();
+            let state = e["state"]["current"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"].contains(&state.as_str()) {
                 return e;
             }
@@ -263,8 +269,14 @@ async fn webhooks_on_the_local_server_with_api_auth() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let created = json_of(&body);
-    assert_eq!(created["trigger"]["type"], "io.kestra.plugin.core.trigger.Webhook");
-    assert_eq!(created["trigger"]["variables"]["headers"]["x-shop"], json!(["north"]));
+    assert_eq!(
+        created["trigger"]["type"],
+        "io.kestra.plugin.core.trigger.Webhook"
+    );
+    assert_eq!(
+        created["trigger"]["variables"]["headers"]["x-shop"],
+        json!(["north"])
+    );
     let labels = created["labels"].to_string();
     assert!(
         labels.find("\"app\"").unwrap() < labels.find("\"via\"").unwrap(),
@@ -294,12 +306,21 @@ async fn webhooks_on_the_local_server_with_api_auth() {
 
     // Wrong key, unknown flow: the same 404.
     let mut misses = Vec::new();
-    for (flow, key) in [("receiver", "WEBHOOK_KEY"), ("nobody", SECRET_KEY), ("payments", "pay")] {
+    for (flow, key) in [
+        ("receiver", "WEBHOOK_KEY"),
+        ("nobody", SECRET_KEY),
+        ("payments", "pay"),
+    ] {
         let (status, body) = c.send(c.hook(reqwest::Method::POST, flow, key)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{flow}/{key}: {body}");
         misses.push(json_of(&body));
     }
-    assert!(misses.iter().all(|m| *m == json!({"message": "Flow not found"})), "{misses:?}");
+    assert!(
+        misses
+            .iter()
+            .all(|m| *m == json!({"message": "Flow not found"})),
+        "{misses:?}"
+    );
 
     // Conditions: 204 without a body, then an execution.
     let (status, body) = c
@@ -342,9 +363,7 @@ async fn webhooks_on_the_local_server_with_api_auth() {
             c.base
         ))
     };
-    let (status, body) = c
-        .send(example_hook("").json(&json!({"name": "Ada"})))
-        .await;
+    let (status, body) = c.send(example_hook("").json(&json!({"name": "Ada"}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json_of(&body), json!({"greeting": "Hello Ada"}));
     let (status, body) = c.send(example_hook("")).await;

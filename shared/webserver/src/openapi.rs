@@ -70,7 +70,11 @@ const fn webhook(method: &'static str, body: &'static [&'static str]) -> Route {
                 "The execution (once ended with the trigger's `wait`; its outputs map with `returnOutputs`)",
                 "Execution",
             ),
-            (204, "The trigger's conditions do not hold: no execution", ""),
+            (
+                204,
+                "The trigger's conditions do not hold: no execution",
+                "",
+            ),
             (
                 404,
                 "`Flow not found`: unknown or disabled flow or trigger, or wrong key (one answer)",

@@ -195,8 +195,8 @@ fn find_trigger(platform: &Platform, flow: &Flow, key: &str) -> Option<usize> {
             continue;
         };
         let expected = if is_expression(&w.key) {
-            let ctx =
-                context.get_or_insert_with(|| triggers::fire::render_context(platform, flow, &Map::new()));
+            let ctx = context
+                .get_or_insert_with(|| triggers::fire::render_context(platform, flow, &Map::new()));
             match platform.rt.engine.render(&w.key, ctx) {
                 Ok(k) => k,
                 Err(e) => {
@@ -211,8 +211,7 @@ fn find_trigger(platform: &Platform, flow: &Flow, key: &str) -> Option<usize> {
             w.key.clone()
         };
         // Every trigger is compared (no early exit), each in constant time.
-        if crate::auth::constant_time_eq(expected.as_bytes(), key.as_bytes()) && found.is_none()
-        {
+        if crate::auth::constant_time_eq(expected.as_bytes(), key.as_bytes()) && found.is_none() {
             found = Some(i);
         }
     }
@@ -346,7 +345,10 @@ mod tests {
             variables(br#"{"a": 1}"#, &h, None)["body"],
             serde_json::json!({"a": 1})
         );
-        assert_eq!(variables(b"[1, 2]", &h, None)["body"], serde_json::json!([1, 2]));
+        assert_eq!(
+            variables(b"[1, 2]", &h, None)["body"],
+            serde_json::json!([1, 2])
+        );
         assert_eq!(variables(b"bla", &h, None)["body"], "bla");
         assert_eq!(variables(b"42", &h, None)["body"], 42);
         assert_eq!(variables(b"{not json", &h, None)["body"], "{not json");
@@ -360,11 +362,17 @@ mod tests {
         h.append("Content-Type", HeaderValue::from_static("text/plain"));
         let v = variables(b"", &h, Some("name=john&age=12&age=13&e=%C3%A9+x"));
         assert_eq!(v["headers"]["x-tag"], serde_json::json!(["a", "b"]));
-        assert_eq!(v["headers"]["content-type"], serde_json::json!(["text/plain"]));
+        assert_eq!(
+            v["headers"]["content-type"],
+            serde_json::json!(["text/plain"])
+        );
         assert_eq!(v["parameters"]["name"], serde_json::json!(["john"]));
         assert_eq!(v["parameters"]["age"], serde_json::json!(["12", "13"]));
         assert_eq!(v["parameters"]["e"], serde_json::json!(["é x"]));
-        assert_eq!(variables(b"", &h, None)["parameters"], serde_json::json!({}));
+        assert_eq!(
+            variables(b"", &h, None)["parameters"],
+            serde_json::json!({})
+        );
     }
 
     #[test]
@@ -380,6 +388,9 @@ mod tests {
             IDEMPOTENCY_KEY,
             HeaderValue::from_str(&"x".repeat(MAX_IDEMPOTENCY_KEY + 1)).unwrap(),
         );
-        assert_eq!(occurrence_key(&h).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            occurrence_key(&h).unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

@@ -312,10 +312,7 @@ async fn post_put_text_and_get_set_body_headers_and_parameters() {
     let r = h
         .call(
             Method::POST,
-            &format!(
-                "{}?name=john&age=12&age=13",
-                hook("echo", "Echo_key-42")
-            ),
+            &format!("{}?name=john&age=12&age=13", hook("echo", "Echo_key-42")),
             &[
                 ("content-type", "application/json"),
                 ("X-Request-Source", "billing"),
@@ -341,7 +338,13 @@ async fn post_put_text_and_get_set_body_headers_and_parameters() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| format!("{}={}", l["key"].as_str().unwrap(), l["value"].as_str().unwrap()))
+        .map(|l| {
+            format!(
+                "{}={}",
+                l["key"].as_str().unwrap(),
+                l["value"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         labels[..3],
@@ -405,7 +408,12 @@ async fn post_put_text_and_get_set_body_headers_and_parameters() {
 
     // GET without a body.
     let r = h
-        .call(Method::GET, &hook("echo", "Echo_key-42"), &[], Body::empty())
+        .call(
+            Method::GET,
+            &hook("echo", "Echo_key-42"),
+            &[],
+            Body::empty(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let got = r.json();
@@ -439,7 +447,10 @@ async fn every_miss_is_the_same_404() {
         ("key of another case", hook("echo", "echo_key-42")),
         ("key prefix", hook("echo", "Echo_key-4")),
         ("unknown flow", hook("nobody", "Echo_key-42")),
-        ("unknown namespace", format!("/api/v1/executions/webhook/kite.none/echo/Echo_key-42")),
+        (
+            "unknown namespace",
+            "/api/v1/executions/webhook/kite.none/echo/Echo_key-42".to_owned(),
+        ),
         ("invalid flow id", hook("e%7Cx", "Echo_key-42")),
         ("disabled in the definition", hook("switched", "off-key")),
         ("disabled by an operator", on_uri.clone()),
@@ -456,7 +467,12 @@ async fn every_miss_is_the_same_404() {
                     "{}",
                 )
                 .await;
-            assert_eq!(r.status, StatusCode::NOT_FOUND, "{what} ({method}): {}", r.text());
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "{what} ({method}): {}",
+                r.text()
+            );
             bodies.push((what, r.body));
         }
     }
@@ -468,7 +484,11 @@ async fn every_miss_is_the_same_404() {
         );
     }
     assert_eq!(h.count("echo").await, 0);
-    assert_eq!(h.count("switched").await, 1, "only the call before the override");
+    assert_eq!(
+        h.count("switched").await,
+        1,
+        "only the call before the override"
+    );
     assert_eq!(h.count("sleeping").await, 0);
 
     // The operator enables it again.
@@ -487,7 +507,9 @@ async fn conditions_that_do_not_hold_answer_204() {
     h.deploy(GUARDED).await;
     let uri = hook("guarded", "orders");
     let json_ct = [("content-type", "application/json")];
-    let r = h.call(Method::POST, &uri, &json_ct, r#"{"amount": 7}"#).await;
+    let r = h
+        .call(Method::POST, &uri, &json_ct, r#"{"amount": 7}"#)
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
     assert!(r.body.is_empty());
     // Not decidable (no body: `null > 100`) counts as not holding.
@@ -495,14 +517,21 @@ async fn conditions_that_do_not_hold_answer_204() {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
     assert_eq!(h.count("guarded").await, 0);
 
-    let r = h.call(Method::POST, &uri, &json_ct, r#"{"amount": 250}"#).await;
+    let r = h
+        .call(Method::POST, &uri, &json_ct, r#"{"amount": 250}"#)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let ended = h.ended(r.json()["id"].as_str().unwrap()).await;
     assert_eq!(ended["state"]["current"], "SUCCESS");
     assert_eq!(seen(&ended), json!(250));
     // A wrong key is still a 404, not a 204.
     let r = h
-        .call(Method::POST, &hook("guarded", "order"), &json_ct, r#"{"amount": 7}"#)
+        .call(
+            Method::POST,
+            &hook("guarded", "order"),
+            &json_ct,
+            r#"{"amount": 7}"#,
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(h.count("guarded").await, 1);
@@ -573,11 +602,19 @@ async fn wait_answers_once_ended_with_the_outputs_or_the_execution() {
     assert_eq!(r.json(), json!({"greeting": "hello Ada"}));
 
     let r = h
-        .call(Method::GET, &hook("sync-execution", "ask"), &[], Body::empty())
+        .call(
+            Method::GET,
+            &hook("sync-execution", "ask"),
+            &[],
+            Body::empty(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let e = r.json();
-    assert_eq!(e["state"]["current"], "SUCCESS", "answered once ended: {e:#}");
+    assert_eq!(
+        e["state"]["current"], "SUCCESS",
+        "answered once ended: {e:#}"
+    );
     assert_eq!(e["taskRunList"][0]["outputs"]["value"], "done");
 }
 
@@ -644,7 +681,12 @@ async fn webhooks_need_no_token_and_may_be_called_cross_site() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     // The Host check stays (DNS rebinding).
     let r = h
-        .call(Method::GET, &uri, &[("host", "evil.example.com")], Body::empty())
+        .call(
+            Method::GET,
+            &uri,
+            &[("host", "evil.example.com")],
+            Body::empty(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST, "{}", r.text());
     // Other methods are not webhooks.
@@ -662,7 +704,10 @@ async fn an_idempotency_key_makes_retries_start_one_execution() {
         h.call(
             Method::POST,
             uri,
-            &[("content-type", "application/json"), ("Idempotency-Key", key)],
+            &[
+                ("content-type", "application/json"),
+                ("Idempotency-Key", key),
+            ],
             r#"{"order": 17}"#,
         )
         .await

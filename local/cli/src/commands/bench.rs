@@ -218,7 +218,9 @@ async fn webhook_case(
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     platform.deploy_flow(&flow, WEBHOOK_FLOW).await?;
     kite_engine::tls::ensure_crypto_provider();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()?;
     let base = format!("http://{addr}");
     let hook = format!("{base}/api/v1/executions/webhook/kite.bench/bench_webhook/bench-key");
     let create = format!("{base}/api/v1/executions/kite.bench/bench_webhook");

@@ -129,7 +129,11 @@ mod tests {
         assert_eq!(e[0].path, "triggers[1].key");
         assert_eq!((e[0].loc.line, e[0].loc.col), (13, 5));
         assert!(e[0].message.contains("256 characters"), "{}", e[0].message);
-        assert!(e[0].message.starts_with("triggers[1].key: "), "{}", e[0].message);
+        assert!(
+            e[0].message.starts_with("triggers[1].key: "),
+            "{}",
+            e[0].message
+        );
     }
 
     #[test]
@@ -162,6 +166,10 @@ mod tests {
     fn an_empty_key_is_refused() {
         let e = errors("\"\"");
         assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].message.contains("must not be empty"), "{}", e[0].message);
+        assert!(
+            e[0].message.contains("must not be empty"),
+            "{}",
+            e[0].message
+        );
     }
 }
