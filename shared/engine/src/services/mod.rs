@@ -406,6 +406,17 @@ impl Platform {
         inputs: Map<String, Value>,
         opts: CreateOptions,
     ) -> Result<Execution, ServiceError> {
+        Ok(self.create_execution_once(flow, inputs, opts).await?.0)
+    }
+
+    /// [`create_execution`](Self::create_execution), telling whether this call created it
+    /// (`false`: an execution with the requested id existed, and was started again).
+    pub async fn create_execution_once(
+        &self,
+        flow: &Flow,
+        inputs: Map<String, Value>,
+        opts: CreateOptions,
+    ) -> Result<(Execution, bool), ServiceError> {
         let CreateOptions {
             labels,
             trigger,
@@ -479,7 +490,7 @@ impl Platform {
             }
             return Err(e);
         }
-        Ok(exec)
+        Ok((exec, created.is_some()))
     }
 
     /// Replaces the value of every SECRET input by Kestra's `EncryptedString`

@@ -140,7 +140,8 @@ impl Default for TickConfig {
     }
 }
 
-/// Whether the trigger's `conditions` hold for an occurrence with `variables`.
+/// Whether the trigger's `conditions` hold for an occurrence with `variables` (the
+/// stateful MultipleCondition is the Flow trigger's business, not evaluated here).
 pub fn conditions_hold(
     cx: &EvalContext<'_>,
     variables: &serde_json::Map<String, serde_json::Value>,
@@ -149,8 +150,15 @@ pub fn conditions_hold(
     if conditions.is_empty() {
         return Ok(true);
     }
-    let _ = variables;
-    Err(cx.definition_error("trigger conditions are not evaluated yet"))
+    let ctx = crate::conditions::ConditionContext {
+        rt: &cx.platform.rt,
+        now: cx.now,
+        flow: cx.flow,
+        trigger: variables,
+        execution: None,
+    };
+    crate::conditions::evaluate_all(conditions, &ctx)
+        .map_err(|e| cx.definition_error(e.to_string()))
 }
 
 /// Kestra's date format for trigger variables: ISO-8601 with the zone's offset (`Z` in UTC).
