@@ -53,6 +53,9 @@ enum Command {
         /// Use SQLite synchronous=NORMAL instead of FULL.
         #[arg(long)]
         normal_sync: bool,
+        /// Webhook calls timed (call → execution created, p50/p99); 0 skips them.
+        #[arg(long, default_value_t = 1000)]
+        webhooks: usize,
         /// Only the scheduler tick with this many Schedule triggers deployed.
         #[arg(long)]
         triggers: Option<usize>,
@@ -248,6 +251,7 @@ fn main() -> ExitCode {
             foreach,
             scale,
             normal_sync,
+            webhooks,
             triggers,
             binaries,
             zips,
@@ -266,6 +270,7 @@ fn main() -> ExitCode {
                 foreach,
                 scale,
                 normal_sync,
+                webhooks,
             }),
         },
         Command::Flow { command } => match command {

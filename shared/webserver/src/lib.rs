@@ -30,6 +30,7 @@
 //! | `executions` | `/executions`: create (optionally waiting), get, search, kill, resume, delete, files, follow (SSE) |
 //! | `logs` | `/logs/{executionId}`: list, download, follow (SSE) |
 //! | `kv` | `/namespaces/{ns}/kv`: the namespace key-value store |
+//! | `webhook` | `/executions/webhook/{namespace}/{flowId}/{key}`: Webhook triggers (authenticated by their key, not the API token) |
 //! | `health` | `/health`, `/api/v1/health`, `/ready`, `/ping` |
 //! | [`catalog`] | the namespaces that hold flows (searches across namespaces need them) |
 //! | [`openapi`] | the route table and the OpenAPI 3.1 document served at `/api/v1/openapi.json` |
@@ -49,6 +50,7 @@ mod inputs;
 mod kv;
 mod logs;
 mod params;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +64,8 @@ pub use error::ApiError;
 
 /// Default largest request body for uploads (execution and resume inputs): 100 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+/// Largest webhook body: 1 MiB.
+pub const MAX_WEBHOOK_BODY_BYTES: usize = webhook::MAX_BODY_BYTES;
 /// Largest body of every other route (flow sources, JSON): 16 MiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -261,6 +265,13 @@ pub fn router(state: AppState) -> Router {
             get(executions::file_metas),
         )
         .route("/api/v1/executions/{id}/follow", get(executions::follow))
+        .route(
+            "/api/v1/executions/webhook/{namespace}/{flowId}/{key}",
+            get(webhook::call)
+                .post(webhook::call)
+                .put(webhook::call)
+                .layer(DefaultBodyLimit::max(webhook::MAX_BODY_BYTES)),
+        )
         // Logs.
         .route("/api/v1/logs/{id}", get(logs::list))
         .route("/api/v1/logs/{id}/download", get(logs::download))

@@ -27,6 +27,9 @@ pub struct Route {
     pub responses: &'static [(u16, &'static str, &'static str)],
     /// Open without credentials.
     pub public: bool,
+    /// Called by other sites by design (webhooks): the guard skips its Origin /
+    /// `Sec-Fetch-Site` rule (the `Host` check stays).
+    pub cross_site: bool,
 }
 
 const fn route(
@@ -44,8 +47,12 @@ const fn route(
         body: &[],
         responses: &[(200, "OK", "")],
         public: false,
+        cross_site: false,
     }
 }
+
+/// In [`Route::body`]: any content type, or none.
+pub const ANY_BODY: &str = "*/*";
 
 /// Flow sources. `text/yaml` is not a type a browser may send cross-site without asking.
 const YAML: &[&str] = &["application/x-yaml", "application/yaml", "text/yaml"];
@@ -53,8 +60,49 @@ const YAML: &[&str] = &["application/x-yaml", "application/yaml", "text/yaml"];
 /// text/plain: those a page of another site may send (see `guard`).
 const INPUTS: &[&str] = &["multipart/form-data", "application/json"];
 
+/// A webhook: authenticated by its key (no API credentials), called cross-site.
+const fn webhook(method: &'static str, body: &'static [&'static str]) -> Route {
+    Route {
+        body,
+        responses: &[
+            (
+                200,
+                "The execution (once ended with the trigger's `wait`; its outputs map with `returnOutputs`)",
+                "Execution",
+            ),
+            (
+                204,
+                "The trigger's conditions do not hold: no execution",
+                "",
+            ),
+            (
+                404,
+                "`Flow not found`: unknown or disabled flow or trigger, or wrong key (one answer)",
+                "Error",
+            ),
+            (413, "Body over 1 MiB", "Error"),
+            (
+                422,
+                "The execution cannot start (required inputs without defaults)",
+                "Error",
+            ),
+        ],
+        public: true,
+        cross_site: true,
+        ..route(
+            method,
+            "/api/v1/executions/webhook/{namespace}/{flowId}/{key}",
+            "Executions",
+            "Call a Webhook trigger: the body, headers and query parameters become `trigger.body`, `trigger.headers` and `trigger.parameters`; a header `Idempotency-Key` makes retries start one execution",
+        )
+    }
+}
+
 /// Every route of the API.
 pub const ROUTES: &[Route] = &[
+    webhook("get", &[]),
+    webhook("post", &[ANY_BODY]),
+    webhook("put", &[ANY_BODY]),
     Route {
         body: YAML,
         responses: &[
@@ -608,13 +656,15 @@ fn operation(r: &Route) -> Value {
         }
         responses.insert(code.to_string(), resp);
     }
-    responses.entry("403").or_insert_with(|| {
+    if !r.cross_site {
+        responses.entry("403").or_insert_with(|| {
         json!({"description": "A foreign Origin or Sec-Fetch-Site: cross-site", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
-    });
+        });
+    }
     responses.entry("421").or_insert_with(|| {
         json!({"description": "The Host header does not name this server", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
     });
-    if r.method != "get" {
+    if r.method != "get" && !r.body.contains(&ANY_BODY) {
         responses.entry("415").or_insert_with(|| {
             json!({"description": "A content type the route does not accept", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
         });
@@ -640,6 +690,8 @@ fn operation(r: &Route) -> Value {
                     json!({"type": "object", "additionalProperties": {"type": "string", "format": "binary"}})
                 } else if *ct == "application/json" {
                     json!({"type": "object"})
+                } else if *ct == ANY_BODY {
+                    json!({})
                 } else {
                     json!({"type": "string"})
                 };

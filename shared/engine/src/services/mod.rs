@@ -379,6 +379,13 @@ impl Platform {
                 namespace: namespace.to_owned(),
                 id: id.to_owned(),
             })?;
+        // The latest revision was read; its parse may be cached already.
+        if revision.is_none()
+            && let Ok(cache) = self.flows.lock()
+            && let Some(f) = cache.get(&(namespace.to_owned(), id.to_owned(), stored.revision))
+        {
+            return Ok(f.clone());
+        }
         let flow = stored.parse()?;
         if let Ok(mut cache) = self.flows.lock() {
             if cache.len() >= 1024 {
