@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::flow::Flow;
-use crate::plugin::{Registry, Task};
+use crate::plugin::{Registry, Task, Trigger};
 use crate::yaml::Node;
 
 /// Collects diagnostics while walking a flow; handed to each plugin's `validate`.
@@ -20,6 +20,7 @@ pub struct Validator<'a> {
     /// The registry the flow was parsed with.
     pub registry: &'a Registry,
     task: Option<&'a Task>,
+    trigger: Option<&'a Trigger>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -42,6 +43,25 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The trigger whose rules are running.
+    pub fn trigger(&self) -> Option<&'a Trigger> {
+        self.trigger
+    }
+
+    /// Reports an error about property `field` of the current trigger, at the trigger's
+    /// location, with its path (`triggers[0].interval`).
+    pub fn trigger_error(&mut self, field: &str, message: impl Into<String>) {
+        let message = message.into();
+        match self.trigger {
+            Some(t) => self.diagnostics.push(Diagnostic::error(
+                t.loc,
+                format!("{}.{field}", t.path),
+                format!("{}.{field}: {message}", t.path),
+            )),
+            None => self.error(Location::UNKNOWN, field, message),
+        }
+    }
+
     /// Reports an error at `loc`.
     pub fn error(&mut self, loc: Location, path: impl Into<String>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::error(loc, path, message));
@@ -54,6 +74,7 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         flow,
         registry,
         task: None,
+        trigger: None,
         diagnostics: Vec::new(),
     };
     let loc_of = |key: &str| doc.get_entry(key).map(|(k, _)| k.loc).unwrap_or(doc.loc);
@@ -100,7 +121,9 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         check_task(&mut v, t);
     }
     for trig in &flow.triggers {
+        v.trigger = Some(trig);
         trig.spec.validate(&mut v);
+        v.trigger = None;
         if trig.common.worker_group.is_some() {
             v.error(
                 trig.loc,
