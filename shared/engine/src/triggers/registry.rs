@@ -109,7 +109,7 @@ pub struct TriggerRegistry {
 }
 
 impl TriggerRegistry {
-    /// The core trigger types (Schedule, ScheduleOnDates).
+    /// The core trigger types (Schedule, ScheduleOnDates, http.Trigger).
     pub fn core() -> Self {
         let mut r = Self::default();
         r.register(
@@ -119,6 +119,10 @@ impl TriggerRegistry {
         r.register(
             kite_flow::triggers::schedule_on_dates::ScheduleOnDates::TYPE,
             Arc::new(super::schedule_on_dates::ScheduleOnDatesTrigger),
+        );
+        r.register(
+            kite_flow::triggers::http::HttpTrigger::TYPE,
+            Arc::new(super::http::HttpPollTrigger),
         );
         r.listen_with(kite_flow::triggers::flow::FlowTrigger::TYPE, |_| {
             Some(FLOW_LISTENERS.to_owned())
