@@ -30,6 +30,7 @@
 //! | `executions` | `/executions`: create (optionally waiting), get, search, kill, resume, delete, files, follow (SSE) |
 //! | `logs` | `/logs/{executionId}`: list, download, follow (SSE) |
 //! | `kv` | `/namespaces/{ns}/kv`: the namespace key-value store |
+//! | `triggers` | `/triggers`: trigger states (search, per flow), disable/enable, unlock, backfills |
 //! | `health` | `/health`, `/api/v1/health`, `/ready`, `/ping` |
 //! | [`catalog`] | the namespaces that hold flows (searches across namespaces need them) |
 //! | [`openapi`] | the route table and the OpenAPI 3.1 document served at `/api/v1/openapi.json` |
@@ -49,13 +50,14 @@ mod inputs;
 mod kv;
 mod logs;
 mod params;
+mod triggers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use kite_engine::services::Platform;
 
 pub use error::ApiError;
@@ -270,6 +272,33 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/namespaces/{namespace}/kv/{key}",
             get(kv::get).put(kv::put).delete(kv::delete),
+        )
+        // Triggers.
+        .route("/api/v1/triggers", put(triggers::update))
+        .route("/api/v1/triggers/search", get(triggers::search))
+        .route(
+            "/api/v1/triggers/backfill/pause",
+            put(triggers::pause_backfill),
+        )
+        .route(
+            "/api/v1/triggers/backfill/unpause",
+            put(triggers::unpause_backfill),
+        )
+        .route(
+            "/api/v1/triggers/backfill/delete",
+            post(triggers::delete_backfill),
+        )
+        .route(
+            "/api/v1/triggers/set-disabled/by-triggers",
+            post(triggers::set_disabled_by_triggers),
+        )
+        .route(
+            "/api/v1/triggers/{namespace}/{flowId}",
+            get(triggers::of_flow),
+        )
+        .route(
+            "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock",
+            post(triggers::unlock),
         )
         // Health and documentation.
         .route("/health", get(health::health))
