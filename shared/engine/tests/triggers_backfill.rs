@@ -235,7 +235,11 @@ async fn pausing_stops_a_backfill_mid_way_and_resuming_finishes_it() {
         created += s.tick(&p).await;
     }
     assert_eq!(created, 7);
-    assert_eq!(backfilled(&p).await, hours(0, 9), "resumed where it stopped");
+    assert_eq!(
+        backfilled(&p).await,
+        hours(0, 9),
+        "resumed where it stopped"
+    );
     // Nothing left to pause.
     match control::pause_backfill(&p, HOURLY_REF, true).await {
         Err(ControlError::Conflict(m)) => assert!(m.contains("no backfill"), "{m}"),
@@ -272,10 +276,17 @@ async fn deleting_a_backfill_stops_it() {
     .await
     .unwrap();
     s.clock.advance(Duration::from_secs(1));
-    assert_eq!(s.tick(&p).await, 1, "a second backfill of a date runs it again");
+    assert_eq!(
+        s.tick(&p).await,
+        1,
+        "a second backfill of a date runs it again"
+    );
     let dates = backfilled(&p).await;
     assert_eq!(
-        dates.iter().filter(|d| *d == "2026-02-28T01:00:00Z").count(),
+        dates
+            .iter()
+            .filter(|d| *d == "2026-02-28T01:00:00Z")
+            .count(),
         2
     );
 }
@@ -321,7 +332,10 @@ async fn backfill_inputs_and_labels_reach_its_executions_whose_ids_differ_from_r
     for e in &replays {
         assert_eq!(e.inputs["mode"], "replay", "the backfill's input");
         let date = e.trigger.as_ref().unwrap().variables["date"].clone();
-        assert_eq!(e.inputs["when"], date, "the trigger's own inputs still apply");
+        assert_eq!(
+            e.inputs["when"], date,
+            "the trigger's own inputs still apply"
+        );
         assert_eq!(label(e, "run").as_deref(), Some("again"));
     }
     let at_eleven: BTreeSet<&str> = all

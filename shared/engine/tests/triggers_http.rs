@@ -167,7 +167,10 @@ async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -479,7 +479,10 @@ pub const ROUTES: &[Route] = &[
         query: &[
             ("namespace", "Namespace prefix"),
             ("flowId", "Flow id"),
-            ("q", "Text contained in the namespace, flow id or trigger id"),
+            (
+                "q",
+                "Text contained in the namespace, flow id or trigger id",
+            ),
             ("page", "Page number, from 1 (default 1)"),
             ("size", "Page size (default 10)"),
             (
@@ -495,7 +498,12 @@ pub const ROUTES: &[Route] = &[
             ),
             (422, "Invalid filter, page or sort", "Error"),
         ],
-        ..route("get", "/api/v1/triggers/search", "Triggers", "Search triggers")
+        ..route(
+            "get",
+            "/api/v1/triggers/search",
+            "Triggers",
+            "Search triggers",
+        )
     },
     Route {
         query: &[

@@ -72,13 +72,15 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     fn message(&self) -> String {
-        self.json()["message"].as_str().unwrap_or_default().to_owned()
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -116,9 +118,19 @@ async fn harness() -> Harness {
     };
     for source in [HOURLY, DAILY] {
         let r = h
-            .call(Method::POST, "/api/v1/flows", Some("application/x-yaml"), source)
+            .call(
+                Method::POST,
+                "/api/v1/flows",
+                Some("application/x-yaml"),
+                source,
+            )
             .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
     h
 }
@@ -230,7 +242,10 @@ async fn every_trigger_route_needs_credentials_and_is_documented() {
         assert!(!r.public);
         seen += 1;
     }
-    assert_eq!(seen, 8, "search, per flow, update, unlock, pause, unpause, delete, bulk");
+    assert_eq!(
+        seen, 8,
+        "search, per flow, update, unlock, pause, unpause, delete, bulk"
+    );
     let doc = h.get("/api/v1/openapi.json").await.json();
     assert!(doc["paths"]["/api/v1/triggers/search"]["get"].is_object());
     assert!(doc["components"]["schemas"]["TriggerContext"].is_object());
@@ -278,7 +293,11 @@ async fn search_pairs_each_definition_with_its_state_in_kestras_shape() {
 
     // Filters, pages and sort.
     assert_eq!(h.search("namespace=kite.trig.sub").await["total"], 1);
-    assert_eq!(h.search("namespace=kite.trig").await["total"], 3, "a prefix");
+    assert_eq!(
+        h.search("namespace=kite.trig").await["total"],
+        3,
+        "a prefix"
+    );
     assert_eq!(h.search("namespace=kite.none").await["total"], 0);
     assert_eq!(h.search("flowId=hourly").await["total"], 2);
     assert_eq!(h.search("q=HOOK").await["total"], 1);
@@ -331,7 +350,10 @@ async fn put_disables_and_enables_a_trigger_at_once() {
     assert_eq!(r.status, StatusCode::OK);
     let c = r.json();
     assert_eq!(c["disabled"], false);
-    assert_eq!(c["nextExecutionDate"], "2026-03-01T13:00:00Z", "from now on");
+    assert_eq!(
+        c["nextExecutionDate"], "2026-03-01T13:00:00Z",
+        "from now on"
+    );
     h.clock.advance(Duration::from_secs(3600));
     assert_eq!(h.platform.tick().await.unwrap().triggers.created, 1);
 
@@ -375,7 +397,11 @@ async fn a_backfill_created_through_the_api_runs_paused_resumed_and_deleted() {
 
     assert_eq!(h.tick().await, 3);
     let r = h
-        .json(Method::PUT, "/api/v1/triggers/backfill/pause", ctx("hourly"))
+        .json(
+            Method::PUT,
+            "/api/v1/triggers/backfill/pause",
+            ctx("hourly"),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.message());
     assert_eq!(r.json()["backfill"]["paused"], true);
@@ -384,13 +410,21 @@ async fn a_backfill_created_through_the_api_runs_paused_resumed_and_deleted() {
         assert_eq!(h.tick().await, 0, "paused");
     }
     let r = h
-        .json(Method::PUT, "/api/v1/triggers/backfill/unpause", ctx("hourly"))
+        .json(
+            Method::PUT,
+            "/api/v1/triggers/backfill/unpause",
+            ctx("hourly"),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["backfill"]["paused"], false);
     assert_eq!(h.tick().await, 3);
     let r = h
-        .json(Method::POST, "/api/v1/triggers/backfill/delete", ctx("hourly"))
+        .json(
+            Method::POST,
+            "/api/v1/triggers/backfill/delete",
+            ctx("hourly"),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.json().get("backfill").is_none());
@@ -416,7 +450,11 @@ async fn a_backfill_created_through_the_api_runs_paused_resumed_and_deleted() {
         assert!(r.message().contains("no backfill"), "{}", r.message());
     }
     let r = h
-        .json(Method::POST, "/api/v1/triggers/backfill/delete", ctx("hourly"))
+        .json(
+            Method::POST,
+            "/api/v1/triggers/backfill/delete",
+            ctx("hourly"),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
@@ -434,7 +472,10 @@ async fn an_execution_shows_what_started_it_and_unlock_forgets_it() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.message());
     assert_eq!(h.tick().await, 1);
     let c = h.context("hourly", "hourly").await;
-    let id = c["executionId"].as_str().expect("the last execution").to_owned();
+    let id = c["executionId"]
+        .as_str()
+        .expect("the last execution")
+        .to_owned();
     let e = h.get(&format!("/api/v1/executions/{id}")).await;
     assert_eq!(e.status, StatusCode::OK);
     let t = &e.json()["trigger"];
@@ -453,7 +494,12 @@ async fn an_execution_shows_what_started_it_and_unlock_forgets_it() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.message());
     assert!(r.json().get("executionId").is_none());
-    assert!(h.context("hourly", "hourly").await.get("executionId").is_none());
+    assert!(
+        h.context("hourly", "hourly")
+            .await
+            .get("executionId")
+            .is_none()
+    );
     let r = h
         .call(
             Method::POST,
@@ -463,7 +509,11 @@ async fn an_execution_shows_what_started_it_and_unlock_forgets_it() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(r.message().contains("kite.trig.hourly.nope"), "{}", r.message());
+    assert!(
+        r.message().contains("kite.trig.hourly.nope"),
+        "{}",
+        r.message()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,7 +528,11 @@ async fn set_disabled_by_triggers_counts_the_triggers_changed() {
         "disabled": true,
     });
     let r = h
-        .json(Method::POST, "/api/v1/triggers/set-disabled/by-triggers", body)
+        .json(
+            Method::POST,
+            "/api/v1/triggers/set-disabled/by-triggers",
+            body,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.message());
     assert_eq!(r.json(), json!({"count": 2}));
@@ -499,7 +553,11 @@ async fn set_disabled_by_triggers_counts_the_triggers_changed() {
         json!({"triggers": [{"namespace": "kite.trig"}], "disabled": true}),
     ] {
         let r = h
-            .json(Method::POST, "/api/v1/triggers/set-disabled/by-triggers", bad.clone())
+            .json(
+                Method::POST,
+                "/api/v1/triggers/set-disabled/by-triggers",
+                bad.clone(),
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
@@ -516,7 +574,11 @@ async fn mistakes_get_clear_answers() {
     body["disabled"] = json!(true);
     let r = put(body).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(r.message().contains("kite.trig.hourly.nope"), "{}", r.message());
+    assert!(
+        r.message().contains("kite.trig.hourly.nope"),
+        "{}",
+        r.message()
+    );
     let r = put(json!({"namespace": "kite.trig", "flowId": "ghost", "triggerId": "x"})).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     for path in [
@@ -529,9 +591,13 @@ async fn mistakes_get_clear_answers() {
         );
     }
     assert_eq!(
-        h.json(Method::POST, "/api/v1/triggers/backfill/delete", ctx("nope"))
-            .await
-            .status,
+        h.json(
+            Method::POST,
+            "/api/v1/triggers/backfill/delete",
+            ctx("nope")
+        )
+        .await
+        .status,
         StatusCode::NOT_FOUND
     );
 
@@ -545,7 +611,10 @@ async fn mistakes_get_clear_answers() {
             backfill_body("2026-03-05T00:00:00Z", "2026-03-06T00:00:00Z"),
             "in the future",
         ),
-        (backfill_body("yesterday", "2026-02-28T00:00:00Z"), "not an ISO-8601"),
+        (
+            backfill_body("yesterday", "2026-02-28T00:00:00Z"),
+            "not an ISO-8601",
+        ),
         (
             {
                 let mut b = ctx("hook");
@@ -574,7 +643,10 @@ async fn mistakes_get_clear_answers() {
         let r = put(body.clone()).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(r.message().contains(says), "{says}: {}", r.message());
-        assert_eq!(r.json()["field"].as_str().unwrap_or("").split('.').next(), Some("backfill"));
+        assert_eq!(
+            r.json()["field"].as_str().unwrap_or("").split('.').next(),
+            Some("backfill")
+        );
     }
 
     // One backfill at a time: 409.
@@ -582,12 +654,20 @@ async fn mistakes_get_clear_answers() {
     assert_eq!(put(ok.clone()).await.status, StatusCode::OK);
     let r = put(ok).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert!(r.message().contains("already runs a backfill"), "{}", r.message());
+    assert!(
+        r.message().contains("already runs a backfill"),
+        "{}",
+        r.message()
+    );
 
     // Bodies that are not a trigger context.
     for (body, ct, status) in [
         ("", "application/json", StatusCode::UNPROCESSABLE_ENTITY),
-        ("not json", "application/json", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "not json",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("[1]", "application/json", StatusCode::UNPROCESSABLE_ENTITY),
         (
             r#"{"namespace": "kite.trig", "flowId": "hourly"}"#,

@@ -101,7 +101,10 @@ pub struct BackfillRequest {
 }
 
 /// The flow and the trigger's definition (latest revision).
-async fn definition(platform: &Platform, t: TriggerRef<'_>) -> Result<(Flow, Trigger), ControlError> {
+async fn definition(
+    platform: &Platform,
+    t: TriggerRef<'_>,
+) -> Result<(Flow, Trigger), ControlError> {
     let flow = match platform.load_flow(t.namespace, t.flow_id, None).await {
         Ok(f) => f,
         Err(ServiceError::FlowNotFound { .. }) => return Err(t.not_found()),
@@ -136,13 +139,15 @@ pub async fn set_disabled(
     let now = platform.clock.now();
     // Dates restart from now when it comes back.
     let next = match platform.triggers.get(trigger.type_name) {
-        Some(imp) => imp.first_due(&flow, &trigger, now).unwrap_or_else(|message| {
-            tracing::warn!(
-                namespace = %flow.namespace, flow = %flow.id, trigger = %trigger.id,
-                "trigger cannot be scheduled: {message}"
-            );
-            None
-        }),
+        Some(imp) => imp
+            .first_due(&flow, &trigger, now)
+            .unwrap_or_else(|message| {
+                tracing::warn!(
+                    namespace = %flow.namespace, flow = %flow.id, trigger = %trigger.id,
+                    "trigger cannot be scheduled: {message}"
+                );
+                None
+            }),
         None => None,
     };
     update(platform, t, |s| {

@@ -152,10 +152,7 @@ impl TickTrigger for HttpPollTrigger {
         let prepared = prepare_with(&render, None, &request)
             .await
             .map_err(|e| cx.definition_error(e.0))?;
-        let mut response = prepared
-            .send()
-            .await
-            .map_err(|e| cx.source_error(e.0))?;
+        let mut response = prepared.send().await.map_err(|e| cx.source_error(e.0))?;
         let code = response.status().as_u16();
         let headers = headers_output(response.headers());
         let mut body = Vec::new();

@@ -90,7 +90,10 @@ mod tests {
         for ok in ["PT1S", "PT30S", "PT1M"] {
             let parsed = crate::parse_flow(&source(ok));
             assert!(
-                parsed.diagnostics.iter().all(|d| d.severity != Severity::Error),
+                parsed
+                    .diagnostics
+                    .iter()
+                    .all(|d| d.severity != Severity::Error),
                 "{ok}: {:?}",
                 parsed.diagnostics
             );
