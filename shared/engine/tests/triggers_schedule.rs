@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kite_engine::services::{Platform, QueueNames};
-use kite_engine::triggers::{Backfill, TickConfig};
+use kite_engine::triggers::TickConfig;
 use kite_ports::{
     Clock, DocumentStore, ManualClock, MemoryDocuments, MemoryQueue, MemoryStorage, Queue, Storage,
 };
