@@ -231,25 +231,24 @@ pub async fn create_backfill(
     let (flow, trigger) = definition(platform, t).await?;
     let backfill = check_backfill(&flow, &trigger, request, platform.clock.now())
         .map_err(ControlError::Invalid)?;
-    let existing = platform
-        .repos
-        .triggers
-        .get(t.namespace, t.flow_id, t.trigger_id)
-        .await
-        .map_err(TriggerError::from)?;
-    match existing {
-        None => return Err(t.not_found()),
-        Some((s, _)) if s.state.backfill.is_some() => {
-            return Err(ControlError::Conflict(format!(
-                "trigger {}.{}.{} already runs a backfill: delete it first (POST /api/v1/triggers/backfill/delete)",
-                t.namespace, t.flow_id, t.trigger_id
-            )));
+    // Set only when none runs, decided in the conditional write itself (the last attempt's
+    // decision counts): of two requests at once, one wins and the other is told.
+    let created = std::sync::atomic::AtomicBool::new(false);
+    let stored = update(platform, t, |s| {
+        let free = s.state.backfill.is_none();
+        if free {
+            s.state.backfill = Some(backfill.clone());
         }
-        Some(_) => {}
+        created.store(free, std::sync::atomic::Ordering::Relaxed);
+    })
+    .await?;
+    if !created.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(ControlError::Conflict(format!(
+            "trigger {}.{}.{} already runs a backfill: delete it first (POST /api/v1/triggers/backfill/delete)",
+            t.namespace, t.flow_id, t.trigger_id
+        )));
     }
-    // A backfill created concurrently between the read and the write is replaced: both
-    // callers asked for one, the last one wins.
-    update(platform, t, |s| s.state.backfill = Some(backfill.clone())).await
+    Ok(stored)
 }
 
 /// Pauses (`true`) or resumes (`false`) the trigger's backfill.
