@@ -31,6 +31,7 @@
 //! | `logs` | `/logs/{executionId}`: list, download, follow (SSE) |
 //! | `kv` | `/namespaces/{ns}/kv`: the namespace key-value store |
 //! | `webhook` | `/executions/webhook/{namespace}/{flowId}/{key}`: Webhook triggers (authenticated by their key, not the API token) |
+//! | `triggers` | `/triggers`: trigger states (search, per flow), disable/enable, unlock, backfills |
 //! | `health` | `/health`, `/api/v1/health`, `/ready`, `/ping` |
 //! | [`catalog`] | the namespaces that hold flows (searches across namespaces need them) |
 //! | [`openapi`] | the route table and the OpenAPI 3.1 document served at `/api/v1/openapi.json` |
@@ -50,6 +51,7 @@ mod inputs;
 mod kv;
 mod logs;
 mod params;
+mod triggers;
 mod webhook;
 
 use std::sync::Arc;
@@ -57,7 +59,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use kite_engine::services::Platform;
 
 pub use error::ApiError;
@@ -281,6 +283,33 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/namespaces/{namespace}/kv/{key}",
             get(kv::get).put(kv::put).delete(kv::delete),
+        )
+        // Triggers.
+        .route("/api/v1/triggers", put(triggers::update))
+        .route("/api/v1/triggers/search", get(triggers::search))
+        .route(
+            "/api/v1/triggers/backfill/pause",
+            put(triggers::pause_backfill),
+        )
+        .route(
+            "/api/v1/triggers/backfill/unpause",
+            put(triggers::unpause_backfill),
+        )
+        .route(
+            "/api/v1/triggers/backfill/delete",
+            post(triggers::delete_backfill),
+        )
+        .route(
+            "/api/v1/triggers/set-disabled/by-triggers",
+            post(triggers::set_disabled_by_triggers),
+        )
+        .route(
+            "/api/v1/triggers/{namespace}/{flowId}",
+            get(triggers::of_flow),
+        )
+        .route(
+            "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock",
+            post(triggers::unlock),
         )
         // Health and documentation.
         .route("/health", get(health::health))

@@ -59,6 +59,8 @@ const YAML: &[&str] = &["application/x-yaml", "application/yaml", "text/yaml"];
 /// Execution and resume inputs: multipart (files) or JSON. Never form-urlencoded nor
 /// text/plain: those a page of another site may send (see `guard`).
 const INPUTS: &[&str] = &["multipart/form-data", "application/json"];
+/// JSON bodies.
+const JSON: &[&str] = &["application/json"];
 
 /// A webhook: authenticated by its key (no API credentials), called cross-site.
 const fn webhook(method: &'static str, body: &'static [&'static str]) -> Route {
@@ -522,6 +524,135 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        query: &[
+            ("namespace", "Namespace prefix"),
+            ("flowId", "Flow id"),
+            (
+                "q",
+                "Text contained in the namespace, flow id or trigger id",
+            ),
+            ("page", "Page number, from 1 (default 1)"),
+            ("size", "Page size (default 10)"),
+            (
+                "sort",
+                "`field:asc|desc` (namespace, flowId, triggerId, date, nextExecutionDate, updatedDate, executionId)",
+            ),
+        ],
+        responses: &[
+            (
+                200,
+                "A page of `{abstractTrigger, triggerContext}`",
+                "PagedTriggers",
+            ),
+            (422, "Invalid filter, page or sort", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/triggers/search",
+            "Triggers",
+            "Search triggers",
+        )
+    },
+    Route {
+        query: &[
+            ("q", "Text contained in the trigger id"),
+            ("page", "Page number, from 1 (default 1)"),
+            ("size", "Page size (default 10)"),
+            ("sort", "`field:asc|desc`"),
+        ],
+        responses: &[
+            (200, "A page of trigger contexts", "PagedTriggerContexts"),
+            (404, "Unknown flow", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/triggers/{namespace}/{flowId}",
+            "Triggers",
+            "The triggers of a flow",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The new trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+            (409, "A backfill is already under way", "Error"),
+            (422, "Invalid context or backfill", "Error"),
+        ],
+        ..route(
+            "put",
+            "/api/v1/triggers",
+            "Triggers",
+            "Update a trigger: `disabled` (operator override) and/or a new `backfill` `{start, end?, inputs?, labels?}`",
+        )
+    },
+    Route {
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock",
+            "Triggers",
+            "Unlock a trigger (forget the execution it runs)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+            (409, "No backfill", "Error"),
+        ],
+        ..route(
+            "put",
+            "/api/v1/triggers/backfill/pause",
+            "Triggers",
+            "Pause the backfill of a trigger (body: a trigger context)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+            (409, "No backfill", "Error"),
+        ],
+        ..route(
+            "put",
+            "/api/v1/triggers/backfill/unpause",
+            "Triggers",
+            "Resume the backfill of a trigger (body: a trigger context)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/triggers/backfill/delete",
+            "Triggers",
+            "Delete the backfill of a trigger (body: a trigger context)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "`{count}` of triggers changed", ""),
+            (422, "Invalid body", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/triggers/set-disabled/by-triggers",
+            "Triggers",
+            "Disable or enable triggers (`{triggers: [contexts], disabled}`)",
+        )
+    },
+    Route {
         public: true,
         ..route("get", "/health", "Health", "Liveness")
     },
@@ -613,6 +744,32 @@ fn schemas() -> Value {
             "infos": {"type": "array", "items": {"type": "string"}}
         }
     });
+    let backfill = json!({
+        "type": "object",
+        "properties": {
+            "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+            "currentDate": {"type": "string", "format": "date-time"}, "paused": {"type": "boolean"},
+            "inputs": {"type": "object"}, "labels": {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "value": {"type": "string"}}}},
+            "created": {"type": "string", "format": "date-time"}
+        }
+    });
+    let trigger_context = json!({
+        "type": "object",
+        "properties": {
+            "namespace": {"type": "string"}, "flowId": {"type": "string"}, "triggerId": {"type": "string"},
+            "date": {"type": "string", "format": "date-time"}, "nextExecutionDate": {"type": "string", "format": "date-time"},
+            "backfill": {"$ref": "#/components/schemas/Backfill"}, "disabled": {"type": "boolean"},
+            "executionId": {"type": "string"}, "updatedDate": {"type": "string", "format": "date-time"},
+            "stopAfter": {"type": "array", "items": {"type": "string"}}
+        }
+    });
+    let trigger_row = json!({
+        "type": "object",
+        "properties": {
+            "abstractTrigger": {"type": "object", "description": "The trigger's definition (id, type and properties)"},
+            "triggerContext": {"$ref": "#/components/schemas/TriggerContext"}
+        }
+    });
     let paged = |item: &str| {
         json!({
             "type": "object",
@@ -632,6 +789,11 @@ fn schemas() -> Value {
         "LogEntries": {"type": "array", "items": {"$ref": "#/components/schemas/LogEntry"}},
         "ValidateResult": validate,
         "ValidateResults": {"type": "array", "items": {"$ref": "#/components/schemas/ValidateResult"}},
+        "Backfill": backfill,
+        "TriggerContext": trigger_context,
+        "TriggerRow": trigger_row,
+        "PagedTriggers": paged("TriggerRow"),
+        "PagedTriggerContexts": paged("TriggerContext"),
         "KvValue": {"type": "object", "properties": {"type": {"type": "string", "enum": ["STRING", "NUMBER", "BOOLEAN", "JSON"]}, "value": {}}}
     })
 }

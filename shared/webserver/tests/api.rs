@@ -1768,7 +1768,10 @@ async fn an_execution_with_a_schedule_date_stays_created_until_then() {
     assert_eq!(created["state"]["current"], "CREATED");
     let id = created["id"].as_str().unwrap().to_owned();
     let e = h.get(&format!("/api/v1/executions/{id}")).await.json();
-    assert_eq!(e["state"]["current"], "CREATED", "not before its date: {e:#}");
+    assert_eq!(
+        e["state"]["current"], "CREATED",
+        "not before its date: {e:#}"
+    );
     assert!(e["scheduleDate"].is_string(), "{e:#}");
     let ended = h.until_state(&id, "SUCCESS").await;
     let started = ended["state"]["histories"]

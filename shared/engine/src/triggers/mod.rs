@@ -10,8 +10,11 @@
 //! - [`sync`]: deploying, disabling or deleting a flow updates its trigger states at once.
 //! - [`tick`]: the scheduler tick evaluates the due triggers (one index query, never every
 //!   flow).
+//! - [`control`]: an operator's actions (disable, unlock, backfills), for the API.
+//! - [`stop_after`]: `stopAfter` disables a trigger when its execution ends so.
 //! - [`schedule`], [`schedule_on_dates`]: the cron and date-list triggers.
 //! - [`jdbc`]: the PostgreSQL and SQLite polling triggers.
+//! - [`http`]: the HTTP polling trigger.
 //!
 //! Exactly once: every occurrence (a fire time, a webhook request, an upstream execution's
 //! state change, an object key + ETag, a message id) names its execution id; the execution
@@ -19,12 +22,15 @@
 //! tick create it once. The trigger state then advances with a version condition; a crash
 //! in between only makes the next tick find the execution already there.
 
+pub mod control;
 pub mod fire;
+pub mod http;
 pub mod jdbc;
 pub mod registry;
 pub mod schedule;
 pub mod schedule_on_dates;
 pub mod state;
+pub mod stop_after;
 pub mod sync;
 pub mod tick;
 

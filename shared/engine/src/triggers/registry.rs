@@ -109,7 +109,8 @@ pub struct TriggerRegistry {
 }
 
 impl TriggerRegistry {
-    /// The core trigger types (Schedule, ScheduleOnDates, the JDBC polling triggers).
+    /// The core trigger types (Schedule, ScheduleOnDates, http.Trigger, the JDBC polling
+    /// triggers).
     pub fn core() -> Self {
         let mut r = Self::default();
         r.register(
@@ -127,6 +128,10 @@ impl TriggerRegistry {
         r.register(
             kite_flow::triggers::jdbc::sqlite::SqliteTrigger::TYPE,
             Arc::new(super::jdbc::JdbcPollTrigger::sqlite()),
+        );
+        r.register(
+            kite_flow::triggers::http::HttpTrigger::TYPE,
+            Arc::new(super::http::HttpPollTrigger),
         );
         r.listen_with(kite_flow::triggers::flow::FlowTrigger::TYPE, |_| {
             Some(FLOW_LISTENERS.to_owned())

@@ -126,9 +126,27 @@ pub(crate) fn kv_namespace(
     }
 }
 
+/// What renders properties: a task's run context, or a polling trigger's context
+/// (`triggers::http`), so the HTTP client is built the same way for both.
+pub(crate) trait Render {
+    /// Renders a string template.
+    fn render(&self, template: &str) -> Result<String, TaskError>;
+    /// Renders every string inside a JSON value.
+    fn render_value(&self, value: &Value) -> Result<Value, TaskError>;
+}
+
+impl Render for RunContext {
+    fn render(&self, template: &str) -> Result<String, TaskError> {
+        RunContext::render(self, template)
+    }
+    fn render_value(&self, value: &Value) -> Result<Value, TaskError> {
+        RunContext::render_value(self, value)
+    }
+}
+
 /// A duration property, rendered when it is an expression.
-pub(crate) fn render_duration(
-    ctx: &RunContext,
+pub(crate) fn render_duration<R: Render + ?Sized>(
+    ctx: &R,
     d: &Dyn<IsoDuration>,
     what: &str,
 ) -> Result<std::time::Duration, TaskError> {
@@ -160,7 +178,11 @@ pub(crate) fn render_u32(ctx: &RunContext, d: &Dyn<u32>, what: &str) -> Result<u
 }
 
 /// A boolean given as a JSON value (a boolean, or a string rendering to `true`/`false`).
-pub(crate) fn render_bool(ctx: &RunContext, v: &Value, what: &str) -> Result<bool, TaskError> {
+pub(crate) fn render_bool<R: Render + ?Sized>(
+    ctx: &R,
+    v: &Value,
+    what: &str,
+) -> Result<bool, TaskError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
