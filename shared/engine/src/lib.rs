@@ -10,6 +10,7 @@
 //! - [`masking`]: secret values masked in logs and outputs.
 //! - [`triggers`]: schedules, polling, webhook and flow triggers: trigger states, exactly-once
 //!   firing, the tick.
+//! - `testing` (feature `testing`): a throw-away PostgreSQL server for tests.
 
 pub mod access;
 pub mod conditions;
@@ -19,6 +20,8 @@ pub mod masking;
 pub mod model;
 pub mod repo;
 pub mod services;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 pub mod triggers;
 pub mod worker;

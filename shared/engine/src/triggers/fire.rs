@@ -92,8 +92,7 @@ pub async fn fire(
 }
 
 /// [`fire`], with `render` turning the occurrence's input expressions into values (a Flow
-/// trigger renders them against the upstream execution); called only when the execution
-/// does not exist yet.
+/// trigger renders them against the upstream execution).
 pub async fn fire_with(
     platform: &Platform,
     flow: &Flow,
@@ -102,9 +101,6 @@ pub async fn fire_with(
     render: impl FnOnce(&Occurrence) -> Result<Map<String, Value>, String>,
 ) -> Result<FireOutcome, TriggerError> {
     let id = execution_id(flow, &trigger.id, &occurrence.key);
-    if platform.start_if_created(&id).await? {
-        return Ok(FireOutcome::Existed(id));
-    }
     let inputs = match render(occurrence) {
         Ok(i) => i,
         Err(message) => {
@@ -140,8 +136,11 @@ pub async fn fire_with(
         subflow_outputs: None,
         schedule_date: occurrence.schedule_date,
     };
-    match platform.create_execution(flow, inputs, opts).await {
-        Ok(exec) => Ok(FireOutcome::Created(Box::new(exec))),
+    // The conditional create is the claim: an execution already there (another scheduler,
+    // a redelivered event) is only started again if it is still CREATED.
+    match platform.create_execution_once(flow, inputs, opts).await {
+        Ok((exec, true)) => Ok(FireOutcome::Created(Box::new(exec))),
+        Ok((_, false)) => Ok(FireOutcome::Existed(id)),
         Err(ServiceError::Inputs(errs)) => {
             let reason = errs
                 .iter()

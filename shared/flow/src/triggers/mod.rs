@@ -2,6 +2,7 @@
 
 pub mod flow;
 pub mod http;
+pub mod jdbc;
 pub mod schedule;
 pub mod schedule_on_dates;
 pub mod webhook;
@@ -15,4 +16,6 @@ pub fn register(r: &mut Registry) {
         .register::<flow::FlowTrigger>()
         .register::<webhook::Webhook>()
         .register::<http::HttpTrigger>();
+    r.register::<jdbc::postgresql::PostgresTrigger>();
+    r.register::<jdbc::sqlite::SqliteTrigger>();
 }
