@@ -86,7 +86,7 @@ mod tests {
         let d = errors[0];
         assert_eq!(d.path, "triggers[0].interval");
         assert!(d.message.contains("at least 1 second"), "{}", d.message);
-        assert_eq!((d.loc.line, d.loc.col), (8, 5), "the trigger's position");
+        assert_eq!((d.loc.line, d.loc.col), (11, 5), "the `interval:` line");
         for ok in ["PT1S", "PT30S", "PT1M"] {
             let parsed = crate::parse_flow(&source(ok));
             assert!(
