@@ -26,7 +26,11 @@ fn preconditions_without_flows_or_where_never_fire() {
         &with_trigger("    preconditions:\n      id: nothing\n"),
         &["triggers[0].preconditions", "can never be met"],
     );
-    assert_eq!(d.loc.line, 8, "at the trigger: {d:?}");
+    assert_eq!(
+        (d.loc.line, d.loc.col),
+        (10, 5),
+        "at `preconditions`: {d:?}"
+    );
 }
 
 #[test]

@@ -576,45 +576,22 @@ impl PluginType for FlowTrigger {
 
     fn validate(&self, v: &mut Validator<'_>) {
         use crate::conditions::multiple::MultipleCondition;
-        // The trigger being validated (for its location and path).
-        let me = v.flow.triggers.iter().find(|t| {
-            t.spec::<FlowTrigger>()
-                .is_some_and(|s| std::ptr::eq(s, self))
-        });
-        let (loc, path) = match me {
-            Some(t) => (t.loc, t.path.clone()),
-            None => (crate::Location::UNKNOWN, String::new()),
-        };
-        let at = |p: &str| {
-            if path.is_empty() {
-                p.to_owned()
-            } else if p.is_empty() {
-                path.clone()
-            } else {
-                format!("{path}.{p}")
-            }
-        };
         for s in &self.states {
             if !is_state_name(s) {
-                let p = at("states");
-                v.error(
-                    loc,
-                    p.clone(),
-                    format!("{p}: `{s}` is not an execution state"),
-                );
+                v.trigger_error("states", format!("`{s}` is not an execution state"));
             }
         }
         if let Some(pre) = &self.preconditions {
             for (p, message) in pre.problems() {
-                let p = if p.is_empty() {
-                    at("preconditions")
+                let property = if p.is_empty() {
+                    "preconditions".to_owned()
                 } else {
-                    at(&format!("preconditions.{p}"))
+                    format!("preconditions.{p}")
                 };
-                v.error(loc, p.clone(), format!("{p}: {message}"));
+                v.trigger_error(&property, message);
             }
         }
-        let Some(me) = me else {
+        let Some(me) = v.trigger() else {
             return;
         };
         let multiple: Vec<_> = me
@@ -629,14 +606,10 @@ impl PluginType for FlowTrigger {
             }
         }
         if multiple.len() + usize::from(self.preconditions.is_some()) > 1 {
-            let p = at("conditions");
-            v.error(
-                loc,
-                p.clone(),
-                format!(
-                    "{p}: a Flow trigger takes one window of conditions: `preconditions` or one \
-                     MultipleCondition, not several (split it into several triggers)"
-                ),
+            v.trigger_error(
+                "conditions",
+                "a Flow trigger takes one window of conditions: `preconditions` or one \
+                 MultipleCondition, not several (split it into several triggers)",
             );
         }
     }
