@@ -383,7 +383,16 @@ outputs:
             .unwrap(),
         INPUT_SECRET
     );
-    let logs = kite.logs(&e.id).await;
+    // The worker writes its attempt's lines beside its result: they may land after the
+    // executor's end line, so wait for them explicitly.
+    let logs = kite
+        .logs_until(&e.id, |l| {
+            let m = messages(l);
+            ["inline sees ****** here", "worker sees ****** here", "decrypted-ok"]
+                .iter()
+                .all(|want| m.iter().any(|x| x == want))
+        })
+        .await;
     let msgs = messages(&logs);
     assert!(
         msgs.iter().any(|m| m == "inline sees ****** here"),
