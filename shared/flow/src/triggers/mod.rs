@@ -1,5 +1,9 @@
 //! Core trigger types, one file per type, registered in [`register`].
 
+pub mod aws_connection;
+pub mod aws_s3;
+pub mod aws_sqs;
+pub mod aws_sqs_realtime;
 pub mod flow;
 pub mod http;
 pub mod schedule;
@@ -15,4 +19,7 @@ pub fn register(r: &mut Registry) {
         .register::<flow::FlowTrigger>()
         .register::<webhook::Webhook>()
         .register::<http::HttpTrigger>();
+    r.register::<aws_s3::S3Trigger>();
+    r.register::<aws_sqs::SqsTrigger>();
+    r.register::<aws_sqs_realtime::SqsRealtimeTrigger>();
 }
