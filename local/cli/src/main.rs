@@ -104,7 +104,13 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum InfraCommand {
     /// Create the resources (idempotent).
-    Up,
+    Up {
+        /// An existing bucket whose uploads start S3 triggers within seconds: its
+        /// ObjectCreated events go to the trigger-events queue (replacing the bucket's
+        /// notification configuration, as Terraform's `watched_buckets`). Repeatable.
+        #[arg(long = "watch-bucket")]
+        watch_buckets: Vec<String>,
+    },
     /// Remove the resources.
     Down,
 }
@@ -235,11 +241,14 @@ fn main() -> ExitCode {
             prefix: cli.prefix.clone(),
         });
     let result = match cli.command {
-        Command::Infra { command } => commands::infra::run(
-            cli.aws_endpoint,
-            cli.prefix,
-            matches!(command, InfraCommand::Up),
-        ),
+        Command::Infra { command } => match command {
+            InfraCommand::Up { watch_buckets } => {
+                commands::infra::run(cli.aws_endpoint, cli.prefix, true, watch_buckets)
+            }
+            InfraCommand::Down => {
+                commands::infra::run(cli.aws_endpoint, cli.prefix, false, Vec::new())
+            }
+        },
         Command::Bench {
             executions,
             foreach,

@@ -147,4 +147,10 @@ fn sqs_triggers_parse_and_check_their_limits() {
     let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
     assert!(paths.contains(&"triggers[0].maxRecords"), "{errs:?}");
     assert!(paths.contains(&"triggers[0].interval"), "{errs:?}");
+
+    let endless = errors(&flow(
+        "  - id: batch\n    type: io.kestra.plugin.aws.sqs.Trigger\n    queueUrl: q\n",
+    ));
+    assert_eq!(endless.len(), 1, "{endless:?}");
+    assert!(endless[0].message.contains("maxDuration"), "{endless:?}");
 }

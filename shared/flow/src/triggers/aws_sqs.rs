@@ -109,6 +109,14 @@ impl PluginType for SqsTrigger {
             let at = aws_connection::prop(&path, "maxDuration");
             v.error(loc, at.clone(), format!("{at}: must be positive, is `{d}`"));
         }
+        if self.max_records.is_none() && self.max_duration.is_none() {
+            let at = aws_connection::prop(&path, "maxRecords");
+            v.error(
+                loc,
+                at.clone(),
+                format!("{at}: `maxRecords` or `maxDuration` must be set: a batch needs an end"),
+            );
+        }
         if self.queue_url.trim().is_empty() {
             let at = aws_connection::prop(&path, "queueUrl");
             v.error(loc, at.clone(), format!("{at}: must not be empty"));
