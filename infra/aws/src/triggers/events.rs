@@ -341,7 +341,7 @@ mod tests {
             parse_message(body).unwrap(),
             vec![ObjectCreated {
                 bucket: "in".into(),
-                key: "dir/my filé+1.csv".into(),
+                key: "dir/my fileé+1.csv".into(),
                 etag: "abc".into()
             }]
         );
