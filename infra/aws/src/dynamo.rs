@@ -209,7 +209,8 @@ impl IndexSlots {
 }
 
 impl Default for IndexSlots {
-    /// The engine's indexes (`namespace`, `execution` → 1, `flow` → 2, `state` → 3) and
+    /// The engine's indexes (`namespace`, `execution` → 1, `flow`, `trigger_due` → 2,
+    /// `state`, `trigger_listen` → 3) and
     /// those of the port's contract suite (`by_ns`, `by_x`, `by_kind`, `by_sort` → 1,
     /// `by_flow` → 2, `by_state` → 3).
     fn default() -> Self {
@@ -218,6 +219,9 @@ impl Default for IndexSlots {
             .with("execution", 1)
             .with("flow", 2)
             .with("state", 3)
+            // The `triggers` table uses `namespace`, `trigger_due` and `trigger_listen`.
+            .with("trigger_due", 2)
+            .with("trigger_listen", 3)
             .with("by_ns", 1)
             .with("by_x", 1)
             .with("by_kind", 1)
@@ -2022,6 +2026,11 @@ mod tests {
         let slots = IndexSlots::default();
         assert_ne!(slots.slot("flow"), slots.slot("namespace"));
         assert_ne!(slots.slot("by_flow"), slots.slot("by_state"));
+        let triggers = ["namespace", "trigger_due", "trigger_listen"].map(|i| slots.slot(i));
+        assert!(
+            triggers[0] != triggers[1] && triggers[1] != triggers[2] && triggers[0] != triggers[2],
+            "the triggers table's indexes share a slot: {triggers:?}"
+        );
         assert_eq!(slots.slot("anything"), 1);
     }
 

@@ -59,6 +59,10 @@ enum Command {
         /// With --aws-endpoint: folder of `cargo lambda build --output-format zip` packages.
         #[arg(long, default_value = "target/lambda")]
         zips: PathBuf,
+        /// With --aws-endpoint: uploads timed from PutObject to the creation of the execution
+        /// their S3 trigger starts (through the bucket's notifications); 0 skips them.
+        #[arg(long, default_value_t = 20)]
+        s3_puts: usize,
     },
     /// Work with flow files.
     Flow {
@@ -256,6 +260,7 @@ fn main() -> ExitCode {
             normal_sync,
             binaries,
             zips,
+            s3_puts,
         } => match aws.clone() {
             Some(target) => commands::bench_aws::run(
                 target,
@@ -263,6 +268,7 @@ fn main() -> ExitCode {
                     foreach: foreach.min(200),
                     binaries,
                     zips,
+                    s3_puts,
                 },
             ),
             None => commands::bench::run(commands::bench::BenchArgs {
