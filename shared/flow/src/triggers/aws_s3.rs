@@ -84,7 +84,7 @@ pub struct S3Trigger {
     /// Start listing after this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marker: Option<String>,
-    /// List encoding type (`url`).
+    /// List encoding type (`url`; accepted: keys always reach the flow decoded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding_type: Option<String>,
     /// The account expected to own the bucket.
