@@ -209,8 +209,8 @@ impl IndexSlots {
 }
 
 impl Default for IndexSlots {
-    /// The engine's indexes (`namespace`, `execution` → 1, `flow`, `trigger_due` → 2,
-    /// `state`, `trigger_listen` → 3) and
+    /// The engine's indexes (`namespace`, `execution` → 1, `flow`, `trigger_listen` → 2,
+    /// `state`, `trigger_due` → 3) and
     /// those of the port's contract suite (`by_ns`, `by_x`, `by_kind`, `by_sort` → 1,
     /// `by_flow` → 2, `by_state` → 3).
     fn default() -> Self {
@@ -219,9 +219,8 @@ impl Default for IndexSlots {
             .with("execution", 1)
             .with("flow", 2)
             .with("state", 3)
-            // The `triggers` table uses `namespace`, `trigger_due` and `trigger_listen`.
-            .with("trigger_due", 2)
-            .with("trigger_listen", 3)
+            .with("trigger_listen", 2)
+            .with("trigger_due", 3)
             .with("by_ns", 1)
             .with("by_x", 1)
             .with("by_kind", 1)

@@ -53,6 +53,12 @@ enum Command {
         /// Use SQLite synchronous=NORMAL instead of FULL.
         #[arg(long)]
         normal_sync: bool,
+        /// Webhook calls timed (call → execution created, p50/p99); 0 skips them.
+        #[arg(long, default_value_t = 1000)]
+        webhooks: usize,
+        /// Only the scheduler tick with this many Schedule triggers deployed.
+        #[arg(long)]
+        triggers: Option<usize>,
         /// With --aws-endpoint: folder of the release binaries whose cold start is measured.
         #[arg(long, default_value = "target/release")]
         binaries: PathBuf,
@@ -258,11 +264,14 @@ fn main() -> ExitCode {
             foreach,
             scale,
             normal_sync,
+            webhooks,
+            triggers,
             binaries,
             zips,
             s3_puts,
-        } => match aws.clone() {
-            Some(target) => commands::bench_aws::run(
+        } => match (aws.clone(), triggers) {
+            (None, Some(n)) => commands::bench_triggers::run(n),
+            (Some(target), _) => commands::bench_aws::run(
                 target,
                 commands::bench_aws::AwsBenchArgs {
                     foreach: foreach.min(200),
@@ -271,11 +280,12 @@ fn main() -> ExitCode {
                     s3_puts,
                 },
             ),
-            None => commands::bench::run(commands::bench::BenchArgs {
+            (None, None) => commands::bench::run(commands::bench::BenchArgs {
                 executions,
                 foreach,
                 scale,
                 normal_sync,
+                webhooks,
             }),
         },
         Command::Flow { command } => match command {

@@ -28,10 +28,37 @@ fn valid_folder_exits_zero_with_a_summary() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("✓ - kite.examples / hello"), "{out}");
-    // One flow per file of the folder.
-    let n = std::fs::read_dir(examples().join("flows")).unwrap().count();
+    assert!(out.contains("✓ - kite.examples / webhook"), "{out}");
+    let n = std::fs::read_dir(examples().join("flows"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        })
+        .count();
     assert!(
         out.contains(&format!("{n} flows checked: {n} valid, 0 invalid")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_webhook_key_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("hook.yaml");
+    std::fs::write(
+        &f,
+        "id: hook\nnamespace: kite.test\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: call\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: not/a key\n",
+    )
+    .unwrap();
+    let o = kite(&["flow", "validate", f.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}:10:5: triggers[0].key: the webhook key has characters outside [a-zA-Z0-9_-]",
+            f.display()
+        )),
         "{out}"
     );
 }

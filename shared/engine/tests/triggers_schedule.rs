@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kite_engine::services::{Platform, QueueNames};
-use kite_engine::triggers::{Backfill, TickConfig};
+use kite_engine::triggers::TickConfig;
 use kite_ports::{
     Clock, DocumentStore, ManualClock, MemoryDocuments, MemoryQueue, MemoryStorage, Queue, Storage,
 };
@@ -170,4 +170,215 @@ async fn a_restart_after_a_gap_recovers_missed_fire_times_by_policy() {
             assert!(!after.contains(&"2026-03-01T10:00:29Z".to_owned()));
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_skip_the_fire_times_they_refuse() {
+    // 2026-03-06 is a Friday: a daily 09:00 schedule over 7 days with a Weekend condition
+    // fires on Saturday 7 and Sunday 8 only.
+    let s = Store::new(
+        DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let source = r#"
+id: weekends
+namespace: kite.tests.schedule
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.date }}"
+triggers:
+  - id: tick
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    timezone: Europe/Paris
+    conditions:
+      - type: io.kestra.plugin.core.condition.Weekend
+"#;
+    let a = s.scheduler(TickConfig::every_minute()).await;
+    a.deploy_flow(&support::parse(source), source)
+        .await
+        .unwrap();
+    for _ in 0..(7 * 24 * 60) {
+        s.clock.advance(Duration::from_secs(60));
+        a.tick().await.unwrap();
+    }
+    let dates = fire_dates(&a, "kite.tests.schedule", "weekends").await;
+    assert_eq!(
+        dates,
+        vec!["2026-03-07T09:00:00+01:00", "2026-03-08T09:00:00+01:00"]
+    );
+}
+
+fn hourly(id: &str, cron: &str) -> String {
+    format!(
+        "id: {id}\nnamespace: kite.tests.schedule\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"{cron}\"\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_revision_disabling_or_deleting_the_flow_changes_the_schedule_at_once() {
+    let s = Store::new(
+        DateTime::parse_from_rfc3339("2026-03-02T08:30:10Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let a = s.scheduler(TickConfig::every_minute()).await;
+    let deploy = |src: String| {
+        let a = &a;
+        async move { a.deploy_flow(&support::parse(&src), &src).await.unwrap() }
+    };
+    deploy(hourly("h", "0 * * * *")).await;
+    let state = |a: &Platform| {
+        let a = a.clone();
+        async move {
+            a.repos
+                .triggers
+                .get("kite.tests.schedule", "h", "tick")
+                .await
+                .unwrap()
+                .unwrap()
+                .0
+        }
+    };
+    assert_eq!(
+        state(&a)
+            .await
+            .state
+            .next_execution_date
+            .unwrap()
+            .to_rfc3339(),
+        "2026-03-02T09:00:00+00:00"
+    );
+    // A new cron takes effect from its next fire time.
+    deploy(hourly("h", "30 * * * *")).await;
+    assert_eq!(
+        state(&a)
+            .await
+            .state
+            .next_execution_date
+            .unwrap()
+            .to_rfc3339(),
+        "2026-03-02T09:30:00+00:00"
+    );
+    // Disabled: off the tick (nothing fires at 09:30).
+    deploy(hourly("h", "30 * * * *").replace("tasks:", "disabled: true\ntasks:")).await;
+    for _ in 0..90 {
+        s.clock.advance(Duration::from_secs(60));
+        a.tick().await.unwrap();
+    }
+    assert!(fire_dates(&a, "kite.tests.schedule", "h").await.is_empty());
+    // Enabled again: the next fire time after now (10:00 → 10:30).
+    deploy(hourly("h", "30 * * * *")).await;
+    for _ in 0..31 {
+        s.clock.advance(Duration::from_secs(60));
+        a.tick().await.unwrap();
+    }
+    assert_eq!(
+        fire_dates(&a, "kite.tests.schedule", "h").await,
+        vec!["2026-03-02T10:30:00Z"]
+    );
+    // Deleted: its state goes, nothing fires again.
+    assert!(a.delete_flow("kite.tests.schedule", "h").await.unwrap());
+    assert!(
+        a.repos
+            .triggers
+            .get("kite.tests.schedule", "h", "tick")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for _ in 0..120 {
+        s.clock.advance(Duration::from_secs(60));
+        assert_eq!(a.tick().await.unwrap().triggers.evaluated, 0);
+    }
+}
+
+/// Counts document-store reads.
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn DocumentStore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl DocumentStore for Counting {
+    async fn get(
+        &self,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<kite_ports::Versioned<String>>, kite_ports::DocumentError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(table, key).await
+    }
+    async fn put(
+        &self,
+        table: &str,
+        key: &str,
+        doc: kite_ports::Document,
+        expected: kite_ports::Expect,
+    ) -> Result<u64, kite_ports::DocumentError> {
+        self.inner.put(table, key, doc, expected).await
+    }
+    async fn delete(
+        &self,
+        table: &str,
+        key: &str,
+        expected: kite_ports::Expect,
+    ) -> Result<bool, kite_ports::DocumentError> {
+        self.inner.delete(table, key, expected).await
+    }
+    async fn transact(
+        &self,
+        ops: Vec<kite_ports::WriteOp>,
+    ) -> Result<Vec<Option<u64>>, kite_ports::DocumentError> {
+        self.inner.transact(ops).await
+    }
+    async fn query(
+        &self,
+        q: &kite_ports::Query,
+    ) -> Result<kite_ports::Page, kite_ports::DocumentError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.query(q).await
+    }
+    async fn sweep_expired(&self) -> Result<usize, kite_ports::DocumentError> {
+        self.inner.sweep_expired().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_reads_the_due_triggers_only_never_every_flow() {
+    let mut s = Store::new(
+        DateTime::parse_from_rfc3339("2026-03-02T08:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let counting = Arc::new(Counting {
+        inner: s.docs.clone(),
+        reads: Default::default(),
+    });
+    s.docs = counting.clone();
+    let a = s.scheduler(TickConfig::every_minute()).await;
+    // 300 daily schedules at 12:00, 3 at 09:00.
+    for i in 0..303 {
+        let cron = if i < 3 { "0 9 * * *" } else { "0 12 * * *" };
+        let src = hourly(&format!("f{i}"), cron);
+        a.deploy_flow(&support::parse(&src), &src).await.unwrap();
+    }
+    let reads = |c: &Counting| c.reads.swap(0, std::sync::atomic::Ordering::SeqCst);
+    reads(&counting);
+    a.tick().await.unwrap();
+    let idle = reads(&counting);
+    assert!(idle <= 2, "an idle tick read {idle} times");
+    // 08:59: the three 09:00 schedules are within the lookahead.
+    s.clock.advance(Duration::from_secs(29 * 60));
+    let r = a.tick().await.unwrap();
+    assert_eq!(r.triggers.evaluated, 3);
+    assert_eq!(r.triggers.created, 3);
+    let busy = reads(&counting);
+    assert!(
+        busy <= 2 + 3 * 2,
+        "a tick with 3 due triggers read {busy} times"
+    );
 }

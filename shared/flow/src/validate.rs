@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::flow::Flow;
-use crate::plugin::{Registry, Task};
+use crate::plugin::{Registry, Task, Trigger};
 use crate::yaml::Node;
 
 /// Collects diagnostics while walking a flow; handed to each plugin's `validate`.
@@ -20,6 +20,8 @@ pub struct Validator<'a> {
     /// The registry the flow was parsed with.
     pub registry: &'a Registry,
     task: Option<&'a Task>,
+    /// The trigger whose rules are running, with its source node.
+    trigger: Option<(&'a Trigger, Option<&'a Node>)>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -42,6 +44,30 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The trigger whose rules are running.
+    pub fn trigger(&self) -> Option<&'a Trigger> {
+        self.trigger.map(|(t, _)| t)
+    }
+
+    /// Reports an error about `property` of the current trigger, located at that property
+    /// in the source (at the trigger when it is not written there); the path is
+    /// `triggers[i].property` and the message starts with it.
+    pub fn trigger_error(&mut self, property: &str, message: impl Into<String>) {
+        let message = message.into();
+        match self.trigger {
+            Some((t, node)) => {
+                let loc = node
+                    .and_then(|n| n.get_entry(property))
+                    .map(|(k, _)| k.loc)
+                    .unwrap_or(t.loc);
+                let path = format!("{}.{property}", t.path);
+                let message = format!("{path}: {message}");
+                self.diagnostics.push(Diagnostic::error(loc, path, message));
+            }
+            None => self.error(Location::UNKNOWN, property, message),
+        }
+    }
+
     /// Reports an error at `loc`.
     pub fn error(&mut self, loc: Location, path: impl Into<String>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::error(loc, path, message));
@@ -54,6 +80,7 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         flow,
         registry,
         task: None,
+        trigger: None,
         diagnostics: Vec::new(),
     };
     let loc_of = |key: &str| doc.get_entry(key).map(|(k, _)| k.loc).unwrap_or(doc.loc);
@@ -99,8 +126,11 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
     for t in flow.all_tasks() {
         check_task(&mut v, t);
     }
-    for trig in &flow.triggers {
+    let trigger_nodes = doc.get("triggers").and_then(|n| n.as_seq()).unwrap_or(&[]);
+    for (i, trig) in flow.triggers.iter().enumerate() {
+        v.trigger = Some((trig, trigger_nodes.get(i)));
         trig.spec.validate(&mut v);
+        v.trigger = None;
         if trig.common.worker_group.is_some() {
             v.error(
                 trig.loc,

@@ -1,5 +1,6 @@
 //! Optional authentication: when a token or a basic-auth pair is configured, every request
-//! except the health endpoints must carry `Authorization: Bearer <token>` or
+//! except the health endpoints and the routes documented `public` (webhooks, which their
+//! key authenticates: see `webhook`) must carry `Authorization: Bearer <token>` or
 //! `Authorization: Basic <base64(user:password)>`; anything else gets a 401.
 
 use axum::extract::{Request, State};
@@ -23,7 +24,10 @@ pub(crate) const PUBLIC_PATHS: &[&str] = &[
 /// The middleware.
 pub(crate) async fn require(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let options = state.options();
-    if !options.auth_required() || PUBLIC_PATHS.contains(&req.uri().path()) {
+    if !options.auth_required()
+        || PUBLIC_PATHS.contains(&req.uri().path())
+        || crate::guard::find_route(req.method(), req.uri().path()).is_some_and(|r| r.public)
+    {
         return next.run(req).await;
     }
     let header = req
@@ -74,7 +78,7 @@ fn authorized(header: &str, token: Option<&str>, basic: Option<&(String, String)
 }
 
 /// Compares without stopping at the first difference (the length still shows).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

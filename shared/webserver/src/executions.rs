@@ -138,13 +138,25 @@ pub(crate) async fn create(
     if !wait {
         return Ok(Json(execution).into_response());
     }
+    let ended = until_ended(&state, &execution_id, &mut ended).await?;
+    Ok(Json(ended).into_response())
+}
+
+/// Waits for execution `id` to end and returns it; `ended` was subscribed before the
+/// execution was created (so its end cannot be missed), and the record is read again every
+/// poll interval (an end in another process sends no notification here).
+pub(crate) async fn until_ended(
+    state: &AppState,
+    id: &str,
+    ended: &mut broadcast::Receiver<(String, RunState)>,
+) -> Result<Execution, ApiError> {
     loop {
-        match platform.execution(&execution_id).await? {
-            Some(e) if e.state.current.is_terminated() => return Ok(Json(e).into_response()),
+        match state.platform().execution(id).await? {
+            Some(e) if e.state.current.is_terminated() => return Ok(e),
             Some(_) => {}
-            None => return Err(execution_not_found(&execution_id)),
+            None => return Err(execution_not_found(id)),
         }
-        wait_change(&mut ended, state.options().poll_interval).await;
+        wait_change(ended, state.options().poll_interval).await;
     }
 }
 

@@ -12,13 +12,17 @@
 //!    `Host`) or one of [`Options::allowed_origins`](crate::Options::allowed_origins);
 //!    `Origin: null` is foreign. `Sec-Fetch-Site: cross-site` is refused unless the origin is
 //!    allow-listed. Otherwise 403. Requests without `Origin` (CLI, curl) pass; they still
-//!    need the token.
+//!    need the token. Routes documented [`cross_site`](crate::openapi::Route::cross_site)
+//!    (webhooks) skip this rule: it protects the credentials a browser attaches by itself,
+//!    and they use none (their key, in the URL, is their only credential; other sites call
+//!    them by design).
 //! 3. **Content types.** A state-changing request (POST, PUT, PATCH, DELETE) with a
 //!    `Content-Type` must use one the route documents in [`openapi::ROUTES`] (YAML for flow
 //!    sources, JSON, multipart only where inputs need files); a body without a
 //!    `Content-Type` is refused too. Otherwise 415, naming the types the route accepts.
 //!    The types a browser may send cross-site without a preflight (`text/plain`,
-//!    `application/x-www-form-urlencoded`) are accepted by no route.
+//!    `application/x-www-form-urlencoded`) are accepted by no route but the webhooks,
+//!    which document `*/*` (any type, or none).
 
 use axum::body::HttpBody as _;
 use axum::extract::{Request, State};
@@ -52,9 +56,12 @@ pub(crate) fn inspect(options: &Options, req: &Request) -> Result<(), ApiError> 
     {
         check_host(options, h)?;
     }
-    check_origin(options, req.headers(), host.as_deref())?;
+    let route = find_route(req.method(), req.uri().path());
+    if !route.is_some_and(|r| r.cross_site) {
+        check_origin(options, req.headers(), host.as_deref())?;
+    }
     if is_state_changing(req.method()) {
-        check_content_type(req)?;
+        check_content_type(req, route)?;
     }
     Ok(())
 }
@@ -251,9 +258,11 @@ fn accepted_list(accepted: &[&str]) -> String {
     }
 }
 
-fn check_content_type(req: &Request) -> Result<(), ApiError> {
-    let route = find_route(req.method(), req.uri().path());
+fn check_content_type(req: &Request, route: Option<&Route>) -> Result<(), ApiError> {
     let accepted = route.map_or(DEFAULT_BODY, |r| r.body);
+    if accepted.contains(&openapi::ANY_BODY) {
+        return Ok(());
+    }
     let what = format!(
         "{} {}",
         req.method(),

@@ -30,6 +30,8 @@
 //! | `executions` | `/executions`: create (optionally waiting), get, search, kill, resume, delete, files, follow (SSE) |
 //! | `logs` | `/logs/{executionId}`: list, download, follow (SSE) |
 //! | `kv` | `/namespaces/{ns}/kv`: the namespace key-value store |
+//! | `webhook` | `/executions/webhook/{namespace}/{flowId}/{key}`: Webhook triggers (authenticated by their key, not the API token) |
+//! | `triggers` | `/triggers`: trigger states (search, per flow), disable/enable, unlock, backfills |
 //! | `health` | `/health`, `/api/v1/health`, `/ready`, `/ping` |
 //! | [`catalog`] | the namespaces that hold flows (searches across namespaces need them) |
 //! | [`openapi`] | the route table and the OpenAPI 3.1 document served at `/api/v1/openapi.json` |
@@ -49,19 +51,23 @@ mod inputs;
 mod kv;
 mod logs;
 mod params;
+mod triggers;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use kite_engine::services::Platform;
 
 pub use error::ApiError;
 
 /// Default largest request body for uploads (execution and resume inputs): 100 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+/// Largest webhook body: 1 MiB.
+pub const MAX_WEBHOOK_BODY_BYTES: usize = webhook::MAX_BODY_BYTES;
 /// Largest body of every other route (flow sources, JSON): 16 MiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -261,6 +267,13 @@ pub fn router(state: AppState) -> Router {
             get(executions::file_metas),
         )
         .route("/api/v1/executions/{id}/follow", get(executions::follow))
+        .route(
+            "/api/v1/executions/webhook/{namespace}/{flowId}/{key}",
+            get(webhook::call)
+                .post(webhook::call)
+                .put(webhook::call)
+                .layer(DefaultBodyLimit::max(webhook::MAX_BODY_BYTES)),
+        )
         // Logs.
         .route("/api/v1/logs/{id}", get(logs::list))
         .route("/api/v1/logs/{id}/download", get(logs::download))
@@ -270,6 +283,33 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/namespaces/{namespace}/kv/{key}",
             get(kv::get).put(kv::put).delete(kv::delete),
+        )
+        // Triggers.
+        .route("/api/v1/triggers", put(triggers::update))
+        .route("/api/v1/triggers/search", get(triggers::search))
+        .route(
+            "/api/v1/triggers/backfill/pause",
+            put(triggers::pause_backfill),
+        )
+        .route(
+            "/api/v1/triggers/backfill/unpause",
+            put(triggers::unpause_backfill),
+        )
+        .route(
+            "/api/v1/triggers/backfill/delete",
+            post(triggers::delete_backfill),
+        )
+        .route(
+            "/api/v1/triggers/set-disabled/by-triggers",
+            post(triggers::set_disabled_by_triggers),
+        )
+        .route(
+            "/api/v1/triggers/{namespace}/{flowId}",
+            get(triggers::of_flow),
+        )
+        .route(
+            "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock",
+            post(triggers::unlock),
         )
         // Health and documentation.
         .route("/health", get(health::health))

@@ -27,6 +27,9 @@ pub struct Route {
     pub responses: &'static [(u16, &'static str, &'static str)],
     /// Open without credentials.
     pub public: bool,
+    /// Called by other sites by design (webhooks): the guard skips its Origin /
+    /// `Sec-Fetch-Site` rule (the `Host` check stays).
+    pub cross_site: bool,
 }
 
 const fn route(
@@ -44,17 +47,64 @@ const fn route(
         body: &[],
         responses: &[(200, "OK", "")],
         public: false,
+        cross_site: false,
     }
 }
+
+/// In [`Route::body`]: any content type, or none.
+pub const ANY_BODY: &str = "*/*";
 
 /// Flow sources. `text/yaml` is not a type a browser may send cross-site without asking.
 const YAML: &[&str] = &["application/x-yaml", "application/yaml", "text/yaml"];
 /// Execution and resume inputs: multipart (files) or JSON. Never form-urlencoded nor
 /// text/plain: those a page of another site may send (see `guard`).
 const INPUTS: &[&str] = &["multipart/form-data", "application/json"];
+/// JSON bodies.
+const JSON: &[&str] = &["application/json"];
+
+/// A webhook: authenticated by its key (no API credentials), called cross-site.
+const fn webhook(method: &'static str, body: &'static [&'static str]) -> Route {
+    Route {
+        body,
+        responses: &[
+            (
+                200,
+                "The execution (once ended with the trigger's `wait`; its outputs map with `returnOutputs`)",
+                "Execution",
+            ),
+            (
+                204,
+                "The trigger's conditions do not hold: no execution",
+                "",
+            ),
+            (
+                404,
+                "`Flow not found`: unknown or disabled flow or trigger, or wrong key (one answer)",
+                "Error",
+            ),
+            (413, "Body over 1 MiB", "Error"),
+            (
+                422,
+                "The execution cannot start (required inputs without defaults)",
+                "Error",
+            ),
+        ],
+        public: true,
+        cross_site: true,
+        ..route(
+            method,
+            "/api/v1/executions/webhook/{namespace}/{flowId}/{key}",
+            "Executions",
+            "Call a Webhook trigger: the body, headers and query parameters become `trigger.body`, `trigger.headers` and `trigger.parameters`; a header `Idempotency-Key` makes retries start one execution",
+        )
+    }
+}
 
 /// Every route of the API.
 pub const ROUTES: &[Route] = &[
+    webhook("get", &[]),
+    webhook("post", &[ANY_BODY]),
+    webhook("put", &[ANY_BODY]),
     Route {
         body: YAML,
         responses: &[
@@ -474,6 +524,135 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
+        query: &[
+            ("namespace", "Namespace prefix"),
+            ("flowId", "Flow id"),
+            (
+                "q",
+                "Text contained in the namespace, flow id or trigger id",
+            ),
+            ("page", "Page number, from 1 (default 1)"),
+            ("size", "Page size (default 10)"),
+            (
+                "sort",
+                "`field:asc|desc` (namespace, flowId, triggerId, date, nextExecutionDate, updatedDate, executionId)",
+            ),
+        ],
+        responses: &[
+            (
+                200,
+                "A page of `{abstractTrigger, triggerContext}`",
+                "PagedTriggers",
+            ),
+            (422, "Invalid filter, page or sort", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/triggers/search",
+            "Triggers",
+            "Search triggers",
+        )
+    },
+    Route {
+        query: &[
+            ("q", "Text contained in the trigger id"),
+            ("page", "Page number, from 1 (default 1)"),
+            ("size", "Page size (default 10)"),
+            ("sort", "`field:asc|desc`"),
+        ],
+        responses: &[
+            (200, "A page of trigger contexts", "PagedTriggerContexts"),
+            (404, "Unknown flow", "Error"),
+        ],
+        ..route(
+            "get",
+            "/api/v1/triggers/{namespace}/{flowId}",
+            "Triggers",
+            "The triggers of a flow",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The new trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+            (409, "A backfill is already under way", "Error"),
+            (422, "Invalid context or backfill", "Error"),
+        ],
+        ..route(
+            "put",
+            "/api/v1/triggers",
+            "Triggers",
+            "Update a trigger: `disabled` (operator override) and/or a new `backfill` `{start, end?, inputs?, labels?}`",
+        )
+    },
+    Route {
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock",
+            "Triggers",
+            "Unlock a trigger (forget the execution it runs)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+            (409, "No backfill", "Error"),
+        ],
+        ..route(
+            "put",
+            "/api/v1/triggers/backfill/pause",
+            "Triggers",
+            "Pause the backfill of a trigger (body: a trigger context)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+            (409, "No backfill", "Error"),
+        ],
+        ..route(
+            "put",
+            "/api/v1/triggers/backfill/unpause",
+            "Triggers",
+            "Resume the backfill of a trigger (body: a trigger context)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "The trigger context", "TriggerContext"),
+            (404, "Unknown trigger", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/triggers/backfill/delete",
+            "Triggers",
+            "Delete the backfill of a trigger (body: a trigger context)",
+        )
+    },
+    Route {
+        body: JSON,
+        responses: &[
+            (200, "`{count}` of triggers changed", ""),
+            (422, "Invalid body", "Error"),
+        ],
+        ..route(
+            "post",
+            "/api/v1/triggers/set-disabled/by-triggers",
+            "Triggers",
+            "Disable or enable triggers (`{triggers: [contexts], disabled}`)",
+        )
+    },
+    Route {
         public: true,
         ..route("get", "/health", "Health", "Liveness")
     },
@@ -565,6 +744,32 @@ fn schemas() -> Value {
             "infos": {"type": "array", "items": {"type": "string"}}
         }
     });
+    let backfill = json!({
+        "type": "object",
+        "properties": {
+            "start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"},
+            "currentDate": {"type": "string", "format": "date-time"}, "paused": {"type": "boolean"},
+            "inputs": {"type": "object"}, "labels": {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "value": {"type": "string"}}}},
+            "created": {"type": "string", "format": "date-time"}
+        }
+    });
+    let trigger_context = json!({
+        "type": "object",
+        "properties": {
+            "namespace": {"type": "string"}, "flowId": {"type": "string"}, "triggerId": {"type": "string"},
+            "date": {"type": "string", "format": "date-time"}, "nextExecutionDate": {"type": "string", "format": "date-time"},
+            "backfill": {"$ref": "#/components/schemas/Backfill"}, "disabled": {"type": "boolean"},
+            "executionId": {"type": "string"}, "updatedDate": {"type": "string", "format": "date-time"},
+            "stopAfter": {"type": "array", "items": {"type": "string"}}
+        }
+    });
+    let trigger_row = json!({
+        "type": "object",
+        "properties": {
+            "abstractTrigger": {"type": "object", "description": "The trigger's definition (id, type and properties)"},
+            "triggerContext": {"$ref": "#/components/schemas/TriggerContext"}
+        }
+    });
     let paged = |item: &str| {
         json!({
             "type": "object",
@@ -584,6 +789,11 @@ fn schemas() -> Value {
         "LogEntries": {"type": "array", "items": {"$ref": "#/components/schemas/LogEntry"}},
         "ValidateResult": validate,
         "ValidateResults": {"type": "array", "items": {"$ref": "#/components/schemas/ValidateResult"}},
+        "Backfill": backfill,
+        "TriggerContext": trigger_context,
+        "TriggerRow": trigger_row,
+        "PagedTriggers": paged("TriggerRow"),
+        "PagedTriggerContexts": paged("TriggerContext"),
         "KvValue": {"type": "object", "properties": {"type": {"type": "string", "enum": ["STRING", "NUMBER", "BOOLEAN", "JSON"]}, "value": {}}}
     })
 }
@@ -608,13 +818,15 @@ fn operation(r: &Route) -> Value {
         }
         responses.insert(code.to_string(), resp);
     }
-    responses.entry("403").or_insert_with(|| {
+    if !r.cross_site {
+        responses.entry("403").or_insert_with(|| {
         json!({"description": "A foreign Origin or Sec-Fetch-Site: cross-site", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
-    });
+        });
+    }
     responses.entry("421").or_insert_with(|| {
         json!({"description": "The Host header does not name this server", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
     });
-    if r.method != "get" {
+    if r.method != "get" && !r.body.contains(&ANY_BODY) {
         responses.entry("415").or_insert_with(|| {
             json!({"description": "A content type the route does not accept", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
         });
@@ -640,6 +852,8 @@ fn operation(r: &Route) -> Value {
                     json!({"type": "object", "additionalProperties": {"type": "string", "format": "binary"}})
                 } else if *ct == "application/json" {
                     json!({"type": "object"})
+                } else if *ct == ANY_BODY {
+                    json!({})
                 } else {
                     json!({"type": "string"})
                 };

@@ -1749,3 +1749,38 @@ async fn json_inputs_are_capped_like_multipart_parts_with_a_413() {
     let ok = h.execute_json("greet", "", json!({"name": "kite"})).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_execution_with_a_schedule_date_stays_created_until_then() {
+    let h = harness().await;
+    h.deploy(GREET).await;
+    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let r = h
+        .execute_json(
+            "greet",
+            &format!("?scheduleDate={}", at_text.replace('+', "%2B")),
+            json!({"name": "Later"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let created = r.json();
+    assert_eq!(created["state"]["current"], "CREATED");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let e = h.get(&format!("/api/v1/executions/{id}")).await.json();
+    assert_eq!(
+        e["state"]["current"], "CREATED",
+        "not before its date: {e:#}"
+    );
+    assert!(e["scheduleDate"].is_string(), "{e:#}");
+    let ended = h.until_state(&id, "SUCCESS").await;
+    let started = ended["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "RUNNING")
+        .and_then(|s| s["date"].as_str())
+        .map(|d| chrono::DateTime::parse_from_rfc3339(d).unwrap())
+        .expect("a RUNNING date");
+    assert!(started >= at, "started at {started}, scheduled for {at}");
+}

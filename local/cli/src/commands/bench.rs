@@ -6,7 +6,12 @@
 //! and the peak resident memory of the process after each (VmHWM); then (d) the ForEach
 //! at scale (`--scale`, 1,000 / 10,000 / 100,000 values by default): the time of each and
 //! the peak memory during each (VmHWM reset before), and, during the largest, the latency
-//! of `GET /health` as an HTTP client polling the API served by this process sees it.
+//! of `GET /health` as an HTTP client polling the API served by this process sees it;
+//! (f) a Webhook trigger called over HTTP (`--webhooks` calls, one at a time): the time
+//! from the call to the answer, which comes once the execution is stored and started,
+//! beside two floors measured in the same run on the same server and connection:
+//! `POST /api/v1/executions/{namespace}/{id}` (an execution created through the API)
+//! and `GET /api/v1/health`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +33,8 @@ pub struct BenchArgs {
     pub scale: Vec<usize>,
     /// SQLite `synchronous=NORMAL` (safe against process crashes, not power loss) instead of FULL.
     pub normal_sync: bool,
+    /// Webhook calls timed (0 skips the case).
+    pub webhooks: usize,
 }
 
 /// Runs the command.
@@ -158,6 +165,121 @@ fn health_ok(addr: std::net::SocketAddr) -> bool {
     out.starts_with(b"HTTP/1.1 200")
 }
 
+/// p50 and p99 of some durations.
+#[derive(Debug, Clone, Copy, Default)]
+struct Quantiles {
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Quantiles {
+    fn of(mut times: Vec<Duration>) -> Self {
+        times.sort();
+        let at = |q: f64| {
+            times
+                .get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or_default()
+        };
+        Self {
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+
+    fn show(&self) -> String {
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms",
+            self.p50.as_secs_f64() * 1000.0,
+            self.p99.as_secs_f64() * 1000.0
+        )
+    }
+}
+
+/// What (f) measured.
+struct WebhookFigures {
+    calls: usize,
+    webhook: Quantiles,
+    create: Quantiles,
+    health: Quantiles,
+}
+
+const WEBHOOK_FLOW: &str = "id: bench_webhook\nnamespace: kite.bench\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ execution.id }}\"\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: bench-key\n";
+
+/// (f): `calls` webhook calls, each followed by an API create and a health probe on the
+/// same keep-alive connection, one request at a time; waits for the executions to end.
+async fn webhook_case(
+    platform: &Platform,
+    addr: std::net::SocketAddr,
+    calls: usize,
+) -> anyhow::Result<WebhookFigures> {
+    let flow = kite_flow::parse_flow(WEBHOOK_FLOW)
+        .into_result()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    platform.deploy_flow(&flow, WEBHOOK_FLOW).await?;
+    kite_engine::tls::ensure_crypto_provider();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()?;
+    let base = format!("http://{addr}");
+    let hook = format!("{base}/api/v1/executions/webhook/kite.bench/bench_webhook/bench-key");
+    let create = format!("{base}/api/v1/executions/kite.bench/bench_webhook");
+    let health = format!("{base}/api/v1/health");
+    let mut ids = Vec::new();
+    let mut times: [Vec<Duration>; 3] = Default::default();
+    let warm_up = calls.min(20);
+    for i in 0..warm_up + calls {
+        let requests = [
+            client
+                .post(&hook)
+                .header("content-type", "application/json")
+                .body(format!("{{\"n\": {i}}}")),
+            client
+                .post(&create)
+                .header("content-type", "application/json")
+                .body("{}"),
+            client.get(&health),
+        ];
+        for (k, rb) in requests.into_iter().enumerate() {
+            let start = Instant::now();
+            let resp = rb.send().await?;
+            let status = resp.status();
+            let body = resp.bytes().await?;
+            let took = start.elapsed();
+            if !status.is_success() {
+                bail!("{status}: {}", String::from_utf8_lossy(&body));
+            }
+            if k < 2 {
+                let e: serde_json::Value = serde_json::from_slice(&body)?;
+                ids.push(e["id"].as_str().unwrap_or_default().to_owned());
+            }
+            if i >= warm_up {
+                times[k].push(took);
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    for id in &ids {
+        loop {
+            match platform.execution(id).await? {
+                Some(e) if e.state.current == State::Success => break,
+                Some(e) if e.state.current.is_terminated() => {
+                    bail!("execution {id} ended {}", e.state.current)
+                }
+                _ if Instant::now() > deadline => bail!("execution {id} did not end"),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+    let [webhook, create, health] = times.map(Quantiles::of);
+    Ok(WebhookFigures {
+        calls,
+        webhook,
+        create,
+        health,
+    })
+}
+
 fn foreach_flow(id: &str, values: usize) -> String {
     format!(
         "id: {id}\nnamespace: kite.bench\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: \"{{{{ range(1, {values}) }}}}\"\n    tasks:\n      - id: r\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n"
@@ -243,6 +365,11 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let addr = listener.local_addr()?;
     let app = kite_webserver::router(kite_webserver::AppState::new(platform.clone()));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let webhook = if args.webhooks > 0 {
+        Some(webhook_case(&platform, addr, args.webhooks).await?)
+    } else {
+        None
+    };
     let largest = args.scale.iter().copied().max().unwrap_or(0);
     let mut scale = Vec::new();
     let mut health = None;
@@ -291,6 +418,15 @@ async fn run_async(args: BenchArgs) -> anyhow::Result<ExitCode> {
             h.p50.as_secs_f64() * 1000.0,
             h.p99.as_secs_f64() * 1000.0,
             h.max.as_secs_f64() * 1000.0
+        );
+    }
+    if let Some(w) = webhook {
+        println!(
+            "| (f) Webhook call → execution created (POST, JSON body, answered once stored and started), {} calls one at a time | {} | floors, same server and run: `POST /api/v1/executions/kite.bench/bench_webhook` {}; `GET /api/v1/health` {} |",
+            w.calls,
+            w.webhook.show(),
+            w.create.show(),
+            w.health.show()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod bench;
 pub mod bench_aws;
+pub mod bench_triggers;
 pub mod flow_run;
 pub mod flow_schema;
 pub mod flow_validate;

@@ -174,7 +174,8 @@ impl Host for ExecHost {
     }
 }
 
-/// A render context for `vars`: SECRET inputs (stored encrypted) are decrypted into it,
+/// A render context for `vars`: SECRET inputs (stored encrypted) and an http.Trigger's
+/// `trigger.encryptedBody` are decrypted into it,
 /// and they and the values of `secret()` join the scope's [`Masks`].
 pub fn render_context(
     rt: &Runtime,
@@ -184,6 +185,16 @@ pub fn render_context(
 ) -> Context {
     if let (Some(key), Some(inputs)) = (rt.encryption(), vars.get_mut("inputs")) {
         decrypt_secrets(inputs, key, rt.masks());
+    }
+    // An http.Trigger's `encryptBody` (only this name: a webhook body is `trigger.body`, so
+    // a caller cannot have a ciphertext of its choosing decrypted here).
+    if let (Some(key), Some(body)) = (
+        rt.encryption(),
+        vars.get_mut("trigger")
+            .and_then(Value::as_object_mut)
+            .and_then(|t| t.get_mut("encryptedBody")),
+    ) {
+        decrypt_secrets(body, key, rt.masks());
     }
     let namespace = vars
         .get("flow")
@@ -226,7 +237,8 @@ pub fn render(rt: &Runtime, template: &str, ctx: &Context) -> Result<String, Exp
     rt.engine.render(template, ctx)
 }
 
-fn flow_vars(flow: &Flow) -> Value {
+/// The `flow` variables (`id`, `namespace`, `revision`, `tenantId`).
+pub(crate) fn flow_vars(flow: &Flow) -> Value {
     json!({
         "id": flow.id,
         "namespace": flow.namespace,

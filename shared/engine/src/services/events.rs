@@ -486,7 +486,8 @@ impl Platform {
         }
     }
 
-    /// The execution ended: its concurrency slot goes to the next queued execution.
+    /// The execution ended: its concurrency slot goes to the next queued execution, its
+    /// trigger's `stopAfter` applies.
     async fn on_ended(&self, flow: &Flow, rec: &Record, state: State) -> Result<(), ServiceError> {
         let e = &rec.execution;
         if let Some(c) = &flow.concurrency
@@ -494,6 +495,7 @@ impl Platform {
         {
             self.send_event(&next, Event::Unqueue).await?;
         }
+        crate::triggers::stop_after::on_execution_ended(self, flow, e, state).await?;
         let _ = self.ended.send((e.id.clone(), state));
         Ok(())
     }

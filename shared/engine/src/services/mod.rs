@@ -379,6 +379,13 @@ impl Platform {
                 namespace: namespace.to_owned(),
                 id: id.to_owned(),
             })?;
+        // The latest revision was read; its parse may be cached already.
+        if revision.is_none()
+            && let Ok(cache) = self.flows.lock()
+            && let Some(f) = cache.get(&(namespace.to_owned(), id.to_owned(), stored.revision))
+        {
+            return Ok(f.clone());
+        }
         let flow = stored.parse()?;
         if let Ok(mut cache) = self.flows.lock() {
             if cache.len() >= 1024 {
@@ -399,6 +406,17 @@ impl Platform {
         inputs: Map<String, Value>,
         opts: CreateOptions,
     ) -> Result<Execution, ServiceError> {
+        Ok(self.create_execution_once(flow, inputs, opts).await?.0)
+    }
+
+    /// [`create_execution`](Self::create_execution), telling whether this call created it
+    /// (`false`: an execution with the requested id existed, and was started again).
+    pub async fn create_execution_once(
+        &self,
+        flow: &Flow,
+        inputs: Map<String, Value>,
+        opts: CreateOptions,
+    ) -> Result<(Execution, bool), ServiceError> {
         let CreateOptions {
             labels,
             trigger,
@@ -472,7 +490,7 @@ impl Platform {
             }
             return Err(e);
         }
-        Ok(exec)
+        Ok((exec, created.is_some()))
     }
 
     /// Replaces the value of every SECRET input by Kestra's `EncryptedString`

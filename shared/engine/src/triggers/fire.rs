@@ -86,9 +86,6 @@ pub async fn fire(
     occurrence: &Occurrence,
 ) -> Result<FireOutcome, TriggerError> {
     let id = execution_id(flow, &trigger.id, &occurrence.key);
-    if platform.start_if_created(&id).await? {
-        return Ok(FireOutcome::Existed(id));
-    }
     let inputs = match render_inputs(platform, flow, &occurrence.variables, &occurrence.inputs) {
         Ok(i) => i,
         Err(message) => {
@@ -124,8 +121,11 @@ pub async fn fire(
         subflow_outputs: None,
         schedule_date: occurrence.schedule_date,
     };
-    match platform.create_execution(flow, inputs, opts).await {
-        Ok(exec) => Ok(FireOutcome::Created(Box::new(exec))),
+    // The conditional create is the claim: an execution already there (another scheduler,
+    // a redelivered event) is only started again if it is still CREATED.
+    match platform.create_execution_once(flow, inputs, opts).await {
+        Ok((exec, true)) => Ok(FireOutcome::Created(Box::new(exec))),
+        Ok((_, false)) => Ok(FireOutcome::Existed(id)),
         Err(ServiceError::Inputs(errs)) => {
             let reason = errs
                 .iter()

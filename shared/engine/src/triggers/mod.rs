@@ -10,7 +10,11 @@
 //! - [`sync`]: deploying, disabling or deleting a flow updates its trigger states at once.
 //! - [`tick`]: the scheduler tick evaluates the due triggers (one index query, never every
 //!   flow).
+//! - [`control`]: an operator's actions (disable, unlock, backfills), for the API.
+//! - [`stop_after`]: `stopAfter` disables a trigger when its execution ends so.
 //! - [`schedule`], [`schedule_on_dates`]: the cron and date-list triggers.
+//! - [`jdbc`]: the PostgreSQL and SQLite polling triggers.
+//! - [`http`]: the HTTP polling trigger.
 //!
 //! Exactly once: every occurrence (a fire time, a webhook request, an upstream execution's
 //! state change, an object key + ETag, a message id) names its execution id; the execution
@@ -18,11 +22,15 @@
 //! tick create it once. The trigger state then advances with a version condition; a crash
 //! in between only makes the next tick find the execution already there.
 
+pub mod control;
 pub mod fire;
+pub mod http;
+pub mod jdbc;
 pub mod registry;
 pub mod schedule;
 pub mod schedule_on_dates;
 pub mod state;
+pub mod stop_after;
 pub mod sync;
 pub mod tick;
 
@@ -140,7 +148,8 @@ impl Default for TickConfig {
     }
 }
 
-/// Whether the trigger's `conditions` hold for an occurrence with `variables`.
+/// Whether the trigger's `conditions` hold for an occurrence with `variables` (the
+/// stateful MultipleCondition is the Flow trigger's business, not evaluated here).
 pub fn conditions_hold(
     cx: &EvalContext<'_>,
     variables: &serde_json::Map<String, serde_json::Value>,
@@ -149,8 +158,15 @@ pub fn conditions_hold(
     if conditions.is_empty() {
         return Ok(true);
     }
-    let _ = variables;
-    Err(cx.definition_error("trigger conditions are not evaluated yet"))
+    let ctx = crate::conditions::ConditionContext {
+        rt: &cx.platform.rt,
+        now: cx.now,
+        flow: cx.flow,
+        trigger: variables,
+        execution: None,
+    };
+    crate::conditions::evaluate_all(conditions, &ctx)
+        .map_err(|e| cx.definition_error(e.to_string()))
 }
 
 /// Kestra's date format for trigger variables: ISO-8601 with the zone's offset (`Z` in UTC).

@@ -109,7 +109,8 @@ pub struct TriggerRegistry {
 }
 
 impl TriggerRegistry {
-    /// The core trigger types (Schedule, ScheduleOnDates).
+    /// The core trigger types (Schedule, ScheduleOnDates, http.Trigger, the JDBC polling
+    /// triggers).
     pub fn core() -> Self {
         let mut r = Self::default();
         r.register(
@@ -119,6 +120,18 @@ impl TriggerRegistry {
         r.register(
             kite_flow::triggers::schedule_on_dates::ScheduleOnDates::TYPE,
             Arc::new(super::schedule_on_dates::ScheduleOnDatesTrigger),
+        );
+        r.register(
+            kite_flow::triggers::jdbc::postgresql::PostgresTrigger::TYPE,
+            Arc::new(super::jdbc::JdbcPollTrigger::postgres()),
+        );
+        r.register(
+            kite_flow::triggers::jdbc::sqlite::SqliteTrigger::TYPE,
+            Arc::new(super::jdbc::JdbcPollTrigger::sqlite()),
+        );
+        r.register(
+            kite_flow::triggers::http::HttpTrigger::TYPE,
+            Arc::new(super::http::HttpPollTrigger),
         );
         r.listen_with(kite_flow::triggers::flow::FlowTrigger::TYPE, |_| {
             Some(FLOW_LISTENERS.to_owned())

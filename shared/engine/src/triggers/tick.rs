@@ -82,7 +82,12 @@ async fn evaluate_one(
 ) -> Result<TriggerTick, TriggerError> {
     let mut out = TriggerTick::default();
     let st = &stored.state;
-    let flow = match platform.load_flow(&st.namespace, &st.flow_id, None).await {
+    // The state names the revision it was synchronised with: a warm process has it parsed.
+    let revision = (st.flow_revision > 0).then_some(st.flow_revision);
+    let flow = match platform
+        .load_flow(&st.namespace, &st.flow_id, revision)
+        .await
+    {
         Ok(f) => f,
         Err(ServiceError::FlowNotFound { .. }) => {
             platform

@@ -13,6 +13,7 @@ pub mod for_each_item;
 pub mod http_download;
 pub mod http_request;
 pub mod r#if;
+pub mod jdbc;
 pub mod kv_delete;
 pub mod kv_get;
 pub mod kv_get_keys;
@@ -92,6 +93,8 @@ pub fn register(r: &mut Registry) {
         .register::<script_inline::ShellScript>()
         .register::<script_commands::PythonCommands>()
         .register::<script_inline::PythonScript>();
+    r.register::<jdbc::postgresql::PostgresQuery>();
+    r.register::<jdbc::sqlite::SqliteQuery>();
 }
 
 /// Reports `name` as empty (Kestra's "must not be empty") on the current task.

@@ -6,6 +6,7 @@ pub mod aws_sqs;
 pub mod aws_sqs_realtime;
 pub mod flow;
 pub mod http;
+pub mod jdbc;
 pub mod schedule;
 pub mod schedule_on_dates;
 pub mod webhook;
@@ -19,6 +20,8 @@ pub fn register(r: &mut Registry) {
         .register::<flow::FlowTrigger>()
         .register::<webhook::Webhook>()
         .register::<http::HttpTrigger>();
+    r.register::<jdbc::postgresql::PostgresTrigger>();
+    r.register::<jdbc::sqlite::SqliteTrigger>();
     r.register::<aws_s3::S3Trigger>();
     r.register::<aws_sqs::SqsTrigger>();
     r.register::<aws_sqs_realtime::SqsRealtimeTrigger>();

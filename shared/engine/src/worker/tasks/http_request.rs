@@ -18,7 +18,7 @@ use kite_flow::tasks::http_request::HttpRequest;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
-use super::value_text;
+use super::{Render, value_text};
 use crate::worker::{Output, RunContext, TaskError, TaskRunner};
 
 /// Largest body kept in the outputs (use `http.Download` for more).
@@ -109,6 +109,16 @@ impl Prepared {
 
 /// Renders the HTTP properties shared by Request and Download into a client and a request.
 pub(crate) async fn prepare(ctx: &RunContext, spec: &HttpRequest) -> Result<Prepared, TaskError> {
+    prepare_with(ctx, Some(ctx), spec).await
+}
+
+/// [`prepare`] with any renderer; `files` reads the internal-storage files a multipart form
+/// sends (none: such a form is refused).
+pub(crate) async fn prepare_with<R: Render + ?Sized>(
+    ctx: &R,
+    files: Option<&RunContext>,
+    spec: &HttpRequest,
+) -> Result<Prepared, TaskError> {
     let uri = ctx.render(&spec.uri)?.trim().replace(' ', "%20");
     let url = reqwest::Url::parse(&uri)
         .map_err(|e| TaskError::new(format!("invalid uri `{uri}`: {e}")))?;
@@ -190,7 +200,10 @@ pub(crate) async fn prepare(ctx: &RunContext, spec: &HttpRequest) -> Result<Prep
                 .as_deref()
                 .is_some_and(|c| c.trim().eq_ignore_ascii_case("multipart/form-data"))
             {
-                let (boundary, body) = multipart_body(ctx, &rendered).await?;
+                let files = files.ok_or_else(|| {
+                    TaskError::new("a multipart form is not available here (no internal storage)")
+                })?;
+                let (boundary, body) = multipart_body(files, &rendered).await?;
                 insert_header(
                     &mut headers,
                     "Content-Type",
@@ -258,7 +271,10 @@ enum Auth {
     Bearer(String),
 }
 
-fn auth_option(ctx: &RunContext, a: &Map<String, Value>) -> Result<Option<Auth>, TaskError> {
+fn auth_option<R: Render + ?Sized>(
+    ctx: &R,
+    a: &Map<String, Value>,
+) -> Result<Option<Auth>, TaskError> {
     let get = |k: &str| a.get(k).map(|v| render_text(ctx, v)).transpose();
     let kind = get("type")?.unwrap_or_default().to_ascii_uppercase();
     Ok(match kind.as_str() {
@@ -276,7 +292,7 @@ fn auth_option(ctx: &RunContext, a: &Map<String, Value>) -> Result<Option<Auth>,
     })
 }
 
-fn render_text(ctx: &RunContext, v: &Value) -> Result<String, TaskError> {
+fn render_text<R: Render + ?Sized>(ctx: &R, v: &Value) -> Result<String, TaskError> {
     match v {
         Value::String(s) => ctx.render(s),
         other => Ok(value_text(other)),

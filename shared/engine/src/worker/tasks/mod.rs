@@ -8,6 +8,7 @@ pub mod for_each_item_merge;
 pub mod for_each_item_split;
 pub mod http_download;
 pub mod http_request;
+pub mod jdbc;
 pub mod kv_delete;
 pub mod kv_get;
 pub mod kv_get_keys;
@@ -104,6 +105,14 @@ pub fn register(r: &mut Runners) {
             Arc::new(state_delete::Runner),
         )
         .register(t::fetch::Fetch::TYPE, Arc::new(log_fetch::Runner));
+    r.register(
+        t::jdbc::postgresql::PostgresQuery::TYPE,
+        Arc::new(jdbc::Runner::postgres()),
+    );
+    r.register(
+        t::jdbc::sqlite::SqliteQuery::TYPE,
+        Arc::new(jdbc::Runner::sqlite()),
+    );
 }
 
 /// The namespace a KV task works in: its `namespace` property (rendered) or the flow's.
@@ -117,9 +126,27 @@ pub(crate) fn kv_namespace(
     }
 }
 
+/// What renders properties: a task's run context, or a polling trigger's context
+/// (`triggers::http`), so the HTTP client is built the same way for both.
+pub(crate) trait Render {
+    /// Renders a string template.
+    fn render(&self, template: &str) -> Result<String, TaskError>;
+    /// Renders every string inside a JSON value.
+    fn render_value(&self, value: &Value) -> Result<Value, TaskError>;
+}
+
+impl Render for RunContext {
+    fn render(&self, template: &str) -> Result<String, TaskError> {
+        RunContext::render(self, template)
+    }
+    fn render_value(&self, value: &Value) -> Result<Value, TaskError> {
+        RunContext::render_value(self, value)
+    }
+}
+
 /// A duration property, rendered when it is an expression.
-pub(crate) fn render_duration(
-    ctx: &RunContext,
+pub(crate) fn render_duration<R: Render + ?Sized>(
+    ctx: &R,
     d: &Dyn<IsoDuration>,
     what: &str,
 ) -> Result<std::time::Duration, TaskError> {
@@ -151,7 +178,11 @@ pub(crate) fn render_u32(ctx: &RunContext, d: &Dyn<u32>, what: &str) -> Result<u
 }
 
 /// A boolean given as a JSON value (a boolean, or a string rendering to `true`/`false`).
-pub(crate) fn render_bool(ctx: &RunContext, v: &Value, what: &str) -> Result<bool, TaskError> {
+pub(crate) fn render_bool<R: Render + ?Sized>(
+    ctx: &R,
+    v: &Value,
+    what: &str,
+) -> Result<bool, TaskError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
