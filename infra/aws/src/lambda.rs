@@ -75,11 +75,7 @@ pub async fn init() -> Result<Init, crate::wiring::WiringError> {
     let clients = crate::config::Clients::connect(&config).await;
     let env: Vec<(String, String)> = std::env::vars().collect();
     let clock: std::sync::Arc<dyn kite_ports::Clock> = std::sync::Arc::new(kite_ports::SystemClock);
-    // The EventBridge rule ticks once a minute: schedules look ahead accordingly.
-    let platform = std::sync::Arc::new(
-        crate::wiring::platform(&clients, clock, &env)?
-            .with_tick_config(kite_engine::triggers::TickConfig::every_minute()),
-    );
+    let platform = std::sync::Arc::new(crate::wiring::platform(&clients, clock, &env)?);
     if std::env::var("KITE_WARMUP")
         .map(|v| v != "0")
         .unwrap_or(true)

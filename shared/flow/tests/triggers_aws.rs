@@ -67,14 +67,14 @@ fn s3_defaults_are_kestras() {
 }
 
 #[test]
-fn s3_interval_under_a_second_is_rejected_at_the_trigger() {
+fn s3_interval_under_a_second_is_rejected_at_its_line() {
     let src = flow(
         "  - id: files\n    type: io.kestra.plugin.aws.s3.Trigger\n    bucket: b\n    action: DELETE\n    interval: PT0.5S\n",
     );
     let errs = errors(&src);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(errs[0].path, "triggers[0].interval");
-    assert_eq!(errs[0].loc.line, 8, "the trigger's line: {errs:?}");
+    assert_eq!(errs[0].loc.line, 12, "the property's line: {errs:?}");
     assert!(errs[0].message.contains("at least one second"), "{errs:?}");
 }
 
@@ -86,7 +86,10 @@ fn s3_move_needs_move_to() {
     let errs = errors(&src);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(errs[0].path, "triggers[0].moveTo");
-    assert!(errs[0].loc.line > 0);
+    assert_eq!(
+        errs[0].loc.line, 8,
+        "at the trigger, where moveTo is missing: {errs:?}"
+    );
 }
 
 #[test]

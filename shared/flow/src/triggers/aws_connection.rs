@@ -10,7 +10,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::Location;
 use crate::duration::IsoDuration;
 use crate::validate::Validator;
 
@@ -58,83 +57,57 @@ pub enum SerdeType {
 /// The polling interval when none is given (Kestra's `PT60S`).
 pub const DEFAULT_INTERVAL: IsoDuration = IsoDuration::from_secs(60);
 
-/// The location and property path of the trigger whose properties are `spec` (the
-/// validator walks the flow's triggers; this finds the one being validated).
-pub(crate) fn trigger_at<T: 'static>(v: &Validator<'_>, spec: &T) -> (Location, String) {
-    let me = spec as *const T as *const ();
-    v.flow
-        .triggers
-        .iter()
-        .find(|t| std::ptr::eq(t.spec.as_any() as *const dyn std::any::Any as *const (), me))
-        .map(|t| (t.loc, t.path.clone()))
-        .unwrap_or((Location::UNKNOWN, String::new()))
-}
-
-/// `path.name`, or `name` at the top.
-pub(crate) fn prop(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
 /// Rejects an `interval` under one second (a poll every few milliseconds would hammer the
 /// source and the store).
-pub(crate) fn check_interval<T: 'static>(
-    v: &mut Validator<'_>,
-    spec: &T,
-    interval: Option<IsoDuration>,
-) {
+pub(crate) fn check_interval(v: &mut Validator<'_>, interval: Option<IsoDuration>) {
     if let Some(i) = interval
         && i.as_millis() < 1000
     {
-        let (loc, path) = trigger_at(v, spec);
-        let at = prop(&path, "interval");
-        v.error(
-            loc,
-            at.clone(),
-            format!("{at}: `{i}` is too short: the interval must be at least one second (PT1S)"),
+        v.trigger_error(
+            "interval",
+            format!("`{i}` is too short: the interval must be at least one second (PT1S)"),
         );
     }
 }
 
 /// Rejects a non-positive count property (`maxKeys`, `maxRecords`) given as a literal.
-pub(crate) fn check_positive<T: 'static>(
+pub(crate) fn check_positive(
     v: &mut Validator<'_>,
-    spec: &T,
     name: &str,
     value: Option<&crate::property::Dyn<i64>>,
 ) {
     if let Some(n) = value.and_then(|d| d.value())
         && *n < 1
     {
-        let (loc, path) = trigger_at(v, spec);
-        let at = prop(&path, name);
-        v.error(loc, at.clone(), format!("{at}: must be at least 1, is {n}"));
+        v.trigger_error(name, format!("must be at least 1, is {n}"));
     }
 }
 
-/// Rejects `stsRoleSessionDuration` outside STS's bounds (15 minutes to 12 hours).
-pub(crate) fn check_connection<T: 'static>(v: &mut Validator<'_>, spec: &T, c: &AwsConnection) {
+/// Rejects `stsRoleSessionDuration` outside STS's bounds (15 minutes to 12 hours) and half a
+/// pair of keys.
+pub(crate) fn check_connection(v: &mut Validator<'_>, c: &AwsConnection) {
     if let Some(d) = c.sts_role_session_duration
         && !(900_000..=43_200_000).contains(&d.as_millis())
     {
-        let (loc, path) = trigger_at(v, spec);
-        let at = prop(&path, "stsRoleSessionDuration");
-        v.error(
-            loc,
-            at.clone(),
-            format!("{at}: `{d}` is outside what STS accepts (PT15M to PT12H)"),
+        v.trigger_error(
+            "stsRoleSessionDuration",
+            format!("`{d}` is outside what STS accepts (PT15M to PT12H)"),
         );
     }
     if c.access_key_id.is_some() != c.secret_key_id.is_some() {
-        let (loc, path) = trigger_at(v, spec);
-        let at = prop(&path, "accessKeyId");
-        v.error(
-            loc,
-            at.clone(),
-            format!("{at}: `accessKeyId` and `secretKeyId` go together: give both or neither"),
+        let missing = if c.access_key_id.is_some() {
+            "secretKeyId"
+        } else {
+            "accessKeyId"
+        };
+        let given = if missing == "accessKeyId" {
+            "secretKeyId"
+        } else {
+            "accessKeyId"
+        };
+        v.trigger_error(
+            given,
+            format!("`accessKeyId` and `secretKeyId` go together: `{missing}` is missing"),
         );
     }
 }

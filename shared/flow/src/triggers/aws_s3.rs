@@ -173,49 +173,32 @@ impl PluginType for S3Trigger {
     const CATEGORY: Category = Category::Trigger;
 
     fn validate(&self, v: &mut Validator<'_>) {
-        aws_connection::check_interval(v, self, self.interval);
-        aws_connection::check_positive(v, self, "maxKeys", self.max_keys.as_ref());
-        aws_connection::check_connection(v, self, &self.connection());
-        let (loc, path) = aws_connection::trigger_at(v, self);
-        let at = |name: &str| aws_connection::prop(&path, name);
+        aws_connection::check_interval(v, self.interval);
+        aws_connection::check_positive(v, "maxKeys", self.max_keys.as_ref());
+        aws_connection::check_connection(v, &self.connection());
         match (&self.action, &self.move_to) {
-            (S3Action::Move, None) => v.error(
-                loc,
-                at("moveTo"),
-                format!(
-                    "{}: `action: MOVE` needs `moveTo` (`key`, and optionally `bucket`): where \
-                     detected objects go",
-                    at("moveTo")
-                ),
+            (S3Action::Move, None) => v.trigger_error(
+                "moveTo",
+                "`action: MOVE` needs `moveTo` (`key`, and optionally `bucket`): where detected \
+                 objects go",
             ),
-            (S3Action::Move, Some(m)) if m.key.trim().trim_matches('/').is_empty() => v.error(
-                loc,
-                at("moveTo.key"),
-                format!(
-                    "{}: is empty: objects would be moved onto themselves",
-                    at("moveTo.key")
+            (S3Action::Move, Some(m)) if m.key.trim().trim_matches('/').is_empty() => v
+                .trigger_error(
+                    "moveTo",
+                    "`moveTo.key` is empty: objects would be moved onto themselves",
                 ),
-            ),
             _ => {}
         }
         if self.bucket.trim().is_empty() {
-            v.error(
-                loc,
-                at("bucket"),
-                format!("{}: must not be empty", at("bucket")),
-            );
+            v.trigger_error("bucket", "must not be empty");
         }
         if let Some(re) = &self.regexp
             && !crate::property::is_expression(re)
             && let Err(e) = fancy_regex::Regex::new(re)
         {
-            v.error(
-                loc,
-                at("regexp"),
-                format!(
-                    "{}: `{re}` is not a valid regular expression: {e}",
-                    at("regexp")
-                ),
+            v.trigger_error(
+                "regexp",
+                format!("`{re}` is not a valid regular expression: {e}"),
             );
         }
     }

@@ -99,27 +99,22 @@ impl PluginType for SqsTrigger {
     const CATEGORY: Category = Category::Trigger;
 
     fn validate(&self, v: &mut Validator<'_>) {
-        aws_connection::check_interval(v, self, self.interval);
-        aws_connection::check_positive(v, self, "maxRecords", self.max_records.as_ref());
-        aws_connection::check_connection(v, self, &self.connection());
-        let (loc, path) = aws_connection::trigger_at(v, self);
+        aws_connection::check_interval(v, self.interval);
+        aws_connection::check_positive(v, "maxRecords", self.max_records.as_ref());
+        aws_connection::check_connection(v, &self.connection());
         if let Some(d) = self.max_duration
             && d.as_millis() <= 0
         {
-            let at = aws_connection::prop(&path, "maxDuration");
-            v.error(loc, at.clone(), format!("{at}: must be positive, is `{d}`"));
+            v.trigger_error("maxDuration", format!("must be positive, is `{d}`"));
         }
         if self.max_records.is_none() && self.max_duration.is_none() {
-            let at = aws_connection::prop(&path, "maxRecords");
-            v.error(
-                loc,
-                at.clone(),
-                format!("{at}: `maxRecords` or `maxDuration` must be set: a batch needs an end"),
+            v.trigger_error(
+                "maxRecords",
+                "`maxRecords` or `maxDuration` must be set: a batch needs an end",
             );
         }
         if self.queue_url.trim().is_empty() {
-            let at = aws_connection::prop(&path, "queueUrl");
-            v.error(loc, at.clone(), format!("{at}: must not be empty"));
+            v.trigger_error("queueUrl", "must not be empty");
         }
     }
 }

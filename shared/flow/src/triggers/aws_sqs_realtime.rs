@@ -84,11 +84,9 @@ impl PluginType for SqsRealtimeTrigger {
     const CATEGORY: Category = Category::Trigger;
 
     fn validate(&self, v: &mut Validator<'_>) {
-        aws_connection::check_connection(v, self, &self.connection());
+        aws_connection::check_connection(v, &self.connection());
         if self.queue_url.trim().is_empty() {
-            let (loc, path) = aws_connection::trigger_at(v, self);
-            let at = aws_connection::prop(&path, "queueUrl");
-            v.error(loc, at.clone(), format!("{at}: must not be empty"));
+            v.trigger_error("queueUrl", "must not be empty");
         }
     }
 }
