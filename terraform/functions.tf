@@ -22,6 +22,10 @@ locals {
   }
 
   queue_fed_functions = { for name, f in local.functions : name => f if f.source_queue != null }
+  # Functions also fed by a notification queue (S3 events of the watched buckets), and those
+  # queues (resources.json objects) by name.
+  notified_functions  = { for name, f in local.functions : name => f if f.notification_queue != null }
+  notification_queues = { for name, f in local.notified_functions : f.notification_queue => local.queues[f.notification_queue] }
   scheduled_functions = { for name, f in local.functions : name => f if f.schedule != null }
 }
 
@@ -79,6 +83,21 @@ resource "aws_lambda_event_source_mapping" "queue" {
       maximum_concurrency = scaling_config.value
     }
   }
+
+  depends_on = [aws_iam_role_policy.function]
+}
+
+# The notification queue (S3 ObjectCreated events of the watched buckets, EventBridge "Object
+# Created" events) feeds its function through a mapping of its own: the scheduler fires the S3
+# triggers watching the bucket within seconds of an upload.
+resource "aws_lambda_event_source_mapping" "notifications" {
+  for_each = local.notified_functions
+
+  event_source_arn                   = local.queue_arns[each.value.notification_queue]
+  function_name                      = aws_lambda_function.function[each.key].arn
+  batch_size                         = each.value.batch_size
+  maximum_batching_window_in_seconds = 0
+  function_response_types            = ["ReportBatchItemFailures"]
 
   depends_on = [aws_iam_role_policy.function]
 }

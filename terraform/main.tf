@@ -15,10 +15,11 @@ locals {
   }
   functions = {
     for f in local.resources.functions : f.name => merge({
-      source_queue = null
-      batch_size   = null
-      schedule     = null
-      http_api     = false
+      source_queue       = null
+      notification_queue = null
+      batch_size         = null
+      schedule           = null
+      http_api           = false
     }, f)
   }
 

@@ -67,3 +67,27 @@ variable "globals" {
   type        = any
   default     = {}
 }
+
+variable "watched_buckets" {
+  description = "Buckets whose uploads start flows with an io.kestra.plugin.aws.s3.Trigger within seconds: each gets an S3 event notification (s3:ObjectCreated:*) to the notification queue, and the scheduler may list, read, write and delete its objects. Terraform then owns the bucket's whole notification configuration: for a bucket that already has one, use watched_buckets_eventbridge."
+  type        = list(string)
+  default     = []
+}
+
+variable "watched_buckets_eventbridge" {
+  description = "Buckets that already send their events to Amazon EventBridge (bucket setting \"Send notifications to Amazon EventBridge\"): an EventBridge rule forwards their \"Object Created\" events to the notification queue, and the scheduler may list, read, write and delete their objects."
+  type        = list(string)
+  default     = []
+}
+
+variable "trigger_buckets" {
+  description = "Other buckets S3 triggers poll (without notifications) or MOVE objects to: the scheduler may list, read, write and delete their objects."
+  type        = list(string)
+  default     = []
+}
+
+variable "trigger_queues" {
+  description = "ARNs of the SQS queues io.kestra.plugin.aws.sqs.Trigger and RealtimeTrigger consume (without their own credentials): the scheduler may receive and delete their messages."
+  type        = list(string)
+  default     = []
+}

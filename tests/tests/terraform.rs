@@ -1429,6 +1429,50 @@ fn resources_json_holds_what_terraform_relies_on() {
                 )
             }),
         }
+        if let Some(name) = &f.notification_queue {
+            match r.queue(name) {
+                None => p.push(format!(
+                    "{file}: function {:?}: notification_queue {name:?} is not a declared queue",
+                    f.name
+                )),
+                Some(q) => {
+                    p.check(!q.fifo, || {
+                        format!(
+                            "{file}: function {:?}: notification_queue {name:?} must be a \
+                            standard queue (S3 cannot notify a FIFO queue)",
+                            f.name
+                        )
+                    });
+                    p.check(q.dead_letter.is_some(), || {
+                        format!(
+                            "{file}: function {:?}: notification_queue {name:?} needs a \
+                            dead_letter",
+                            f.name
+                        )
+                    });
+                    p.check(Some(name) != f.source_queue.as_ref(), || {
+                        format!(
+                            "{file}: function {:?}: notification_queue is its source_queue",
+                            f.name
+                        )
+                    });
+                    p.check(f.batch_size.is_some_and(|b| (1..=10).contains(&b)), || {
+                        format!(
+                            "{file}: function {:?}: batch_size must be 1..=10 for its \
+                            notification_queue too",
+                            f.name
+                        )
+                    });
+                    p.check(q.visibility_timeout_seconds >= f.timeout_seconds, || {
+                        format!(
+                            "{file}: function {:?}: queue {name:?} must hide messages at least \
+                            timeout_seconds",
+                            f.name
+                        )
+                    });
+                }
+            }
+        }
         if let Some(s) = &f.schedule {
             p.check(
                 (s.starts_with("rate(") || s.starts_with("cron(")) && s.ends_with(')'),
@@ -2342,6 +2386,19 @@ fn queue_fed_functions_report_batch_item_failures() {
         .iter()
         .filter(|f| f.source_queue.is_some())
         .collect();
+    // Every (function, queue) pair: its source queue (which var.max_concurrency limits) and
+    // its notification queue.
+    let sources: Vec<(&FunctionDef, &str, bool)> = r
+        .functions
+        .iter()
+        .flat_map(|f| {
+            f.source_queue
+                .as_deref()
+                .map(|q| (f, q, true))
+                .into_iter()
+                .chain(f.notification_queue.as_deref().map(|q| (f, q, false)))
+        })
+        .collect();
     let limits: hcl::Map<String, Value> = fed
         .iter()
         .enumerate()
@@ -2355,42 +2412,32 @@ fn queue_fed_functions_report_batch_item_failures() {
         };
         let plan = Plan::new(&module, &overrides);
         let mappings = plan.of_type("aws_lambda_event_source_mapping");
-        p.check(mappings.len() == fed.len(), || {
+        p.check(mappings.len() == sources.len(), || {
             format!(
-                "{} aws_lambda_event_source_mapping instances for {} functions with a source_queue",
+                "{} aws_lambda_event_source_mapping instances for {} queues feeding functions \
+                (source_queue and notification_queue)",
                 mappings.len(),
-                fed.len()
+                sources.len()
             )
         });
-        for f in &fed {
+        for (f, queue_name, limited) in &sources {
             let Some(lambda) = plan.function(&f.name) else {
                 continue;
             };
             let targets = [lambda.state_str("arn"), lambda.state_str("function_name")];
-            let Some(m) = mappings
-                .iter()
-                .find(|m| targets.iter().any(|t| m.str("function_name") == t))
-            else {
+            let queue = r.queue(queue_name);
+            let arn = plan.queue(queue_name).map(|q| q.state_str("arn"));
+            let Some(m) = mappings.iter().find(|m| {
+                targets.iter().any(|t| m.str("function_name") == t)
+                    && arn.as_deref() == Some(m.str("event_source_arn"))
+            }) else {
                 p.push(format!(
-                    "no aws_lambda_event_source_mapping for {}",
+                    "no aws_lambda_event_source_mapping from queue {queue_name:?} to {}",
                     lambda.address()
                 ));
                 continue;
             };
             let at = m.at();
-            let queue = f.source_queue.as_deref().and_then(|q| r.queue(q));
-            let arn = f
-                .source_queue
-                .as_deref()
-                .and_then(|q| plan.queue(q))
-                .map(|q| q.state_str("arn"));
-            p.check(arn.as_deref() == Some(m.str("event_source_arn")), || {
-                format!(
-                    "{at}: event_source_arn must be the ARN of queue {:?}, is {}",
-                    f.source_queue,
-                    m.get("event_source_arn")
-                )
-            });
             p.check(m.get("batch_size") == &json!(f.batch_size), || {
                 format!(
                     "{at}: batch_size must be {:?}, is {}",
@@ -2415,7 +2462,7 @@ fn queue_fed_functions_report_batch_item_failures() {
                 });
             }
             let scaling = m.blocks("scaling_config");
-            if with_limits {
+            if with_limits && *limited {
                 let want = to_json(&limits[&f.name]);
                 p.check(
                     scaling.len() == 1 && scaling[0]["maximum_concurrency"] == want,
@@ -2429,7 +2476,7 @@ fn queue_fed_functions_report_batch_item_failures() {
                 );
             } else {
                 p.check(scaling.is_empty(), || {
-                    format!("{at}: no scaling_config by default, has {scaling:?}")
+                    format!("{at}: no scaling_config here, has {scaling:?}")
                 });
             }
         }
@@ -2838,6 +2885,260 @@ fn every_function_has_its_own_least_privilege_role() {
         }
     }
     p.assert_none("IAM");
+}
+
+/// The grants of the role of `lambda` (every policy attached to it).
+fn role_grants(plan: &Plan, lambda: &Instance) -> Vec<(String, String)> {
+    let Some(role) = plan
+        .of_type("aws_iam_role")
+        .into_iter()
+        .find(|role| role.state_str("arn") == lambda.str("role"))
+    else {
+        return Vec::new();
+    };
+    let refs = [
+        role.state_str("id"),
+        role.state_str("name"),
+        role.state_str("arn"),
+    ];
+    plan.of_type("aws_iam_role_policy")
+        .into_iter()
+        .filter(|rp| refs.iter().any(|r| rp.str("role") == r))
+        .flat_map(|rp| policy_grants(rp.str("policy")).unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn watched_buckets_notify_the_notification_queue() {
+    let r = resources();
+    let module = Module::load();
+    let mut p = Problems::default();
+    let Some((notified, queue_name)) = r
+        .functions
+        .iter()
+        .find_map(|f| f.notification_queue.as_deref().map(|q| (f, q)))
+    else {
+        panic!(
+            "resources.json: no function has a notification_queue (S3 triggers on AWS need one)"
+        );
+    };
+
+    // Nothing watched: nothing attached, no extra grant.
+    let plan = default_plan();
+    for rtype in ["aws_s3_bucket_notification", "aws_sqs_queue_policy"] {
+        p.check(plan.of_type(rtype).is_empty(), || {
+            format!("{rtype}: instances while no bucket is watched")
+        });
+    }
+    p.check(
+        !plan
+            .of_type("aws_cloudwatch_event_rule")
+            .iter()
+            .any(|r| r.get("event_pattern").is_string()),
+        || "an EventBridge event rule while no bucket is watched".into(),
+    );
+    if let Some(lambda) = plan.function(&notified.name) {
+        let grants = role_grants(plan, lambda);
+        let buckets: Vec<&(String, String)> = grants
+            .iter()
+            .filter(|(a, r)| a.starts_with("s3:") && !r.contains("<aws_s3_bucket.bucket"))
+            .collect();
+        p.check(buckets.is_empty(), || {
+            format!(
+                "{}: grants on other buckets while none is watched: {buckets:?}",
+                lambda.at()
+            )
+        });
+    }
+
+    let list = |v: &[&str]| Value::Array(v.iter().map(|s| Value::from(*s)).collect());
+    let orders = "arn:aws:sqs:eu-west-1:123456789012:orders";
+    let plan = Plan::new(
+        &module,
+        &[
+            ("watched_buckets", list(&["in-a", "in-b"])),
+            ("watched_buckets_eventbridge", list(&["in-c"])),
+            ("trigger_buckets", list(&["out"])),
+            ("trigger_queues", list(&[orders])),
+        ],
+    );
+    for e in &plan.errors {
+        p.push(e.clone());
+    }
+    let Some(queue) = plan.queue(queue_name) else {
+        panic!("no aws_sqs_queue for the notification queue {queue_name:?}");
+    };
+    let queue_arn = queue.state_str("arn");
+    let partition = plan
+        .locals
+        .get("partition")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let arn = |b: &str| format!("arn:{partition}:s3:::{b}");
+
+    // S3 event notifications of the watched buckets.
+    let notifications = plan.of_type("aws_s3_bucket_notification");
+    let mut notified_buckets: Vec<&str> = notifications.iter().map(|n| n.str("bucket")).collect();
+    notified_buckets.sort_unstable();
+    p.check(notified_buckets == ["in-a", "in-b"], || {
+        format!("aws_s3_bucket_notification must be one per watched bucket, are for {notified_buckets:?}")
+    });
+    for n in &notifications {
+        let queues = n.blocks("queue");
+        p.check(
+            queues.len() == 1
+                && queues[0]["queue_arn"] == json!(queue_arn)
+                && queues[0]["events"] == json!(["s3:ObjectCreated:*"]),
+            || {
+                format!(
+                    "{}: must send s3:ObjectCreated:* to {queue_arn}, queue blocks are {queues:?}",
+                    n.at()
+                )
+            },
+        );
+    }
+
+    // The EventBridge rule of the buckets already on EventBridge, targeting the queue.
+    let rules: Vec<&Instance> = plan
+        .of_type("aws_cloudwatch_event_rule")
+        .into_iter()
+        .filter(|r| r.get("event_pattern").is_string())
+        .collect();
+    p.check(rules.len() == 1, || {
+        format!(
+            "one EventBridge rule for watched_buckets_eventbridge, found {}",
+            rules.len()
+        )
+    });
+    let rule_name = rules
+        .first()
+        .map(|r| r.str("name").to_string())
+        .unwrap_or_default();
+    if let Some(rule) = rules.first() {
+        let pattern: Json = serde_json::from_str(rule.str("event_pattern")).unwrap_or(Json::Null);
+        p.check(
+            pattern["source"] == json!(["aws.s3"])
+                && pattern["detail-type"] == json!(["Object Created"])
+                && pattern["detail"]["bucket"]["name"] == json!(["in-c"]),
+            || {
+                format!(
+                    "{}: event_pattern must match Object Created of in-c, is {pattern}",
+                    rule.at()
+                )
+            },
+        );
+        let target = plan
+            .of_type("aws_cloudwatch_event_target")
+            .into_iter()
+            .find(|t| t.str("rule") == rule.state_str("name"));
+        p.check(target.is_some_and(|t| t.str("arn") == queue_arn), || {
+            format!(
+                "{}: no aws_cloudwatch_event_target sending it to {queue_arn}",
+                rule.at()
+            )
+        });
+    }
+
+    // Only those buckets and that rule may send to the queue.
+    let policies = plan.of_type("aws_sqs_queue_policy");
+    p.check(policies.len() == 1, || {
+        format!(
+            "one aws_sqs_queue_policy on the notification queue, found {}",
+            policies.len()
+        )
+    });
+    if let Some(policy) = policies.first() {
+        p.check(policy.str("queue_url") == queue.state_str("url"), || {
+            format!(
+                "{}: queue_url must be the notification queue's",
+                policy.at()
+            )
+        });
+        let doc: Json = serde_json::from_str(policy.str("policy")).unwrap_or(Json::Null);
+        let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+        let by = |service: &str| {
+            statements
+                .iter()
+                .find(|s| s["Principal"]["Service"] == json!(service))
+                .cloned()
+                .unwrap_or(Json::Null)
+        };
+        let s3 = by("s3.amazonaws.com");
+        p.check(
+            s3["Effect"] == "Allow"
+                && s3["Action"] == "sqs:SendMessage"
+                && s3["Resource"] == json!(queue_arn)
+                && s3["Condition"]["ArnLike"]["aws:SourceArn"] == json!([arn("in-a"), arn("in-b")]),
+            || {
+                format!(
+                    "{}: must let s3.amazonaws.com send from in-a and in-b only, is {s3}",
+                    policy.at()
+                )
+            },
+        );
+        let events = by("events.amazonaws.com");
+        p.check(
+            events["Action"] == "sqs:SendMessage"
+                && events["Condition"]["ArnEquals"]["aws:SourceArn"]
+                    .as_str()
+                    .is_some_and(|a| {
+                        !rule_name.is_empty() && a.ends_with(&format!(":rule/{rule_name}"))
+                    }),
+            || {
+                format!(
+                    "{}: must let the rule {rule_name} send, is {events}",
+                    policy.at()
+                )
+            },
+        );
+    }
+
+    // The notified function may use those buckets and queues; no other function may.
+    for f in &r.functions {
+        let Some(lambda) = plan.function(&f.name) else {
+            continue;
+        };
+        let grants = role_grants(&plan, lambda);
+        let has =
+            |action: &str, resource: &str| grants.iter().any(|(a, r)| a == action && r == resource);
+        for b in ["in-a", "in-b", "in-c", "out"] {
+            let wanted = f.name == notified.name;
+            for (action, resource) in [
+                ("s3:ListBucket", arn(b)),
+                ("s3:GetObject", format!("{}/*", arn(b))),
+                ("s3:PutObject", format!("{}/*", arn(b))),
+                ("s3:DeleteObject", format!("{}/*", arn(b))),
+            ] {
+                p.check(has(action, &resource) == wanted, || {
+                    format!(
+                        "{}: {action} on {resource} must be {}",
+                        lambda.at(),
+                        if wanted { "allowed" } else { "denied" }
+                    )
+                });
+            }
+        }
+        for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage"] {
+            let wanted = f.name == notified.name;
+            p.check(has(action, orders) == wanted, || {
+                format!(
+                    "{}: {action} on {orders} must be {}",
+                    lambda.at(),
+                    if wanted { "allowed" } else { "denied" }
+                )
+            });
+        }
+        for (action, resource) in &grants {
+            p.check(!action.contains('*') && resource != "*", || {
+                format!(
+                    "{}: grants {action} on {resource}: no wildcards",
+                    lambda.at()
+                )
+            });
+        }
+    }
+    p.assert_none("watched buckets");
 }
 
 // ---------------------------------------------------------------------------------------

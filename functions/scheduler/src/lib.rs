@@ -5,7 +5,12 @@
 //!   delays and retries beyond SQS's 15-minute delay), then the tick hooks, where trigger
 //!   evaluation plugs in;
 //! * the timer queue (SQS batches): due timers become executor events, early ones are
-//!   delayed again.
+//!   delayed again;
+//! * the trigger-events queue (SQS batches of S3 event notifications and EventBridge "Object
+//!   Created" events of the watched buckets): the S3 triggers watching the bucket fire
+//!   (`kite_aws::triggers::events`); S3's test events are ignored.
+//!
+//! A batch is told apart by its queue (`eventSourceARN`), else by what its messages look like.
 //!
 //! `main` only wires (see `kite_aws::lambda::init`); the handler lives here.
 
@@ -21,6 +26,8 @@ use serde_json::{Value, json};
 pub enum SchedulerEvent {
     /// A batch from the timer queue.
     Timers(SqsEvent),
+    /// A batch from the trigger-events queue (S3 notifications).
+    TriggerEvents(SqsEvent),
     /// An EventBridge scheduled event (or a manual `{"kite":"tick"}`).
     Tick,
 }
@@ -28,9 +35,12 @@ pub enum SchedulerEvent {
 /// Recognises the event shape.
 pub fn classify(payload: Value) -> Result<SchedulerEvent, String> {
     if payload.get("Records").is_some() {
-        return serde_json::from_value(payload)
-            .map(SchedulerEvent::Timers)
-            .map_err(|e| format!("malformed SQS event: {e}"));
+        let batch: SqsEvent =
+            serde_json::from_value(payload).map_err(|e| format!("malformed SQS event: {e}"))?;
+        if kite_aws::triggers::events::is_trigger_events(&batch, &events_queue()) {
+            return Ok(SchedulerEvent::TriggerEvents(batch));
+        }
+        return Ok(SchedulerEvent::Timers(batch));
     }
     let detail_type = payload.get("detail-type").and_then(Value::as_str);
     let source = payload.get("source").and_then(Value::as_str);
@@ -47,6 +57,14 @@ pub fn classify(payload: Value) -> Result<SchedulerEvent, String> {
     ))
 }
 
+/// The unprefixed name of the queue S3 notifications reach the scheduler through.
+fn events_queue() -> String {
+    kite_aws::resources::Resources::load()
+        .notification_queue()
+        .map(|q| q.name.clone())
+        .unwrap_or_else(|| "trigger-events".into())
+}
+
 /// Handles one invocation.
 pub async fn handle(
     platform: &Platform,
@@ -56,6 +74,10 @@ pub async fn handle(
     match classify(event.payload)? {
         SchedulerEvent::Timers(batch) => {
             let response = sqs_batch(platform, Component::Scheduler, &batch, deadline).await;
+            Ok(serde_json::to_value(response)?)
+        }
+        SchedulerEvent::TriggerEvents(batch) => {
+            let response = kite_aws::triggers::events::handle_sqs_event(platform, &batch).await;
             Ok(serde_json::to_value(response)?)
         }
         SchedulerEvent::Tick => {

@@ -39,3 +39,39 @@ async fn ticks_timer_batches_and_unknown_events() {
     .unwrap_err();
     assert!(err.to_string().contains("unrecognised event"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_event_batches_are_told_from_timer_batches() {
+    let (p, _work) = platform();
+    let p = p.with_trigger_registry(kite_aws::triggers::registry());
+    p.ensure_queues().await.unwrap();
+    let record = |id: &str, body: &str| {
+        json!({
+            "messageId": id, "receiptHandle": "rh", "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+            "md5OfBody": "", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:kite-trigger-events",
+            "awsRegion": "us-east-1"
+        })
+    };
+    let s3_event = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "nobody-watches"}, "object": {"key": "a.csv", "eTag": "e"}}
+    }]})
+    .to_string();
+    let batch = json!({"Records": [
+        record("test", r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#),
+        record("put", &s3_event),
+        record("junk", "garbage"),
+    ]});
+    let out = kite_fn_scheduler::handle(&p, LambdaEvent::new(batch, Context::default()))
+        .await
+        .unwrap();
+    // The test event and an upload nobody watches are done with; junk is retried (then
+    // dead-lettered), not taken for a timer.
+    assert_eq!(
+        out["batchItemFailures"],
+        json!([{"itemIdentifier": "junk"}]),
+        "{out}"
+    );
+}

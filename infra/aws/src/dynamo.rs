@@ -2025,6 +2025,11 @@ mod tests {
         let slots = IndexSlots::default();
         assert_ne!(slots.slot("flow"), slots.slot("namespace"));
         assert_ne!(slots.slot("by_flow"), slots.slot("by_state"));
+        let triggers = ["namespace", "trigger_due", "trigger_listen"].map(|i| slots.slot(i));
+        assert!(
+            triggers[0] != triggers[1] && triggers[1] != triggers[2] && triggers[0] != triggers[2],
+            "the triggers table's indexes share a slot: {triggers:?}"
+        );
         assert_eq!(slots.slot("anything"), 1);
     }
 

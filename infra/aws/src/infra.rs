@@ -2,6 +2,8 @@
 //! installation's queues, table and bucket from [`Resources`], the definitions Terraform
 //! creates from too. Functions, the API and the schedule rule are Terraform's alone (an
 //! emulator cannot run them; `kite server local --aws-endpoint` plays them).
+//! [`watch_buckets`] attaches existing buckets to the S3 notification queue, as Terraform's
+//! `watched_buckets` does.
 
 use crate::config::Clients;
 use crate::resources::Resources;
@@ -79,4 +81,89 @@ pub async fn down(clients: &Clients, res: &Resources) -> Result<Report, InfraErr
         .map_err(|e| err(&bucket, e))?;
     report.buckets.push(bucket);
     Ok(report)
+}
+
+/// Sends the `ObjectCreated` events of each of `buckets` (existing buckets) to the
+/// installation's notification queue (`trigger-events`), so the S3 triggers watching them
+/// fire within seconds: the queue's policy lets these buckets send (replacing its policy),
+/// and each bucket's notification configuration becomes that one queue (replacing the
+/// bucket's own, as Terraform's `aws_s3_bucket_notification` does). Returns the queue ARN.
+pub async fn watch_buckets(
+    clients: &Clients,
+    res: &Resources,
+    buckets: &[String],
+) -> Result<String, InfraError> {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let Some(queue) = res.notification_queue() else {
+        return Err(err(
+            "resources.json",
+            "no function has a notification_queue",
+        ));
+    };
+    let name = clients.config.name(&queue.name);
+    let url = SqsQueue::new(clients)
+        .url(&queue.name)
+        .await
+        .map_err(|e| err(&name, e))?;
+    let attrs = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| err(&name, crate::triggers::describe(&e)))?;
+    let arn = attrs
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| err(&name, "no QueueArn attribute"))?;
+    if buckets.is_empty() {
+        return Ok(arn);
+    }
+    let sources: Vec<String> = buckets
+        .iter()
+        .map(|b| format!("arn:aws:s3:::{b}"))
+        .collect();
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "WatchedBuckets",
+            "Effect": "Allow",
+            "Principal": { "Service": "s3.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": { "ArnLike": { "aws:SourceArn": sources } }
+        }]
+    });
+    clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::Policy, policy.to_string())
+        .send()
+        .await
+        .map_err(|e| err(&name, crate::triggers::describe(&e)))?;
+    for bucket in buckets {
+        let config = QueueConfiguration::builder()
+            .id(&name)
+            .queue_arn(&arn)
+            .events(Event::S3ObjectCreated)
+            .build()
+            .map_err(|e| err(bucket, e))?;
+        clients
+            .s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(config)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| err(bucket, crate::triggers::describe(&e)))?;
+    }
+    Ok(arn)
 }

@@ -15,6 +15,9 @@
 //!   the environment (what each Lambda's `main` and `kite --aws-endpoint` build).
 //! * [`esm`]: the local twin of Lambda's SQS event source mappings and the EventBridge rule.
 //! * [`lambda`]: SQS batches in, partial batch failures out; the four functions' shared glue.
+//! * [`triggers`]: the S3 and SQS triggers (polling on the tick, S3 notifications through the
+//!   `trigger-events` queue) and [`triggers::registry`], the trigger registry every platform
+//!   built here uses.
 //! * [`metrics`]: counts AWS requests by service and kind (for the cost benchmark).
 //! * `testing` (feature `testing`): starts a moto server on a free port for tests.
 
@@ -31,6 +34,7 @@ pub mod secrets;
 pub mod sqs;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod triggers;
 pub mod wiring;
 
 pub use config::{AwsConfig, Clients};

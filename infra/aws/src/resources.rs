@@ -100,6 +100,11 @@ pub struct FunctionDef {
     /// The SQS queue feeding it (event source mapping).
     #[serde(default)]
     pub source_queue: Option<String>,
+    /// A second queue feeding it, where S3 event notifications and EventBridge rules send
+    /// (the scheduler's `trigger-events`): a standard queue with a dead-letter queue, fed
+    /// through its own event source mapping (`batch_size` messages per invocation).
+    #[serde(default)]
+    pub notification_queue: Option<String>,
     /// Event source mapping batch size.
     #[serde(default)]
     pub batch_size: Option<u32>,
@@ -130,6 +135,14 @@ impl Resources {
     pub fn function(&self, name: &str) -> Option<&FunctionDef> {
         self.functions.iter().find(|f| f.name == name)
     }
+
+    /// The queue S3 event notifications go to (the first function's `notification_queue`).
+    pub fn notification_queue(&self) -> Option<&QueueDef> {
+        self.functions
+            .iter()
+            .find_map(|f| f.notification_queue.as_deref())
+            .and_then(|q| self.queue(q))
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +161,12 @@ mod tests {
             }
         }
         for f in &r.functions {
+            if let Some(q) = &f.notification_queue {
+                let q = r.queue(q).expect("notification queue declared");
+                assert!(!q.fifo, "S3 cannot notify a FIFO queue");
+                assert!(q.dead_letter.is_some());
+                assert!(q.visibility_timeout_seconds >= f.timeout_seconds);
+            }
             if let Some(q) = &f.source_queue {
                 let q = r.queue(q).expect("source queue declared");
                 assert!(

@@ -137,5 +137,6 @@ pub fn platform(
         // The SQS adapter prepends the installation prefix.
         QueueNames::with_prefix(""),
         work_root,
-    ))
+    )
+    .with_trigger_registry(crate::triggers::registry()))
 }

@@ -65,6 +65,10 @@ enum Command {
         /// With --aws-endpoint: folder of `cargo lambda build --output-format zip` packages.
         #[arg(long, default_value = "target/lambda")]
         zips: PathBuf,
+        /// With --aws-endpoint: uploads timed from PutObject to the creation of the execution
+        /// their S3 trigger starts (through the bucket's notifications); 0 skips them.
+        #[arg(long, default_value_t = 20)]
+        s3_puts: usize,
     },
     /// Work with flow files.
     Flow {
@@ -110,7 +114,13 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum InfraCommand {
     /// Create the resources (idempotent).
-    Up,
+    Up {
+        /// An existing bucket whose uploads start S3 triggers within seconds: its
+        /// ObjectCreated events go to the trigger-events queue (replacing the bucket's
+        /// notification configuration, as Terraform's `watched_buckets`). Repeatable.
+        #[arg(long = "watch-bucket")]
+        watch_buckets: Vec<String>,
+    },
     /// Remove the resources.
     Down,
 }
@@ -241,11 +251,14 @@ fn main() -> ExitCode {
             prefix: cli.prefix.clone(),
         });
     let result = match cli.command {
-        Command::Infra { command } => commands::infra::run(
-            cli.aws_endpoint,
-            cli.prefix,
-            matches!(command, InfraCommand::Up),
-        ),
+        Command::Infra { command } => match command {
+            InfraCommand::Up { watch_buckets } => {
+                commands::infra::run(cli.aws_endpoint, cli.prefix, true, watch_buckets)
+            }
+            InfraCommand::Down => {
+                commands::infra::run(cli.aws_endpoint, cli.prefix, false, Vec::new())
+            }
+        },
         Command::Bench {
             executions,
             foreach,
@@ -255,6 +268,7 @@ fn main() -> ExitCode {
             triggers,
             binaries,
             zips,
+            s3_puts,
         } => match (aws.clone(), triggers) {
             (None, Some(n)) => commands::bench_triggers::run(n),
             (Some(target), _) => commands::bench_aws::run(
@@ -263,6 +277,7 @@ fn main() -> ExitCode {
                     foreach: foreach.min(200),
                     binaries,
                     zips,
+                    s3_puts,
                 },
             ),
             (None, None) => commands::bench::run(commands::bench::BenchArgs {

@@ -157,21 +157,24 @@ pub fn spawn_functions(
             "executor" => config.executors,
             _ => 1,
         };
-        let mapping = Mapping {
-            function: f.name.clone(),
-            queue: queue.clone(),
-            batch_size: f.batch_size.unwrap_or(10) as usize,
-            visibility: Duration::from_secs(u64::from(f.timeout_seconds).max(30)),
-            concurrency,
-            wait: config.wait,
-        };
-        handles.extend(esm::spawn(
-            aws.platform.queue.clone(),
-            aws.clients.config.name(queue),
-            mapping,
-            invoker.clone(),
-            stop.clone(),
-        ));
+        // The scheduler's S3 notification queue has a mapping of its own, as on AWS.
+        for q in std::iter::once(queue).chain(f.notification_queue.as_ref()) {
+            let mapping = Mapping {
+                function: f.name.clone(),
+                queue: q.clone(),
+                batch_size: f.batch_size.unwrap_or(10) as usize,
+                visibility: Duration::from_secs(u64::from(f.timeout_seconds).max(30)),
+                concurrency,
+                wait: config.wait,
+            };
+            handles.extend(esm::spawn(
+                aws.platform.queue.clone(),
+                aws.clients.config.name(q),
+                mapping,
+                invoker.clone(),
+                stop.clone(),
+            ));
+        }
         if f.schedule.is_some() {
             handles.push(esm::spawn_ticker(
                 invoker.clone(),

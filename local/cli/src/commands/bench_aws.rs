@@ -6,6 +6,11 @@
 //! Lambda invocations and their durations by function. Divided by the task runs, priced at
 //! AWS list prices (us-east-1, on-demand), this gives the cost per million task runs.
 //!
+//! "S3 put → execution created": uploads to a bucket watched through its event
+//! notifications (the trigger-events queue feeding the scheduler, as on AWS), each timed
+//! from the start of its `PutObject` to the creation of the execution its S3 trigger
+//! starts.
+//!
 //! Cold starts and package sizes of the built functions are measured separately: each
 //! release binary is started under a local Lambda Runtime API and timed from process start
 //! to its first `next` request; `bootstrap.zip` sizes are read from `target/lambda`.
@@ -124,6 +129,8 @@ pub struct AwsBenchArgs {
     pub binaries: std::path::PathBuf,
     /// Folder of `cargo lambda build --output-format zip` results (`target/lambda`).
     pub zips: std::path::PathBuf,
+    /// Uploads timed to their execution's creation (0: skipped).
+    pub s3_puts: usize,
 }
 
 /// Runs the benchmark.
@@ -158,6 +165,9 @@ async fn run_async(target: Target, args: AwsBenchArgs) -> anyhow::Result<ExitCod
     for s in scenarios(args.foreach) {
         measure(&aws, &counting, &res, &s).await?;
     }
+    if args.s3_puts > 0 {
+        s3_put_to_execution(&aws, &target, args.s3_puts).await?;
+    }
     let _ = stop_tx.send(true);
     for h in handles {
         h.abort();
@@ -165,9 +175,9 @@ async fn run_async(target: Target, args: AwsBenchArgs) -> anyhow::Result<ExitCod
     let minute_tick = 43_200.0 * (price::LAMBDA_REQUEST + 0.05 * 0.25 * price::LAMBDA_GB_SECOND);
     println!(
         "Fixed cost: the scheduler's rule, once a minute: ${minute_tick:.4}/month of Lambda \
-         (plus the event source mappings' idle long polls: 5 pollers x 3 queues x 1 request/20 s \
-         = ~1.9 M SQS requests = ~${:.2}/month).\n",
-        1.944e6 * 0.40 / 1e6
+         (plus the event source mappings' idle long polls: 5 pollers x 4 queues x 1 request/20 s \
+         = ~2.6 M SQS requests = ~${:.2}/month).\n",
+        2.592e6 * 0.40 / 1e6
     );
     cold_starts(&args).await;
     Ok(ExitCode::SUCCESS)
@@ -305,6 +315,71 @@ async fn measure(
     println!(
         "   cost per million task runs: ${per_million:.2} (goal <= $2.50; Step Functions Standard ${:.2})\n",
         price::STEP_FUNCTIONS_TRANSITION * 1e6
+    );
+    Ok(())
+}
+
+/// "S3 put → execution created": `puts` uploads, one at a time, to a bucket whose
+/// notifications reach the scheduler; each timed until its execution exists.
+async fn s3_put_to_execution(aws: &AwsLocal, target: &Target, puts: usize) -> anyhow::Result<()> {
+    use kite_flow::plugin::PluginType as _;
+    let p = &aws.platform;
+    let s3 = &aws.clients.s3;
+    let bucket = aws.clients.config.name("bench-in");
+    kite_aws::S3Storage::create_bucket(&aws.clients, &bucket).await?;
+    kite_aws::infra::watch_buckets(
+        &aws.clients,
+        &Resources::load(),
+        std::slice::from_ref(&bucket),
+    )
+    .await?;
+    // Polled once an hour: the executions come from the notifications.
+    let yaml = format!(
+        "id: s3put\nnamespace: kite.bench\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{{{ trigger.objects[0].key }}}}\"\ntriggers:\n  - id: files\n    type: {}\n    bucket: {bucket}\n    endpointOverride: {}\n    interval: PT1H\n    action: DELETE\n",
+        kite_flow::triggers::aws_s3::S3Trigger::TYPE,
+        target.endpoint
+    );
+    let parsed = kite_flow::parse_flow(&yaml);
+    let Some(flow) = parsed.flow else {
+        bail!("the S3 benchmark flow is invalid: {:?}", parsed.diagnostics);
+    };
+    p.deploy_flow(&flow, &yaml).await?;
+    let mut times = Vec::with_capacity(puts);
+    for i in 0..puts {
+        let key = format!("in/{i}.csv");
+        let started = Instant::now();
+        let put = s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                format!("n\n{i}\n").into_bytes(),
+            ))
+            .send()
+            .await
+            .context("PutObject")?;
+        let etag = put.e_tag().unwrap_or_default();
+        let id = kite_engine::triggers::fire::execution_id(
+            &flow,
+            "files",
+            &kite_aws::triggers::s3::occurrence_key(&bucket, &key, etag),
+        );
+        let deadline = started + Duration::from_secs(60);
+        while p.repos.executions.get(&id).await?.is_none() {
+            if Instant::now() > deadline {
+                bail!("S3 put {key}: no execution within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        times.push(started.elapsed());
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+    println!(
+        "== S3 put -> execution created ({puts} uploads, bucket notifications -> trigger-events -> scheduler)\n   p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms\n",
+        at(0.5).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0,
+        times.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
     );
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! `kite infra up|down [--aws-endpoint URL] [--prefix NAME]`: creates or removes an
 //! installation's queues, table and bucket from the resource definitions Terraform uses
 //! (`terraform/resources.json`). With `--aws-endpoint`, on an emulator (moto, LocalStack);
-//! without, in the AWS account of the environment's credentials.
+//! without, in the AWS account of the environment's credentials. `up --watch-bucket NAME`
+//! also sends the uploads of an existing bucket to the trigger-events queue (S3 triggers).
 
 use std::process::ExitCode;
 
@@ -10,7 +11,12 @@ use kite_aws::resources::Resources;
 use kite_aws::{AwsConfig, Clients};
 
 /// Runs `up` (`create = true`) or `down`.
-pub fn run(endpoint: Option<String>, prefix: String, create: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    endpoint: Option<String>,
+    prefix: String,
+    create: bool,
+    watch_buckets: Vec<String>,
+) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,6 +44,14 @@ pub fn run(endpoint: Option<String>, prefix: String, create: bool) -> anyhow::Re
         }
         for b in &report.buckets {
             println!("bucket {b} {verb}");
+        }
+        if create && !watch_buckets.is_empty() {
+            let arn = kite_aws::infra::watch_buckets(&clients, &res, &watch_buckets)
+                .await
+                .with_context(|| format!("watching buckets on {where_}"))?;
+            for b in &watch_buckets {
+                println!("bucket {b} watched: its uploads notify {arn}");
+            }
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -55,7 +55,9 @@ pub async fn build(
         rt,
         QueueNames::with_prefix("kite-"),
         work_root,
-    );
+    )
+    // S3 and SQS triggers poll the endpoints their flows name (any S3-compatible store).
+    .with_trigger_registry(kite_aws::triggers::registry());
     platform.ensure_queues().await?;
     Ok(platform)
 }

@@ -1,5 +1,9 @@
 //! Core trigger types, one file per type, registered in [`register`].
 
+pub mod aws_connection;
+pub mod aws_s3;
+pub mod aws_sqs;
+pub mod aws_sqs_realtime;
 pub mod flow;
 pub mod http;
 pub mod jdbc;
@@ -18,4 +22,7 @@ pub fn register(r: &mut Registry) {
         .register::<http::HttpTrigger>();
     r.register::<jdbc::postgresql::PostgresTrigger>();
     r.register::<jdbc::sqlite::SqliteTrigger>();
+    r.register::<aws_s3::S3Trigger>();
+    r.register::<aws_sqs::SqsTrigger>();
+    r.register::<aws_sqs_realtime::SqsRealtimeTrigger>();
 }
