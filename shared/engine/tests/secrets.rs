@@ -388,9 +388,13 @@ outputs:
     let logs = kite
         .logs_until(&e.id, |l| {
             let m = messages(l);
-            ["inline sees ****** here", "worker sees ****** here", "decrypted-ok"]
-                .iter()
-                .all(|want| m.iter().any(|x| x == want))
+            [
+                "inline sees ****** here",
+                "worker sees ****** here",
+                "decrypted-ok",
+            ]
+            .iter()
+            .all(|want| m.iter().any(|x| x == want))
         })
         .await;
     let msgs = messages(&logs);

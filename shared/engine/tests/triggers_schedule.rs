@@ -382,3 +382,21 @@ async fn a_tick_reads_the_due_triggers_only_never_every_flow() {
         "a tick with 3 due triggers read {busy} times"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tick_fires_every_due_trigger_past_a_query_page() {
+    let s = Store::new(
+        DateTime::parse_from_rfc3339("2026-03-02T08:59:30Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let a = s.scheduler(TickConfig::every_minute()).await;
+    // More due triggers than one query page (1,000) holds.
+    for i in 0..1100 {
+        let src = hourly(&format!("p{i}"), "0 9 * * *");
+        a.deploy_flow(&support::parse(&src), &src).await.unwrap();
+    }
+    let r = a.tick().await.unwrap();
+    assert_eq!(r.triggers.evaluated, 1100);
+    assert_eq!(r.triggers.created, 1100);
+}

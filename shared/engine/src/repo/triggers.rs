@@ -162,23 +162,30 @@ impl TriggerRepo {
         self.scan(Query::new(TABLE, BY_NAMESPACE, namespace)).await
     }
 
-    /// States due at or before `until`, earliest first, at most `limit`.
+    /// States due at or before `until`, earliest first, at most `limit` (read page by page).
     pub async fn due(
         &self,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(StoredTrigger, u64)>, RepoError> {
-        let q = Query::new(TABLE, BY_DUE, DUE_PARTITION)
+        let mut q = Query::new(TABLE, BY_DUE, DUE_PARTITION)
             .range(RangeCond::Lt(format!("{}~", due_sort(until))))
             .limit(limit.clamp(1, kite_ports::documents::MAX_QUERY_LIMIT));
-        let page = self.docs.query(&q).await?;
-        page.items
-            .into_iter()
-            .map(|item| {
+        let mut out = Vec::new();
+        loop {
+            let page = self.docs.query(&q).await?;
+            for item in page.items {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
                 let v = self.docs_version(&item);
-                Ok((decode("trigger", &item.key, &item.doc.value)?, v))
-            })
-            .collect()
+                out.push((decode("trigger", &item.key, &item.doc.value)?, v));
+            }
+            match page.next {
+                Some(c) if out.len() < limit => q = q.after(Some(c)),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// The enabled states listening to `what` (see the module docs).
