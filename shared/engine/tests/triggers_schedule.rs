@@ -88,7 +88,11 @@ async fn fire_dates(p: &Platform, ns: &str, flow: &str) -> Vec<String> {
     {
         let t = e.execution.trigger.expect("started by the trigger");
         assert_eq!(t.id, "tick");
-        assert_eq!(t.kind, "io.kestra.plugin.core.trigger.Schedule");
+        assert!(
+            t.kind.starts_with("io.kestra.plugin.core.trigger.Schedule"),
+            "{}",
+            t.kind
+        );
         out.push(t.variables["date"].as_str().unwrap().to_owned());
     }
     out.sort();
@@ -399,4 +403,67 @@ async fn one_tick_fires_every_due_trigger_past_a_query_page() {
     let r = a.tick().await.unwrap();
     assert_eq!(r.triggers.evaluated, 1100);
     assert_eq!(r.triggers.created, 1100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_on_dates_fires_each_listed_date_once() {
+    let s = Store::new(
+        DateTime::parse_from_rfc3339("2026-12-24T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let source = r#"
+id: on-dates
+namespace: kite.tests.schedule
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.date }}"
+triggers:
+  - id: tick
+    type: io.kestra.plugin.core.trigger.ScheduleOnDates
+    timezone: Europe/Paris
+    dates:
+      - "2026-12-24T07:00:00Z"
+      - "2026-12-24T10:00:00"
+      - "2026-12-25T10:00:00+01:00"
+"#;
+    let a = s.scheduler(TickConfig::every_minute()).await;
+    let b = s.scheduler(TickConfig::every_minute()).await;
+    a.deploy_flow(&support::parse(source), source)
+        .await
+        .unwrap();
+    for _ in 0..(2 * 24 * 60) {
+        s.clock.advance(Duration::from_secs(60));
+        let (ra, rb) = tokio::join!(a.tick(), b.tick());
+        ra.unwrap();
+        rb.unwrap();
+    }
+    // The date already past at deploy time does not fire; the others once each.
+    assert_eq!(
+        fire_dates(&a, "kite.tests.schedule", "on-dates").await,
+        vec!["2026-12-24T10:00:00+01:00", "2026-12-25T10:00:00+01:00"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_maximum_delay_skips_fire_times_seen_too_late() {
+    let s = Store::new(
+        DateTime::parse_from_rfc3339("2026-03-02T08:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let src = hourly("late", "0 * * * *").replace(
+        "    cron: \"0 * * * *\"\n",
+        "    cron: \"0 * * * *\"\n    lateMaximumDelay: PT10M\n",
+    );
+    let a = s.scheduler(TickConfig::every_minute()).await;
+    a.deploy_flow(&support::parse(&src), &src).await.unwrap();
+    // Down from 08:30 to 11:05: 09:00 and 10:00 are later than 10 minutes, 11:00 is not.
+    s.clock.advance(Duration::from_secs(155 * 60));
+    a.tick().await.unwrap();
+    assert_eq!(
+        fire_dates(&a, "kite.tests.schedule", "late").await,
+        vec!["2026-03-02T11:00:00Z"]
+    );
 }
