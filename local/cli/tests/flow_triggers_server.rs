@@ -211,6 +211,20 @@ async fn flow_triggers(home: Home) {
     assert_eq!(output(&b[0], "out"), "from-a+b");
     assert_eq!(b[0]["trigger"]["variables"]["executionId"], a["id"]);
     assert_eq!(b[0]["trigger"]["variables"]["flowId"], "a");
+    // The listener's trigger state shows its last firing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, states) = api.get(&format!("/api/v1/triggers/{NS}/b")).await;
+        assert!(status.is_success(), "{status} {states}");
+        if states.to_string().contains(b[0]["id"].as_str().unwrap()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trigger state never named b's execution: {states}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let c = successes(&api, "c", 1).await;
     assert_eq!(output(&c[0], "out"), "from-a+b+c");
 

@@ -303,7 +303,22 @@ async fn react(
         })
         .await?;
         match outcome {
-            FireOutcome::Created(_) => out.created += 1,
+            FireOutcome::Created(e) => {
+                out.created += 1;
+                // The trigger's state shows its last firing (the triggers API).
+                let (id, date) = (e.id.clone(), platform.clock.now());
+                super::sync::update_state(
+                    platform,
+                    &listener.namespace,
+                    &listener.id,
+                    &trigger.id,
+                    move |s| {
+                        s.state.date = Some(date);
+                        s.state.execution_id = Some(id.clone());
+                    },
+                )
+                .await?;
+            }
             FireOutcome::Existed(_) => out.existed += 1,
             FireOutcome::Refused(reason) => {
                 out.refused += 1;
