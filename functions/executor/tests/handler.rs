@@ -3,7 +3,7 @@
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 
-include!("../../../tests/support/platform.rs");
+use kite_test_support::platform;
 
 fn record(id: &str, group: &str, body: &str) -> serde_json::Value {
     json!({

@@ -4,7 +4,7 @@
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 
-include!("../../../tests/support/platform.rs");
+use kite_test_support::platform;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticks_timer_batches_and_unknown_events() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tower::ServiceExt;
 
-include!("../../../tests/support/platform.rs");
+use kite_test_support::platform;
 
 const DOMAIN: &str = "abc123.execute-api.eu-west-1.amazonaws.com";
 

@@ -3,7 +3,7 @@
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 
-include!("../../../tests/support/platform.rs");
+use kite_test_support::platform;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_job_is_reported_failed_and_nothing_else() {
