@@ -89,43 +89,12 @@ real_time_cases![
     long_poll_wakes_on_clock_advance,
 ];
 
-/// Every case of the queue suite names, taken from the suite's own source (the
-/// `queue_contract_tests!` list, the `run_all` list and the public case functions), so a
-/// case added there shows up here without anyone updating this file.
+/// Every case of the queue suite (the suite's own list, `kite_ports::contract::queue::CASES`).
 fn suite_cases() -> BTreeSet<String> {
-    const MACROS: &str = include_str!("../../../shared/ports/src/contract/mod.rs");
-    const CASES: &str = include_str!("../../../shared/ports/src/contract/queue.rs");
-    let mut names = BTreeSet::new();
-    let after = |text: &'static str, marker: &str| -> &'static str {
-        let start = text
-            .find(marker)
-            .unwrap_or_else(|| panic!("`{marker}` not found in the contract source"));
-        let rest = &text[start..];
-        let open = rest.find('[').unwrap_or(0);
-        let close = rest[open..].find(']').map_or(rest.len(), |i| open + i);
-        &rest[open + 1..close]
-    };
-    for list in [
-        after(MACROS, "macro_rules! queue_contract_tests"),
-        after(CASES, "pub async fn run_all"),
-    ] {
-        names.extend(
-            list.split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    for line in CASES.lines() {
-        if let Some(rest) = line.strip_prefix("pub async fn ")
-            && rest.contains("Arc<dyn Queue>, ")
-            && rest.contains("ManualClock")
-            && let Some((name, _)) = rest.split_once('(')
-        {
-            names.insert(name.to_owned());
-        }
-    }
-    names
+    kite_ports::contract::queue::CASES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 
 #[test]

@@ -14,16 +14,13 @@ use crate::documents::{
 /// Cases that need the implementation to take time from the [`ManualClock`].
 pub const TIME_TRAVEL: &[&str] = &["ttl_hides_and_sweeps"];
 
-/// Runs every document case, each on a fresh implementation from `make`.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn(ManualClock) -> Fut,
-    Fut: Future<Output = Fixture<dyn DocumentStore>>,
-{
-    run_cases!(
-        documents,
-        make,
-        [
+/// The cases of this suite, listed once: `__kite_documents_cases!([callback] args…)` expands to
+/// `callback!(args… [case, …])`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kite_documents_cases {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! { $($args)* [
             put_get_versions,
             conditional_put_conflicts,
             conditional_delete,
@@ -38,8 +35,20 @@ where
             size_limit,
             concurrent_conditional_writers,
             invalid_requests,
-        ]
-    );
+        ] }
+    };
+}
+
+/// The names of every case of this suite.
+pub const CASES: &[&str] = crate::__kite_documents_cases!([crate::__kite_case_names]);
+
+/// Runs every document case, each on a fresh implementation from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn(ManualClock) -> Fut,
+    Fut: Future<Output = Fixture<dyn DocumentStore>>,
+{
+    crate::__kite_documents_cases!([run_cases] documents, make,);
 }
 
 async fn put(

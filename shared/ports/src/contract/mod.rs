@@ -26,6 +26,10 @@
 //! * [`queue::run_all`], [`storage::run_all`], [`documents::run_all`] with the
 //!   same factory, running every case in sequence.
 //!
+//! Each suite lists its cases once, in a `__kite_<suite>_cases!` macro next to the cases:
+//! the per-case tests, `run_all` and the suite's `CASES` constant (for implementations
+//! that run some cases as variants and check they cover every case) all come from it.
+//!
 //! Cases that move the [`ManualClock`] (visibility timeouts, delays,
 //! deduplication windows, redrive, TTL) assume the implementation computes
 //! time from the clock it was given; they are listed in each module's
@@ -114,36 +118,7 @@ macro_rules! __kite_contract_cases {
 #[macro_export]
 macro_rules! queue_contract_tests {
     ($make:expr) => {
-        $crate::__kite_contract_cases!(
-            queue,
-            $make,
-            [
-                send_receive_delete,
-                unknown_queue_is_an_error,
-                ensure_queue_is_idempotent_and_validated,
-                queues_are_isolated,
-                message_validation,
-                message_size_limit,
-                batches,
-                receive_limits,
-                visibility_timeout_redelivers,
-                change_visibility_extends_and_releases,
-                deletes_are_idempotent_and_receipts_checked,
-                standard_delay,
-                fifo_group_order_and_blocking,
-                fifo_groups_in_parallel,
-                fifo_redelivery_keeps_order,
-                fifo_batch_receive_keeps_group_order,
-                fifo_deduplication,
-                dead_letter_after_max_receives,
-                fifo_dead_letter_unblocks_group,
-                purge_and_len,
-                long_poll_wakes_on_send,
-                long_poll_wakes_on_clock_advance,
-                long_poll_times_out,
-                concurrent_receivers_never_share,
-            ]
-        );
+        $crate::__kite_queue_cases!([$crate::__kite_contract_cases] queue, $make,);
     };
 }
 
@@ -153,23 +128,7 @@ macro_rules! queue_contract_tests {
 #[macro_export]
 macro_rules! storage_contract_tests {
     ($make:expr) => {
-        $crate::__kite_contract_cases!(
-            storage,
-            $make,
-            [
-                round_trip,
-                overwrite_replaces,
-                missing_objects,
-                empty_object,
-                list_by_prefix,
-                unusual_keys_stay_inside,
-                uri_keys,
-                large_stream,
-                put_file_and_get_to_file,
-                concurrent_writers_never_mix,
-                delete_then_reuse_folder,
-            ]
-        );
+        $crate::__kite_storage_cases!([$crate::__kite_contract_cases] storage, $make,);
     };
 }
 
@@ -179,26 +138,16 @@ macro_rules! storage_contract_tests {
 #[macro_export]
 macro_rules! document_contract_tests {
     ($make:expr) => {
-        $crate::__kite_contract_cases!(
-            documents,
-            $make,
-            [
-                put_get_versions,
-                conditional_put_conflicts,
-                conditional_delete,
-                tables_and_keys_are_isolated,
-                transactions_are_all_or_nothing,
-                transaction_shape_is_validated,
-                query_prefix_and_paging,
-                query_descending_paging,
-                query_range_conditions,
-                index_entries_follow_writes,
-                ttl_hides_and_sweeps,
-                size_limit,
-                concurrent_conditional_writers,
-                invalid_requests,
-            ]
-        );
+        $crate::__kite_documents_cases!([$crate::__kite_contract_cases] documents, $make,);
+    };
+}
+
+/// The names of a suite's cases, as `&[&str]` (the `CASES` constants).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kite_case_names {
+    ([$($case:ident),+ $(,)?]) => {
+        &[$(stringify!($case)),+]
     };
 }
 

@@ -31,16 +31,13 @@ pub const TIME_TRAVEL: &[&str] = &[
     "long_poll_wakes_on_clock_advance",
 ];
 
-/// Runs every queue case, each on a fresh implementation from `make`.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn(ManualClock) -> Fut,
-    Fut: Future<Output = Fixture<dyn Queue>>,
-{
-    run_cases!(
-        queue,
-        make,
-        [
+/// The cases of this suite, listed once: `__kite_queue_cases!([callback] args…)` expands to
+/// `callback!(args… [case, …])`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kite_queue_cases {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! { $($args)* [
             send_receive_delete,
             unknown_queue_is_an_error,
             ensure_queue_is_idempotent_and_validated,
@@ -65,8 +62,20 @@ where
             long_poll_wakes_on_clock_advance,
             long_poll_times_out,
             concurrent_receivers_never_share,
-        ]
-    );
+        ] }
+    };
+}
+
+/// The names of every case of this suite.
+pub const CASES: &[&str] = crate::__kite_queue_cases!([crate::__kite_case_names]);
+
+/// Runs every queue case, each on a fresh implementation from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn(ManualClock) -> Fut,
+    Fut: Future<Output = Fixture<dyn Queue>>,
+{
+    crate::__kite_queue_cases!([run_cases] queue, make,);
 }
 
 const VT: Duration = Duration::from_secs(30);

@@ -23,16 +23,13 @@ use crate::storage::{Storage, StorageError, StorageKey};
 /// [`ManualClock`] (none: storage is timeless).
 pub const TIME_TRAVEL: &[&str] = &[];
 
-/// Runs every storage case, each on a fresh implementation from `make`.
-pub async fn run_all<F, Fut>(make: F)
-where
-    F: Fn(ManualClock) -> Fut,
-    Fut: Future<Output = Fixture<dyn Storage>>,
-{
-    run_cases!(
-        storage,
-        make,
-        [
+/// The cases of this suite, listed once: `__kite_storage_cases!([callback] args…)` expands to
+/// `callback!(args… [case, …])`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kite_storage_cases {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! { $($args)* [
             round_trip,
             overwrite_replaces,
             missing_objects,
@@ -44,8 +41,20 @@ where
             put_file_and_get_to_file,
             concurrent_writers_never_mix,
             delete_then_reuse_folder,
-        ]
-    );
+        ] }
+    };
+}
+
+/// The names of every case of this suite.
+pub const CASES: &[&str] = crate::__kite_storage_cases!([crate::__kite_case_names]);
+
+/// Runs every storage case, each on a fresh implementation from `make`.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn(ManualClock) -> Fut,
+    Fut: Future<Output = Fixture<dyn Storage>>,
+{
+    crate::__kite_storage_cases!([run_cases] storage, make,);
 }
 
 fn key(k: &str) -> StorageKey {
