@@ -1,9 +1,13 @@
 //! [`Expr`]: the attribute names and values of a condition, update, key or projection
-//! expression, and the conditions of [`Expect`] on an item.
+//! expression, and the conditions of [`Expect`] on an item; [`Conditional`], the requests
+//! that carry such a condition.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, PutBuilder};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use kite_ports::Expect;
 
 use super::encoding::{Attrs, EXP, PK, VER, n};
@@ -72,3 +76,34 @@ impl Expr {
         }
     }
 }
+
+/// A write request (or transaction item) that carries a condition expression and returns
+/// the old item when the condition fails.
+pub(super) trait Conditional: Sized {
+    /// Sets `condition` (none: unconditional) with the names and values of `expr`, and asks
+    /// for the old item (`ALL_OLD`) when the condition fails.
+    fn conditioned(self, condition: Option<String>, expr: &Expr) -> Self;
+}
+
+macro_rules! conditional {
+    ($($builder:ty),*) => {$(
+        impl Conditional for $builder {
+            fn conditioned(self, condition: Option<String>, expr: &Expr) -> Self {
+                self.set_condition_expression(condition)
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+            }
+        }
+    )*};
+}
+
+conditional!(
+    PutItemFluentBuilder,
+    DeleteItemFluentBuilder,
+    PutBuilder,
+    DeleteBuilder,
+    ConditionCheckBuilder
+);

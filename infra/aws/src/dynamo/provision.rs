@@ -47,8 +47,7 @@ pub async fn delete_table(clients: &Clients, full_name: &str) -> Result<(), Docu
             _ => return Err(table_sdk_failure(full_name, "DeleteTable", &err)),
         },
     }
-    let deadline = tokio::time::Instant::now() + TABLE_WAIT;
-    let mut delay = Duration::from_millis(100);
+    let mut poll = Poll::new();
     loop {
         match db.describe_table().table_name(full_name).send().await {
             Ok(_) => {}
@@ -57,15 +56,13 @@ pub async fn delete_table(clients: &Clients, full_name: &str) -> Result<(), Docu
                 _ => return Err(table_sdk_failure(full_name, "DescribeTable", &err)),
             },
         }
-        if tokio::time::Instant::now() >= deadline {
+        if !poll.wait().await {
             return Err(table_failure(
                 full_name,
                 "DeleteTable",
                 format!("still there after {} s", TABLE_WAIT.as_secs()),
             ));
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -102,13 +99,32 @@ fn build_failed<'a>(
     full_name: &'a str,
     operation: &'static str,
 ) -> impl Fn(BuildError) -> DocumentError + 'a {
-    move |e| {
-        backend(
-            full_name,
-            operation,
-            format!("DynamoDB table `{full_name}`"),
-            e,
-        )
+    move |e| table_failure(full_name, operation, e.to_string())
+}
+
+/// The pauses between polls of [`create_table`] and [`delete_table`]: 100 ms, doubling up
+/// to 5 s, until [`TABLE_WAIT`] has passed.
+struct Poll {
+    deadline: tokio::time::Instant,
+    delay: Duration,
+}
+
+impl Poll {
+    fn new() -> Self {
+        Self {
+            deadline: tokio::time::Instant::now() + TABLE_WAIT,
+            delay: Duration::from_millis(100),
+        }
+    }
+
+    /// Waits before the next poll; `false` (at once) when the deadline has passed.
+    async fn wait(&mut self) -> bool {
+        if tokio::time::Instant::now() >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(Duration::from_secs(5));
+        true
     }
 }
 
@@ -192,8 +208,7 @@ async fn wait_until_active(
     def: &TableDef,
     full_name: &str,
 ) -> Result<(), DocumentError> {
-    let deadline = tokio::time::Instant::now() + TABLE_WAIT;
-    let mut delay = Duration::from_millis(100);
+    let mut poll = Poll::new();
     loop {
         let out = db
             .describe_table()
@@ -211,15 +226,13 @@ async fn wait_until_active(
         if is_active(def, full_name, &table)? {
             return Ok(());
         }
-        if tokio::time::Instant::now() >= deadline {
+        if !poll.wait().await {
             return Err(table_failure(
                 full_name,
                 "DescribeTable",
                 format!("not ACTIVE after {} s", TABLE_WAIT.as_secs()),
             ));
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

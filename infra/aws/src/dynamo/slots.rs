@@ -71,19 +71,24 @@ impl Default for IndexSlots {
     /// those of the port's contract suite (`by_ns`, `by_x`, `by_kind`, `by_sort` → 1,
     /// `by_flow` → 2, `by_state` → 3).
     fn default() -> Self {
-        Self::empty()
-            .with("namespace", 1)
-            .with("execution", 1)
-            .with("flow", 2)
-            .with("state", 3)
-            .with("trigger_listen", 2)
-            .with("trigger_due", 3)
-            .with("by_ns", 1)
-            .with("by_x", 1)
-            .with("by_kind", 1)
-            .with("by_sort", 1)
-            .with("by_flow", 2)
-            .with("by_state", 3)
+        [
+            ("namespace", 1),
+            ("execution", 1),
+            ("flow", 2),
+            ("state", 3),
+            ("trigger_listen", 2),
+            ("trigger_due", 3),
+            ("by_ns", 1),
+            ("by_x", 1),
+            ("by_kind", 1),
+            ("by_sort", 1),
+            ("by_flow", 2),
+            ("by_state", 3),
+        ]
+        .into_iter()
+        .fold(Self::empty(), |slots, (index, slot)| {
+            slots.with(index, slot)
+        })
     }
 }
 

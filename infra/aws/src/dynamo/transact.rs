@@ -9,16 +9,13 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use kite_ports::documents::validate_transaction;
 use kite_ports::{Document, DocumentError, Expect, WriteOp};
 
 use super::encoding::{PK, SlotValues, instant_number, item_size, pk};
 use super::errors::{backend, invalid, sdk_failure};
-use super::expr::Expr;
+use super::expr::{Conditional, Expr};
 use super::index_cache::IndexKeys;
 use super::{DynamoDocuments, MAX_ATTEMPTS};
 use crate::metrics::write_units;
@@ -172,11 +169,8 @@ impl DynamoDocuments {
                     };
                     self.prepare_put(&mut prepared, i, put, &now)?;
                 }
-                WriteOp::Delete { expected, .. } => {
-                    self.prepare_delete(&mut prepared, i, op, *expected, &now)?;
-                }
-                WriteOp::Check { expected, .. } => {
-                    self.prepare_check(&mut prepared, i, op, *expected, &now)?;
+                WriteOp::Delete { expected, .. } | WriteOp::Check { expected, .. } => {
+                    self.prepare_keyed(&mut prepared, i, op, *expected, &now)?;
                 }
             }
         }
@@ -261,10 +255,7 @@ impl DynamoDocuments {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .conditioned(condition, &expr)
             .build()
             .map_err(|e| self.build_failed(table, key, e))?;
         prepared
@@ -275,8 +266,9 @@ impl DynamoDocuments {
         Ok(())
     }
 
-    /// Adds operation `i`, a delete, to `prepared`.
-    fn prepare_delete(
+    /// Adds operation `i`, a delete or a check, to `prepared` (nothing is sent for a check
+    /// with `Expect::Any`).
+    fn prepare_keyed(
         &self,
         prepared: &mut Prepared,
         i: usize,
@@ -285,54 +277,34 @@ impl DynamoDocuments {
         now: &str,
     ) -> Result<(), DocumentError> {
         let (table, key) = op.target();
-        prepared.write_units += 2.0 * write_units(pk(table, key).len());
+        let is_check = matches!(op, WriteOp::Check { .. });
+        prepared.results.push(None);
         let mut expr = Expr::default();
         let condition = expr.expect(expected, now);
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(table, key)))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| self.build_failed(table, key, e))?;
-        prepared
-            .items
-            .push(TransactWriteItem::builder().delete(delete).build());
-        prepared.sent.push((i, expected));
-        prepared.results.push(None);
-        Ok(())
-    }
-
-    /// Adds operation `i`, a check, to `prepared` (nothing is sent for `Expect::Any`).
-    fn prepare_check(
-        &self,
-        prepared: &mut Prepared,
-        i: usize,
-        op: &WriteOp,
-        expected: Expect,
-        now: &str,
-    ) -> Result<(), DocumentError> {
-        let (table, key) = op.target();
-        prepared.results.push(None);
-        let mut expr = Expr::default();
-        let Some(condition) = expr.expect(expected, now) else {
+        if is_check && condition.is_none() {
             return Ok(());
-        };
+        }
         prepared.write_units += 2.0 * write_units(pk(table, key).len());
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_attrs(table, key)))
-            .condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| self.build_failed(table, key, e))?;
-        prepared
-            .items
-            .push(TransactWriteItem::builder().condition_check(check).build());
+        let item_key = Some(Self::key_attrs(table, key));
+        let build_failed = |e| self.build_failed(table, key, e);
+        let item = if is_check {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(item_key)
+                .conditioned(condition, &expr)
+                .build()
+                .map_err(build_failed)?;
+            TransactWriteItem::builder().condition_check(check).build()
+        } else {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(item_key)
+                .conditioned(condition, &expr)
+                .build()
+                .map_err(build_failed)?;
+            TransactWriteItem::builder().delete(delete).build()
+        };
+        prepared.items.push(item);
         prepared.sent.push((i, expected));
         Ok(())
     }

@@ -2,10 +2,11 @@
 //! absence condition, `UpdateItem` for `Expect::Any`), `DeleteItem`, and the conflict
 //! reported when a condition fails, with the version found.
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValue;
 use kite_ports::documents::{validate_key, validate_table};
 use kite_ports::{Document, DocumentError, Expect, Versioned};
 
@@ -14,7 +15,7 @@ use super::encoding::{
     item_size, n, pk, s, ttl_seconds,
 };
 use super::errors::{WriteFail, backend, invalid, sdk_failure};
-use super::expr::Expr;
+use super::expr::{Conditional, Expr};
 use super::{DynamoDocuments, MAX_ATTEMPTS};
 use crate::metrics::{read_units, write_units};
 
@@ -109,11 +110,8 @@ impl DynamoDocuments {
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_attrs(table, key)))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
+            .conditioned(condition, &expr)
             .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let err = match result {
@@ -132,18 +130,15 @@ impl DynamoDocuments {
             }
             Err(err) => err,
         };
-        self.metrics.add_units(0.0, write_units(0));
-        if let Some(DeleteItemError::ConditionalCheckFailedException(e)) = err.as_service_error() {
-            Err(self
-                .conflict(table, key, expected, "DeleteItem", e.item().cloned())
-                .await)
-        } else {
-            Err(sdk_failure(
-                table,
-                "DeleteItem",
-                self.context(table, key),
-                &err,
-            ))
+        let old = match err.as_service_error() {
+            Some(DeleteItemError::ConditionalCheckFailedException(e)) => Some(e.item().cloned()),
+            _ => None,
+        };
+        match self.write_failed(table, key, "DeleteItem", &err, old) {
+            WriteFail::Condition(old) => {
+                Err(self.conflict(table, key, expected, "DeleteItem", old).await)
+            }
+            WriteFail::Other(err) => Err(err),
         }
     }
 
@@ -223,10 +218,7 @@ impl DynamoDocuments {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .conditioned(condition, &expr)
             .send()
             .await;
         let err = match result {
@@ -236,17 +228,11 @@ impl DynamoDocuments {
             }
             Err(err) => err,
         };
-        self.metrics.add_units(0.0, write_units(0));
-        if let Some(PutItemError::ConditionalCheckFailedException(e)) = err.as_service_error() {
-            Err(WriteFail::Condition(e.item().cloned()))
-        } else {
-            Err(WriteFail::Other(sdk_failure(
-                table,
-                "PutItem",
-                self.context(table, key),
-                &err,
-            )))
-        }
+        let old = match err.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(e)) => Some(e.item().cloned()),
+            _ => None,
+        };
+        Err(self.write_failed(table, key, "PutItem", &err, old))
     }
 
     /// The `Expect::Any` put: an `UpdateItem` continuing the version of an absent or live
@@ -284,16 +270,31 @@ impl DynamoDocuments {
             }
             Err(err) => err,
         };
+        let old = match err.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(_)) => Some(None),
+            _ => None,
+        };
+        Err(self.write_failed(table, key, "UpdateItem", &err, old))
+    }
+
+    /// Counts a failed write (a unit) and says why it failed: its condition, with the old
+    /// item in `condition_failed` (`Some(None)`: the service returned none), or `err`.
+    fn write_failed<E, R>(
+        &self,
+        table: &str,
+        key: &str,
+        operation: &'static str,
+        err: &SdkError<E, R>,
+        condition_failed: Option<Option<Attrs>>,
+    ) -> WriteFail
+    where
+        E: std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
         self.metrics.add_units(0.0, write_units(0));
-        if let Some(UpdateItemError::ConditionalCheckFailedException(_)) = err.as_service_error() {
-            Err(WriteFail::Condition(None))
-        } else {
-            Err(WriteFail::Other(sdk_failure(
-                table,
-                "UpdateItem",
-                self.context(table, key),
-                &err,
-            )))
+        match condition_failed {
+            Some(old) => WriteFail::Condition(old),
+            None => WriteFail::Other(sdk_failure(table, operation, self.context(table, key), err)),
         }
     }
 }
