@@ -7,7 +7,9 @@
 //! * [`runtime_api`]: cold-start measurement of a built function under a minimal Runtime API.
 //! * [`resources`]: the resource definitions shared with Terraform (`terraform/resources.json`).
 //! * [`sqs`]: [`SqsQueue`], the `Queue` port on Amazon SQS.
-//! * [`dynamo`]: [`DynamoDocuments`], the `DocumentStore` port on one DynamoDB table.
+//! * [`dynamo`]: [`DynamoDocuments`], the `DocumentStore` port on one DynamoDB table (one
+//!   submodule per concern: item encoding, expressions, writes, transactions, queries, the
+//!   TTL sweep, table provisioning).
 //! * [`s3`]: [`S3Storage`], the `Storage` port on Amazon S3.
 //! * [`secrets`]: `secret()` values from AWS Secrets Manager.
 //! * [`infra`]: `kite infra up/down`: creates and removes the resources.
