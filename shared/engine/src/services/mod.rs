@@ -68,6 +68,9 @@ pub enum ServiceError {
     /// Invalid inputs.
     #[error("invalid inputs: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Inputs(Vec<kite_flow::inputs::InputError>),
+    /// Flow concurrency slots could not be asked for or released.
+    #[error(transparent)]
+    Concurrency(#[from] concurrency::ConcurrencyError),
     /// Anything else, with a message for humans.
     #[error("{0}")]
     Other(String),
@@ -77,7 +80,11 @@ impl ServiceError {
     /// Whether retrying may succeed: the store or a queue failed (throttling, a network
     /// error, a lost race). Malformed messages, missing flows and the like fail every time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ServiceError::Repo(_) | ServiceError::Queue(_))
+        match self {
+            ServiceError::Repo(_) | ServiceError::Queue(_) => true,
+            ServiceError::Concurrency(e) => e.is_retryable(),
+            _ => false,
+        }
     }
 }
 
