@@ -15,12 +15,16 @@
 //! - `flowable/`: one file per flowable task type.
 //! - `inline/`: runnable tasks pure enough to run inside the executor (Log, Return...).
 //! - `retry.rs`: retry policies.
+//! - `lookups.rs`: the values a decision needs from outside (`kv()`, `secret()`,
+//!   `read()`...), answered from the record; a missing one makes the decision return
+//!   [`Action::Need`].
 
 pub mod branch;
 pub mod context;
 pub mod flowable;
 pub mod inline;
 pub mod limits;
+pub mod lookups;
 pub mod operator;
 pub mod record;
 pub mod retry;
@@ -89,6 +93,13 @@ impl std::fmt::Debug for Cx<'_> {
 ///
 /// Returns the actions to carry out. When `event_id` equals the last applied event, the
 /// record is left as is and the previous actions are returned again.
+///
+/// No I/O: `rt.host` is never called. Expression functions that need the outside world
+/// (`kv()`, `secret()`, `read()`, `fileSize()`, `fileExists()`) are answered from
+/// `rec.internal.lookups` (see [`lookups`]); when one is missing, the only action
+/// returned is [`Action::Need`] and `rec` is left half-decided: the caller discards it,
+/// records the values into the record it had ([`lookups::Lookups::record`]) and calls
+/// `handle` again.
 pub fn handle(
     flow: &Flow,
     rec: &mut Record,
@@ -108,15 +119,22 @@ pub fn handle(
         return Vec::new();
     }
     // One masking scope per step: the secret values this step renders are masked in what
-    // it writes (see `crate::masking`).
-    let scoped = rt.scoped();
+    // it writes (see `crate::masking`). Renders answer I/O functions from the record.
+    let needs = lookups::Needs::default();
+    let host = lookups::RecordedHost::new(&rec.internal.lookups, event_id, needs.clone());
+    let scoped = rt.scoped().with_host(std::sync::Arc::new(host));
     let changes_from = rec.execution.state.histories.len();
     let mut cx = Cx::new(flow, rec, &scoped, now);
     cx.apply(event);
     cx.decide();
+    let needed = needs.take();
+    if !needed.is_empty() {
+        return vec![Action::Need(needed)];
+    }
     cx.mask_secrets();
     cx.flush_logs();
     let mut actions = std::mem::take(&mut cx.actions);
+    rec.internal.lookups.settle(event_id);
     announce_state_changes(rec, changes_from, &mut actions);
     let previous = rec.internal.last_event.replace(event_id.to_owned());
     let previous_actions = std::mem::replace(&mut rec.internal.outbox, actions.clone());
@@ -150,6 +168,10 @@ pub fn fail(
         return Vec::new();
     }
     let changes_from = rec.execution.state.histories.len();
+    // No lookups here: an I/O function fails its render ("not known").
+    let host =
+        lookups::RecordedHost::new(&lookups::Lookups::default(), "", lookups::Needs::default());
+    let rt = &rt.with_host(std::sync::Arc::new(host));
     let mut cx = Cx::new(flow, rec, rt, now);
     cx.log(None, LogLevel::Error, message);
     cx.stop_all(State::Failed);

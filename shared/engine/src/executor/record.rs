@@ -80,6 +80,10 @@ pub struct Internal {
     /// Deprecated Subflow `outputs` to render for the parent when this execution ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow_outputs: Option<Map<String, Value>>,
+    /// The values looked up for the last applied event (`kv()`, `read()`...; secrets only
+    /// in memory): see [`super::lookups`].
+    #[serde(default, skip_serializing_if = "super::lookups::Lookups::is_empty")]
+    pub lookups: super::lookups::Lookups,
 }
 
 /// A task run result reported by a worker.
@@ -313,6 +317,10 @@ pub enum Action {
     /// again with a redelivered event); `history_index` names the change, so a reaction
     /// keyed on it happens once.
     ExecutionStateChanged(StateChange),
+    /// The decision needs these values from the outside (see [`super::lookups`]): it
+    /// decided nothing, its record is to be discarded; the service looks them up, records
+    /// them into the record it had and decides again. Always the only action returned.
+    Need(Vec<super::lookups::Lookup>),
 }
 
 /// One change of an execution's state, with the facts a Flow trigger looks at as they

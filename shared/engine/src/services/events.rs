@@ -24,6 +24,7 @@ use kite_ports::{DocumentError, Expect, OutgoingMessage};
 
 use super::{Platform, ServiceError, TimerMessage, concurrency, now_ms};
 use crate::executor::limits::Ceiling;
+use crate::executor::lookups::{Looked, Lookup};
 use crate::executor::{self, Action, Event, Record, record::EARLIER_OUTBOXES};
 use crate::model::State;
 use crate::repo::RepoError;
@@ -59,6 +60,17 @@ impl RecordCache {
             map.insert(rec.execution.id.clone(), (rec, version));
         }
     }
+}
+
+/// Most rounds of lookups one event's decision may ask for.
+const MAX_NEED_ROUNDS: usize = 8;
+
+/// A decision, its needs answered.
+enum Decided {
+    /// The record and the actions.
+    Done(Record, Vec<Action>),
+    /// It needed values and its record is half decided (no copy was kept).
+    Lost,
 }
 
 /// How far a run of executor messages got.
@@ -128,7 +140,10 @@ impl Platform {
     /// carries out their actions.
     async fn apply_events(&self, id: &str, msgs: &[ExecutorMessage]) -> Result<(), ServiceError> {
         let mut cached = self.records.take(id);
-        loop {
+        // Keep a copy of the record before each decision, to decide again after a `Need`.
+        // Only for flows that may need lookups, unless one needed them unexpectedly.
+        let mut always_copy = false;
+        'read: loop {
             let from_cache = cached.is_some();
             let (mut rec, version) = match cached.take() {
                 Some(found) => found,
@@ -149,6 +164,7 @@ impl Platform {
                 .await
                 .inspect_err(|e| tracing::error!(execution = %id, "cannot load the flow: {e}"))?;
             let flow = Arc::new(flow);
+            let copy = always_copy || executor::lookups::may_look_up(&flow);
             let before = rec.internal.last_event.clone();
             let mut actions = Vec::new();
             let mut ended = Vec::new();
@@ -169,9 +185,23 @@ impl Platform {
                     &msg.event
                 };
                 let now = now_ms(self.clock.as_ref());
-                let (back, acts) = self.decide(&flow, rec, event, &msg.id, now).await;
-                rec = back;
-                actions.extend(acts);
+                match self
+                    .decide_with_lookups(&flow, rec, event, &msg.id, now, copy)
+                    .await?
+                {
+                    Decided::Done(back, acts) => {
+                        rec = back;
+                        actions.extend(acts);
+                    }
+                    Decided::Lost => {
+                        // A decision needed lookups but no copy was kept: its record is
+                        // half decided. Nothing was written: read the record again and
+                        // decide again, keeping copies this time.
+                        always_copy = true;
+                        cached = None;
+                        continue 'read;
+                    }
+                }
             }
             // A record changes when an event is applied (its id becomes the last one) or
             // admission settled it; events delivered again change nothing.
@@ -245,6 +275,65 @@ impl Platform {
             tracing::info!(execution = %rec.execution.id, parent = %parent, "parent killed: the child is killed instead of started");
         }
         Ok(killed)
+    }
+
+    /// Applies `event` to `rec` and decides, answering what the decision needs: when it
+    /// returns [`Action::Need`], the values are looked up here (outside the decision),
+    /// recorded into the copy of the record taken before deciding, and the event is
+    /// decided again, at most [`MAX_NEED_ROUNDS`] times. [`Decided::Lost`] when a decision
+    /// needed values and no copy was kept (`copy` false).
+    async fn decide_with_lookups(
+        &self,
+        flow: &Arc<Flow>,
+        mut rec: Record,
+        event: &Event,
+        event_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        copy: bool,
+    ) -> Result<Decided, ServiceError> {
+        for _ in 0..=MAX_NEED_ROUNDS {
+            let spare = copy.then(|| rec.clone());
+            let (back, actions) = self.decide(flow, rec, event, event_id, now).await;
+            let [Action::Need(needed)] = actions.as_slice() else {
+                return Ok(Decided::Done(back, actions));
+            };
+            let Some(mut spare) = spare else {
+                return Ok(Decided::Lost);
+            };
+            tracing::debug!(
+                execution = %spare.execution.id,
+                event = %event_id,
+                needs = %needed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                "the decision needs values: looking them up"
+            );
+            let answers = self.look_up(needed.clone()).await;
+            spare.internal.lookups.record(event_id, answers);
+            rec = spare;
+        }
+        Err(ServiceError::Decision {
+            execution: rec.execution.id.clone(),
+            event: event_id.to_owned(),
+            reason: format!(
+                "it still needed values after {MAX_NEED_ROUNDS} rounds of lookups \
+                 (kv(), secret(), read()... whose answers lead to more of them)"
+            ),
+        })
+    }
+
+    /// Answers `needed` with the platform's host (I/O, on the blocking pool: the host
+    /// blocks on the async ports).
+    async fn look_up(&self, needed: Vec<Lookup>) -> Vec<(Lookup, Looked)> {
+        let host = self.rt.host.clone();
+        on_blocking_pool(move || {
+            needed
+                .into_iter()
+                .map(|l| {
+                    let answer = l.answer(host.as_ref());
+                    (l, answer)
+                })
+                .collect()
+        })
+        .await
     }
 
     /// Applies `msg` to `rec` with the pure decision function, on the blocking pool: a
@@ -431,6 +520,12 @@ impl Platform {
                     events.push(self.event_message(&execution_id, event).await?);
                 }
                 Action::KillTask { .. } => {}
+                // Answered before the decision is kept (`decide_with_lookups`).
+                Action::Need(needed) => tracing::warn!(
+                    execution = %rec.execution.id,
+                    "a Need action reached carry_out; ignored ({} lookups)",
+                    needed.len()
+                ),
                 Action::KillExecution { execution_id } => {
                     events.push(self.event_message(&execution_id, Event::Kill).await?);
                 }

@@ -68,6 +68,16 @@ pub enum ServiceError {
     /// Invalid inputs.
     #[error("invalid inputs: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Inputs(Vec<kite_flow::inputs::InputError>),
+    /// A decision could not be completed.
+    #[error("execution {execution}, event {event}: the decision failed: {reason}")]
+    Decision {
+        /// The execution.
+        execution: String,
+        /// The event being applied.
+        event: String,
+        /// Why.
+        reason: String,
+    },
     /// Flow concurrency slots could not be asked for or released.
     #[error(transparent)]
     Concurrency(#[from] concurrency::ConcurrencyError),
