@@ -2,7 +2,10 @@
 //! any call and still decides flows whose executor-rendered expressions (an If condition,
 //! a Log message, a Return format) use `kv()`, `secret()`, `read()`, `fileSize()` and
 //! `fileExists()`: their values come in as data (recorded in the record), and a value not
-//! recorded yet makes the decision return `Action::Need` naming it.
+//! recorded yet makes the decision return `Action::Need` naming it. End to end (in-memory
+//! ports), the executor's service answers the `Need` and decides again.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -288,4 +291,96 @@ tasks:
     assert_eq!(asked, vec![vec![n]], "looked up again for the new event");
     assert_eq!(output(&rec, "first"), Some(json!("1")));
     assert_eq!(output(&rec, "second"), Some(json!("2")));
+}
+
+// ---------------------------------------------------------------------------------------
+// End to end: the service answers Need
+// ---------------------------------------------------------------------------------------
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_answers_what_a_decision_needs() {
+    let kite = support::Setup::new()
+        .env(&[("SECRET_API_KEY", &b64(SECRET))])
+        .start()
+        .await;
+    let p = &kite.platform;
+    p.repos
+        .kv
+        .set("kite.pure", "enabled", json!(true), None, true)
+        .await
+        .unwrap();
+    p.repos
+        .kv
+        .set("other.ns", "greeting", json!("hi"), None, true)
+        .await
+        .unwrap();
+    let uri = kite
+        .put("kite.pure/data/greeting.txt", "hello from a file")
+        .await;
+    assert_eq!(uri, FILE);
+    let flow = kite.deploy(&FLOW.replace("FILE", FILE)).await;
+    let e = kite.execute(&flow, json!({})).await;
+    assert_eq!(e.state.current, State::Success, "{:#?}", e.task_run_list);
+    let ret = e.task_run_list.iter().find(|r| r.task_id == "ret").unwrap();
+    assert_eq!(
+        ret.outputs.get("value"),
+        Some(&json!("hi hello from a file"))
+    );
+    let logs = kite
+        .logs_until(&e.id, |l| l.iter().any(|l| l.message.starts_with("key=")))
+        .await;
+    assert!(
+        logs.iter()
+            .any(|l| l.message == "key=****** size=17 exists=true"),
+        "{logs:#?}"
+    );
+    // The stored record keeps the answers of its last event for a replay, never the secret.
+    let (rec, _) = p.repos.executions.get(&e.id).await.unwrap().unwrap();
+    let stored = kite_engine::repo::executions::ExecutionRepo::encode(&rec).unwrap();
+    assert!(!stored.contains(SECRET));
+    assert!(
+        rec.internal
+            .lookups
+            .values
+            .iter()
+            .any(|(l, v)| *l == Lookup::Read { uri: FILE.into() }
+                && *v == Looked::Ok(json!("hello from a file"))),
+        "{:?}",
+        rec.internal.lookups
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_reading_a_large_file_fails_clearly() {
+    let kite = support::Setup::new().start().await;
+    let big = "x".repeat(kite_engine::executor::lookups::MAX_READ_BYTES + 1);
+    let uri = kite.put("kite.pure/data/big.txt", &big).await;
+    let src = format!(
+        "id: big\nnamespace: kite.pure\ntasks:\n  - id: ret\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ read('{uri}') }}}}\"\n"
+    );
+    let e = kite.run(&src, json!({})).await;
+    assert_eq!(e.state.current, State::Failed);
+    let logs = kite
+        .logs_until(&e.id, |l| l.iter().any(|l| l.message.contains("KiB")))
+        .await;
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("reads at most 64 KiB") && l.message.contains(&uri)),
+        "{logs:#?}"
+    );
+    let (rec, _) = kite
+        .platform
+        .repos
+        .executions
+        .get(&e.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = kite_engine::repo::executions::ExecutionRepo::encode(&rec).unwrap();
+    assert!(stored.len() < big.len(), "the content was not recorded");
 }
