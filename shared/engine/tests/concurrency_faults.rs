@@ -2,6 +2,10 @@
 //! for a slot is retried (never dead-lettered, even on the receive that would dead-letter a
 //! permanent failure), and a slots document that does not parse fails loudly, naming the
 //! document, and is left as it is (never reset to empty).
+//!
+//! Admission is events and actions like the rest: the decision asks for a slot
+//! (`Action::RequestSlot`), the service answers with `Event::Slot`, an ended execution
+//! releases it (`Action::ReleaseSlot`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -199,4 +203,116 @@ async fn a_corrupt_slots_document_fails_loudly_and_is_not_reset() {
     assert_eq!(stored.value, "{not json", "the document was not reset");
     let e = p.execution(&id).await.unwrap().unwrap();
     assert_eq!(e.state.current, State::Failed, "never admitted");
+}
+
+// ---------------------------------------------------------------------------------------
+// The decision's side: slots as actions and events
+// ---------------------------------------------------------------------------------------
+
+mod pure {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use kite_engine::executor::{self, Action, Event, Record, Runtime, SlotAnswer};
+    use kite_engine::model::{Execution, State};
+    use serde_json::Map;
+
+    fn setup(behavior: &str) -> (kite_flow::Flow, Record, Runtime) {
+        let src = super::FLOW.replace("QUEUE", behavior);
+        let mut flow = kite_flow::parse_flow(&src).flow.unwrap();
+        flow.revision = Some(1);
+        let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap();
+        let exec = Execution::new(
+            "slotExecution00000001".into(),
+            &flow,
+            Map::new(),
+            Vec::new(),
+            now,
+        );
+        let rt = Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
+        (flow, Record::new(exec), rt)
+    }
+
+    fn step(
+        f: &kite_flow::Flow,
+        rec: &mut Record,
+        rt: &Runtime,
+        e: Event,
+        id: &str,
+    ) -> Vec<Action> {
+        let now = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 1).single().unwrap();
+        executor::handle(f, rec, &e, id, rt, now)
+    }
+
+    #[test]
+    fn a_start_asks_for_a_slot_and_a_granted_one_runs_and_is_released() {
+        let (f, mut rec, rt) = setup("QUEUE");
+        let actions = step(&f, &mut rec, &rt, Event::Start, "start");
+        assert_eq!(actions, vec![Action::RequestSlot]);
+        assert_eq!(
+            rec.execution.current(),
+            State::Created,
+            "nothing runs before the answer"
+        );
+        let answer = Event::Slot {
+            answer: SlotAnswer::Granted,
+        };
+        let actions = step(&f, &mut rec, &rt, answer, "start-slot");
+        assert_eq!(rec.execution.current(), State::Success);
+        let release = actions.iter().position(|a| *a == Action::ReleaseSlot);
+        let ended = actions
+            .iter()
+            .position(|a| matches!(a, Action::Ended { .. }));
+        assert!(
+            release.is_some() && release < ended,
+            "released, then ended: {actions:#?}"
+        );
+        // The start delivered again asks again (the service's write is idempotent).
+        assert_eq!(
+            step(&f, &mut rec, &rt, Event::Start, "start"),
+            vec![Action::RequestSlot]
+        );
+    }
+
+    #[test]
+    fn a_queued_execution_waits_for_unqueue() {
+        let (f, mut rec, rt) = setup("QUEUE");
+        step(&f, &mut rec, &rt, Event::Start, "start");
+        let answer = Event::Slot {
+            answer: SlotAnswer::Queued,
+        };
+        let actions = step(&f, &mut rec, &rt, answer, "start-slot");
+        assert_eq!(rec.execution.current(), State::Queued);
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::ExecutionStateChanged(c) if c.state == State::Queued)),
+            "{actions:#?}"
+        );
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, Action::ReleaseSlot | Action::Ended { .. }))
+        );
+        step(&f, &mut rec, &rt, Event::Unqueue, "unqueue");
+        assert_eq!(rec.execution.current(), State::Success);
+    }
+
+    #[test]
+    fn cancel_and_fail_answers_end_the_execution_without_a_slot_to_release() {
+        for (behavior, answer, state) in [
+            ("CANCEL", SlotAnswer::Cancelled, State::Cancelled),
+            ("FAIL", SlotAnswer::Failed, State::Failed),
+        ] {
+            let (f, mut rec, rt) = setup(behavior);
+            step(&f, &mut rec, &rt, Event::Start, "start");
+            let actions = step(&f, &mut rec, &rt, Event::Slot { answer }, "start-slot");
+            assert_eq!(rec.execution.current(), state);
+            assert!(rec.execution.task_run_list.is_empty());
+            assert!(
+                !actions.iter().any(|a| matches!(a, Action::ReleaseSlot)),
+                "{actions:#?}"
+            );
+        }
+    }
 }

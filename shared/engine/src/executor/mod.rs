@@ -39,7 +39,8 @@ use serde_json::{Map, Value};
 
 pub use context::Runtime;
 pub use record::{
-    Action, Event, Record, StateChange, SubflowRequest, TimerKind, WorkerJob, WorkerResult,
+    Action, Event, Record, SlotAnswer, StateChange, SubflowRequest, TimerKind, WorkerJob,
+    WorkerResult,
 };
 
 use crate::model::{Attempt, LogEntry, State, StateHistory, TaskRun, ids};
@@ -66,6 +67,9 @@ pub struct Cx<'f> {
     track: Option<Tracking>,
     /// What this decision learned about its loops (see [`flowable::for_each::Progress`]).
     loops: std::cell::RefCell<HashMap<String, flowable::for_each::Progress>>,
+    /// This step decides nothing more: the execution waits for its concurrency slot's
+    /// answer, or that answer ended it.
+    hold: bool,
 }
 
 /// The runs the decision loop looks at, kept in step with the changes the loop makes
@@ -250,6 +254,7 @@ impl<'f> Cx<'f> {
             logs: Vec::new(),
             track: None,
             loops: std::cell::RefCell::default(),
+            hold: false,
         }
     }
 
@@ -564,7 +569,15 @@ impl<'f> Cx<'f> {
 
     fn apply(&mut self, event: &Event) {
         match event {
-            Event::Start => {}
+            Event::Start => {
+                // Flow concurrency: a slot is asked for first (see `Event::Slot`).
+                if self.flow.concurrency.is_some() && self.rec.execution.current() == State::Created
+                {
+                    self.actions.push(Action::RequestSlot);
+                    self.hold = true;
+                }
+            }
+            Event::Slot { answer } => self.apply_slot(*answer),
             Event::WorkerResult(r) => self.apply_worker_result(r),
             Event::Timer(t) => self.apply_timer(t),
             Event::SubflowEnded {
@@ -619,6 +632,31 @@ impl<'f> Cx<'f> {
                 }
             }
         }
+    }
+
+    /// The answer to this execution's concurrency slot request.
+    fn apply_slot(&mut self, answer: SlotAnswer) {
+        if self.rec.execution.current() != State::Created {
+            return;
+        }
+        let state = match answer {
+            SlotAnswer::Granted => return,
+            SlotAnswer::Queued => State::Queued,
+            SlotAnswer::Cancelled => State::Cancelled,
+            SlotAnswer::Failed => State::Failed,
+        };
+        let now = self.now;
+        self.rec.execution.state.set(state, now);
+        self.hold = true;
+    }
+
+    /// The execution ended in `state`: its concurrency slot is released, then the end
+    /// is announced.
+    fn push_ended(&mut self, state: State) {
+        if self.flow.concurrency.is_some() {
+            self.actions.push(Action::ReleaseSlot);
+        }
+        self.actions.push(Action::Ended { state });
     }
 
     fn apply_worker_result(&mut self, r: &WorkerResult) {
@@ -710,7 +748,7 @@ impl<'f> Cx<'f> {
     /// The decision loop.
     fn decide(&mut self) {
         let now = self.now;
-        if self.rec.execution.current() == State::Queued {
+        if self.hold || self.rec.execution.current() == State::Queued {
             return;
         }
         if self.rec.execution.current() == State::Restarted {
@@ -1257,9 +1295,7 @@ impl<'f> Cx<'f> {
                 "Flow failed: a new execution will retry it",
             );
             self.actions.push(Action::RetryExecution { at });
-            self.actions.push(Action::Ended {
-                state: State::Retried,
-            });
+            self.push_ended(State::Retried);
             return;
         }
         if matches!(state, State::Success | State::Warning) && !self.flow.outputs.is_empty() {
@@ -1314,7 +1350,7 @@ impl<'f> Cx<'f> {
                 error,
             });
         }
-        self.actions.push(Action::Ended { state });
+        self.push_ended(state);
     }
 
     fn flow_outputs(&self) -> Result<Map<String, Value>, String> {
