@@ -68,7 +68,7 @@ const MAX_NEED_ROUNDS: usize = 8;
 /// A decision, its needs answered.
 enum Decided {
     /// The record and the actions.
-    Done(Record, Vec<Action>),
+    Done(Box<Record>, Vec<Action>),
     /// It needed values and its record is half decided (no copy was kept).
     Lost,
 }
@@ -181,7 +181,7 @@ impl Platform {
                     .await?
                 {
                     Decided::Done(back, acts) => {
-                        rec = back;
+                        rec = *back;
                         acts
                     }
                     Decided::Lost => {
@@ -210,7 +210,7 @@ impl Platform {
                     .await?
                 {
                     Decided::Done(back, acts) => {
-                        rec = back;
+                        rec = *back;
                         actions.extend(acts);
                     }
                     Decided::Lost => {
@@ -316,7 +316,7 @@ impl Platform {
             let spare = copy.then(|| rec.clone());
             let (back, actions) = self.decide(flow, rec, event, event_id, now).await;
             let [Action::Need(needed)] = actions.as_slice() else {
-                return Ok(Decided::Done(back, actions));
+                return Ok(Decided::Done(Box::new(back), actions));
             };
             let Some(mut spare) = spare else {
                 return Ok(Decided::Lost);

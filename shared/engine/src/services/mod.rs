@@ -80,10 +80,16 @@ pub enum ServiceError {
     },
     /// Flow concurrency slots could not be asked for or released.
     #[error(transparent)]
-    Concurrency(#[from] concurrency::ConcurrencyError),
+    Concurrency(Box<concurrency::ConcurrencyError>),
     /// Anything else, with a message for humans.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<concurrency::ConcurrencyError> for ServiceError {
+    fn from(e: concurrency::ConcurrencyError) -> Self {
+        ServiceError::Concurrency(Box::new(e))
+    }
 }
 
 impl ServiceError {
