@@ -1,6 +1,9 @@
 //! [`FaultyQueue`]: a [`Queue`] wrapper that lets a [`SendFault`] see every send first, to
 //! inject the faults a real deployment meets (a handler stopped before its sends, messages
 //! delivered twice) into tests of the handlers above any queue implementation.
+//!
+//! [`FaultyDocuments`]: a [`DocumentStore`] wrapper that lets a [`DocumentFault`] fail any
+//! operation first (a storage outage, throttling), for the same kind of tests.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,6 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::documents::{
+    Document, DocumentError, DocumentStore, Expect, Page, Query, Versioned, WriteOp,
+};
 use crate::queue::{
     MessageId, OutgoingMessage, Queue, QueueError, QueueSpec, ReceiptHandle, ReceivedMessage,
 };
@@ -109,5 +115,87 @@ impl<F: SendFault> Queue for FaultyQueue<F> {
 
     async fn approximate_len(&self, queue: &str) -> Result<usize, QueueError> {
         self.inner.approximate_len(queue).await
+    }
+}
+
+/// What a [`FaultyDocuments`] does to store operations.
+pub trait DocumentFault: Send + Sync + fmt::Debug {
+    /// Called before `operation` (`get`, `put`, `delete`, `transact`, `query`) on `key` of
+    /// `table` (the first operation's, for a transaction; the partition, for a query): an
+    /// error fails the operation and the store is not touched.
+    fn before(&self, operation: &'static str, table: &str, key: &str) -> Result<(), DocumentError>;
+}
+
+/// `inner`, with `fault` consulted before every operation.
+#[derive(Debug, Clone)]
+pub struct FaultyDocuments<F> {
+    /// The store operations go to.
+    pub inner: Arc<dyn DocumentStore>,
+    /// The fault.
+    pub fault: F,
+}
+
+impl<F: DocumentFault> FaultyDocuments<F> {
+    /// `inner` with `fault`.
+    pub fn new(inner: Arc<dyn DocumentStore>, fault: F) -> Self {
+        Self { inner, fault }
+    }
+}
+
+fn op_target(op: &WriteOp) -> (&str, &str) {
+    match op {
+        WriteOp::Put { table, key, .. }
+        | WriteOp::Delete { table, key, .. }
+        | WriteOp::Check { table, key, .. } => (table, key),
+    }
+}
+
+#[async_trait]
+impl<F: DocumentFault> DocumentStore for FaultyDocuments<F> {
+    async fn get(
+        &self,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<Versioned<String>>, DocumentError> {
+        self.fault.before("get", table, key)?;
+        self.inner.get(table, key).await
+    }
+
+    async fn put(
+        &self,
+        table: &str,
+        key: &str,
+        doc: Document,
+        expected: Expect,
+    ) -> Result<u64, DocumentError> {
+        self.fault.before("put", table, key)?;
+        self.inner.put(table, key, doc, expected).await
+    }
+
+    async fn delete(
+        &self,
+        table: &str,
+        key: &str,
+        expected: Expect,
+    ) -> Result<bool, DocumentError> {
+        self.fault.before("delete", table, key)?;
+        self.inner.delete(table, key, expected).await
+    }
+
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<Vec<Option<u64>>, DocumentError> {
+        for op in &ops {
+            let (table, key) = op_target(op);
+            self.fault.before("transact", table, key)?;
+        }
+        self.inner.transact(ops).await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, DocumentError> {
+        self.fault.before("query", &query.table, &query.partition)?;
+        self.inner.query(query).await
+    }
+
+    async fn sweep_expired(&self) -> Result<usize, DocumentError> {
+        self.inner.sweep_expired().await
     }
 }

@@ -19,7 +19,7 @@
 //! | [`storage`] | [`Storage`], [`StorageKey`]: S3-shaped objects behind `kestra:///` URIs |
 //! | [`documents`] | [`DocumentStore`]: versioned, conditional, indexed, DynamoDB-shaped items |
 //! | [`secrets`] | [`SecretStore`]: named secrets for `secret()` (Secrets Manager on AWS) |
-//! | [`faulty`] | [`faulty::FaultyQueue`]: a queue wrapper that injects send faults (tests) |
+//! | [`faulty`] | [`faulty::FaultyQueue`], [`faulty::FaultyDocuments`]: wrappers that inject send and store faults (tests) |
 //! | [`memory`] | [`MemoryQueue`], [`MemoryStorage`], [`MemoryDocuments`]: in-memory twins |
 //! | [`contract`] | the contract suites (`queue`, `storage`, `documents`) and their test macros |
 //!

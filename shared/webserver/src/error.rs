@@ -140,7 +140,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Inputs(errs) => inputs_error(&errs),
             ServiceError::Repo(r) => r.into(),
             ServiceError::Queue(q) => q.into(),
-            ServiceError::Malformed { .. } => {
+            ServiceError::Concurrency(ref c) if c.is_retryable() => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            ServiceError::Malformed { .. }
+            | ServiceError::Concurrency(_)
+            | ServiceError::Decision { .. } => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
             }
             ServiceError::Other(m) if m.contains("is disabled") => Self::conflict(m),

@@ -108,6 +108,15 @@ impl Runtime {
         rt
     }
 
+    /// A copy whose I/O functions go to `host` (the executor's decisions render with a
+    /// host that answers from the record: see [`super::lookups`]).
+    #[must_use]
+    pub fn with_host(&self, host: Arc<dyn Host>) -> Self {
+        let mut rt = self.clone();
+        rt.host = host;
+        rt
+    }
+
     /// The secret values seen by this scope's renders (`None` outside a scope).
     pub fn masks(&self) -> Option<&Masks> {
         self.masks.as_ref()

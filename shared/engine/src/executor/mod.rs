@@ -15,12 +15,16 @@
 //! - `flowable/`: one file per flowable task type.
 //! - `inline/`: runnable tasks pure enough to run inside the executor (Log, Return...).
 //! - `retry.rs`: retry policies.
+//! - `lookups.rs`: the values a decision needs from outside (`kv()`, `secret()`,
+//!   `read()`...), answered from the record; a missing one makes the decision return
+//!   [`Action::Need`].
 
 pub mod branch;
 pub mod context;
 pub mod flowable;
 pub mod inline;
 pub mod limits;
+pub mod lookups;
 pub mod operator;
 pub mod record;
 pub mod retry;
@@ -35,7 +39,8 @@ use serde_json::{Map, Value};
 
 pub use context::Runtime;
 pub use record::{
-    Action, Event, Record, StateChange, SubflowRequest, TimerKind, WorkerJob, WorkerResult,
+    Action, Event, Record, SlotAnswer, StateChange, SubflowRequest, TimerKind, WorkerJob,
+    WorkerResult,
 };
 
 use crate::model::{Attempt, LogEntry, State, StateHistory, TaskRun, ids};
@@ -62,6 +67,9 @@ pub struct Cx<'f> {
     track: Option<Tracking>,
     /// What this decision learned about its loops (see [`flowable::for_each::Progress`]).
     loops: std::cell::RefCell<HashMap<String, flowable::for_each::Progress>>,
+    /// This step decides nothing more: the execution waits for its concurrency slot's
+    /// answer, or that answer ended it.
+    hold: bool,
 }
 
 /// The runs the decision loop looks at, kept in step with the changes the loop makes
@@ -89,6 +97,13 @@ impl std::fmt::Debug for Cx<'_> {
 ///
 /// Returns the actions to carry out. When `event_id` equals the last applied event, the
 /// record is left as is and the previous actions are returned again.
+///
+/// No I/O: `rt.host` is never called. Expression functions that need the outside world
+/// (`kv()`, `secret()`, `read()`, `fileSize()`, `fileExists()`) are answered from
+/// `rec.internal.lookups` (see [`lookups`]); when one is missing, the only action
+/// returned is [`Action::Need`] and `rec` is left half-decided: the caller discards it,
+/// records the values into the record it had ([`lookups::Lookups::record`]) and calls
+/// `handle` again.
 pub fn handle(
     flow: &Flow,
     rec: &mut Record,
@@ -108,15 +123,22 @@ pub fn handle(
         return Vec::new();
     }
     // One masking scope per step: the secret values this step renders are masked in what
-    // it writes (see `crate::masking`).
-    let scoped = rt.scoped();
+    // it writes (see `crate::masking`). Renders answer I/O functions from the record.
+    let needs = lookups::Needs::default();
+    let host = lookups::RecordedHost::new(&rec.internal.lookups, event_id, needs.clone());
+    let scoped = rt.scoped().with_host(std::sync::Arc::new(host));
     let changes_from = rec.execution.state.histories.len();
     let mut cx = Cx::new(flow, rec, &scoped, now);
     cx.apply(event);
     cx.decide();
+    let needed = needs.take();
+    if !needed.is_empty() {
+        return vec![Action::Need(needed)];
+    }
     cx.mask_secrets();
     cx.flush_logs();
     let mut actions = std::mem::take(&mut cx.actions);
+    rec.internal.lookups.settle(event_id);
     announce_state_changes(rec, changes_from, &mut actions);
     let previous = rec.internal.last_event.replace(event_id.to_owned());
     let previous_actions = std::mem::replace(&mut rec.internal.outbox, actions.clone());
@@ -150,6 +172,10 @@ pub fn fail(
         return Vec::new();
     }
     let changes_from = rec.execution.state.histories.len();
+    // No lookups here: an I/O function fails its render ("not known").
+    let host =
+        lookups::RecordedHost::new(&lookups::Lookups::default(), "", lookups::Needs::default());
+    let rt = &rt.with_host(std::sync::Arc::new(host));
     let mut cx = Cx::new(flow, rec, rt, now);
     cx.log(None, LogLevel::Error, message);
     cx.stop_all(State::Failed);
@@ -228,6 +254,7 @@ impl<'f> Cx<'f> {
             logs: Vec::new(),
             track: None,
             loops: std::cell::RefCell::default(),
+            hold: false,
         }
     }
 
@@ -542,7 +569,15 @@ impl<'f> Cx<'f> {
 
     fn apply(&mut self, event: &Event) {
         match event {
-            Event::Start => {}
+            Event::Start => {
+                // Flow concurrency: a slot is asked for first (see `Event::Slot`).
+                if self.flow.concurrency.is_some() && self.rec.execution.current() == State::Created
+                {
+                    self.actions.push(Action::RequestSlot);
+                    self.hold = true;
+                }
+            }
+            Event::Slot { answer } => self.apply_slot(*answer),
             Event::WorkerResult(r) => self.apply_worker_result(r),
             Event::Timer(t) => self.apply_timer(t),
             Event::SubflowEnded {
@@ -597,6 +632,31 @@ impl<'f> Cx<'f> {
                 }
             }
         }
+    }
+
+    /// The answer to this execution's concurrency slot request.
+    fn apply_slot(&mut self, answer: SlotAnswer) {
+        if self.rec.execution.current() != State::Created {
+            return;
+        }
+        let state = match answer {
+            SlotAnswer::Granted => return,
+            SlotAnswer::Queued => State::Queued,
+            SlotAnswer::Cancelled => State::Cancelled,
+            SlotAnswer::Failed => State::Failed,
+        };
+        let now = self.now;
+        self.rec.execution.state.set(state, now);
+        self.hold = true;
+    }
+
+    /// The execution ended in `state`: its concurrency slot is released, then the end
+    /// is announced.
+    fn push_ended(&mut self, state: State) {
+        if self.flow.concurrency.is_some() {
+            self.actions.push(Action::ReleaseSlot);
+        }
+        self.actions.push(Action::Ended { state });
     }
 
     fn apply_worker_result(&mut self, r: &WorkerResult) {
@@ -688,7 +748,7 @@ impl<'f> Cx<'f> {
     /// The decision loop.
     fn decide(&mut self) {
         let now = self.now;
-        if self.rec.execution.current() == State::Queued {
+        if self.hold || self.rec.execution.current() == State::Queued {
             return;
         }
         if self.rec.execution.current() == State::Restarted {
@@ -1235,9 +1295,7 @@ impl<'f> Cx<'f> {
                 "Flow failed: a new execution will retry it",
             );
             self.actions.push(Action::RetryExecution { at });
-            self.actions.push(Action::Ended {
-                state: State::Retried,
-            });
+            self.push_ended(State::Retried);
             return;
         }
         if matches!(state, State::Success | State::Warning) && !self.flow.outputs.is_empty() {
@@ -1292,7 +1350,7 @@ impl<'f> Cx<'f> {
                 error,
             });
         }
-        self.actions.push(Action::Ended { state });
+        self.push_ended(state);
     }
 
     fn flow_outputs(&self) -> Result<Map<String, Value>, String> {

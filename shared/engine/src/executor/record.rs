@@ -80,6 +80,10 @@ pub struct Internal {
     /// Deprecated Subflow `outputs` to render for the parent when this execution ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow_outputs: Option<Map<String, Value>>,
+    /// The values looked up for the last applied event (`kv()`, `read()`...; secrets only
+    /// in memory): see [`super::lookups`].
+    #[serde(default, skip_serializing_if = "super::lookups::Lookups::is_empty")]
+    pub lookups: super::lookups::Lookups,
 }
 
 /// A task run result reported by a worker.
@@ -183,6 +187,26 @@ pub enum Event {
     },
     /// A concurrency slot was granted to this QUEUED execution: start it.
     Unqueue,
+    /// The answer to this CREATED execution's [`Action::RequestSlot`] (flow
+    /// `concurrency`): no effect on an execution no longer CREATED.
+    Slot {
+        /// The answer.
+        answer: SlotAnswer,
+    },
+}
+
+/// The answer to a concurrency slot request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SlotAnswer {
+    /// A slot is granted: the execution runs.
+    Granted,
+    /// No slot: the execution waits, QUEUED, until a release grants it one (`Unqueue`).
+    Queued,
+    /// No slot: the execution ends CANCELLED (`behavior: CANCEL`).
+    Cancelled,
+    /// No slot: the execution ends FAILED (`behavior: FAIL`).
+    Failed,
 }
 
 /// A job for a worker: run one attempt of a runnable task.
@@ -313,6 +337,16 @@ pub enum Action {
     /// again with a redelivered event); `history_index` names the change, so a reaction
     /// keyed on it happens once.
     ExecutionStateChanged(StateChange),
+    /// The decision needs these values from the outside (see [`super::lookups`]): it
+    /// decided nothing, its record is to be discarded; the service looks them up, records
+    /// them into the record it had and decides again. Always the only action returned.
+    Need(Vec<super::lookups::Lookup>),
+    /// Ask for a concurrency slot for this execution (flow `concurrency`): the service
+    /// does the conditional write and applies its answer as [`Event::Slot`].
+    RequestSlot,
+    /// Free this execution's concurrency slot (it ended): the service hands it to the
+    /// next QUEUED execution, which gets [`Event::Unqueue`].
+    ReleaseSlot,
 }
 
 /// One change of an execution's state, with the facts a Flow trigger looks at as they

@@ -5,9 +5,13 @@
 //! A release is idempotent: the slots remember which queued execution each release handed
 //! its slot to, so a redelivered release (its handler stopped before sending the unqueue
 //! event) hands the same execution again instead of nobody.
+//!
+//! Errors keep their kind ([`ConcurrencyError`]): a store failure is retried (the message
+//! goes back to its queue), a slots document that does not parse fails loudly, naming the
+//! document: it is never reset to empty, which could admit more executions than the limit.
 
 use kite_flow::model::concurrency::{Concurrency, ConcurrencyBehavior};
-use kite_ports::{Document, Expect};
+use kite_ports::{Document, DocumentError, Expect};
 use serde::{Deserialize, Serialize};
 
 use super::{Platform, ServiceError};
@@ -39,6 +43,61 @@ pub enum Admission {
     Fail,
 }
 
+/// Why a concurrency slot could not be asked for or released.
+#[derive(Debug, thiserror::Error)]
+pub enum ConcurrencyError {
+    /// The document store failed (an outage, throttling): retrying may succeed.
+    #[error("concurrency slots of flow {flow} (execution {execution}): the store failed: {source}")]
+    Store {
+        /// `namespace.flowId`.
+        flow: String,
+        /// The execution asking or releasing.
+        execution: String,
+        /// The store's error.
+        #[source]
+        source: DocumentError,
+    },
+    /// The slots document does not parse: nothing is admitted or released until an
+    /// operator repairs or deletes it.
+    #[error(
+        "concurrency slots document `{TABLE}`/`{key}` is corrupt (execution {execution}): \
+         {source}; it is not reset (that could admit more executions than the limit): \
+         repair or delete it"
+    )]
+    Corrupt {
+        /// The document's key (`namespace|flowId`).
+        key: String,
+        /// The execution asking or releasing.
+        execution: String,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Too many concurrent writers kept winning the version race.
+    #[error("concurrency slots of flow {flow} are too contended (execution {execution}); retry")]
+    Contended {
+        /// `namespace.flowId`.
+        flow: String,
+        /// The execution asking or releasing.
+        execution: String,
+    },
+}
+
+impl ConcurrencyError {
+    /// Whether retrying may succeed (a store outage, contention); a corrupt document or a
+    /// refused request fails every time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ConcurrencyError::Store { source, .. } => matches!(
+                source,
+                DocumentError::Backend { .. } | DocumentError::Conflict { .. }
+            ),
+            ConcurrencyError::Corrupt { .. } => false,
+            ConcurrencyError::Contended { .. } => true,
+        }
+    }
+}
+
 fn key(ns: &str, flow: &str) -> String {
     format!("{ns}|{flow}")
 }
@@ -48,34 +107,48 @@ impl Platform {
         &self,
         ns: &str,
         flow: &str,
+        id: &str,
         f: impl Fn(&mut Slots) -> T,
-    ) -> Result<T, ServiceError> {
+    ) -> Result<T, ConcurrencyError> {
         let docs = self.repos.documents();
+        let k = key(ns, flow);
+        let store = |source| ConcurrencyError::Store {
+            flow: format!("{ns}.{flow}"),
+            execution: id.to_owned(),
+            source,
+        };
         for _ in 0..20 {
-            let k = key(ns, flow);
-            let current = docs
-                .get(TABLE, &k)
-                .await
-                .map_err(|e| ServiceError::Other(e.to_string()))?;
+            let current = docs.get(TABLE, &k).await.map_err(store)?;
             let (mut slots, expect) = match &current {
                 Some(v) => (
-                    serde_json::from_str::<Slots>(&v.value).unwrap_or_default(),
+                    serde_json::from_str::<Slots>(&v.value).map_err(|source| {
+                        ConcurrencyError::Corrupt {
+                            key: k.clone(),
+                            execution: id.to_owned(),
+                            source,
+                        }
+                    })?,
                     Expect::Version(v.version),
                 ),
                 None => (Slots::default(), Expect::Absent),
             };
             let out = f(&mut slots);
             let json =
-                serde_json::to_string(&slots).map_err(|e| ServiceError::Other(e.to_string()))?;
+                serde_json::to_string(&slots).map_err(|source| ConcurrencyError::Corrupt {
+                    key: k.clone(),
+                    execution: id.to_owned(),
+                    source,
+                })?;
             match docs.put(TABLE, &k, Document::new(json), expect).await {
                 Ok(_) => return Ok(out),
-                Err(kite_ports::DocumentError::Conflict { .. }) => continue,
-                Err(e) => return Err(ServiceError::Other(e.to_string())),
+                Err(DocumentError::Conflict { .. }) => continue,
+                Err(e) => return Err(store(e)),
             }
         }
-        Err(ServiceError::Other(format!(
-            "concurrency slots of {ns}.{flow} are too contended; retry"
-        )))
+        Err(ConcurrencyError::Contended {
+            flow: format!("{ns}.{flow}"),
+            execution: id.to_owned(),
+        })
     }
 
     /// Asks for a slot for execution `id`.
@@ -88,7 +161,7 @@ impl Platform {
     ) -> Result<Admission, ServiceError> {
         let limit = c.limit.max(1) as usize;
         let behavior = c.behavior;
-        self.update_slots(ns, flow, |s| {
+        self.update_slots(ns, flow, id, |s| {
             if s.running.iter().any(|x| x == id) {
                 return Admission::Run;
             }
@@ -111,6 +184,7 @@ impl Platform {
             }
         })
         .await
+        .map_err(ServiceError::from)
     }
 
     /// Frees the slot of `id`; returns the queued execution that may now run.
@@ -122,7 +196,7 @@ impl Platform {
         id: &str,
     ) -> Result<Option<String>, ServiceError> {
         let limit = c.limit.max(1) as usize;
-        self.update_slots(ns, flow, |s| {
+        self.update_slots(ns, flow, id, |s| {
             if let Some((_, next)) = s.handoffs.iter().find(|(from, _)| from == id) {
                 return Some(next.clone());
             }
@@ -141,5 +215,6 @@ impl Platform {
             }
         })
         .await
+        .map_err(ServiceError::from)
     }
 }

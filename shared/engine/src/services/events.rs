@@ -24,7 +24,8 @@ use kite_ports::{DocumentError, Expect, OutgoingMessage};
 
 use super::{Platform, ServiceError, TimerMessage, concurrency, now_ms};
 use crate::executor::limits::Ceiling;
-use crate::executor::{self, Action, Event, Record, record::EARLIER_OUTBOXES};
+use crate::executor::lookups::{Looked, Lookup};
+use crate::executor::{self, Action, Event, Record, SlotAnswer, record::EARLIER_OUTBOXES};
 use crate::model::State;
 use crate::repo::RepoError;
 use crate::repo::executions::ExecutionRepo;
@@ -59,6 +60,17 @@ impl RecordCache {
             map.insert(rec.execution.id.clone(), (rec, version));
         }
     }
+}
+
+/// Most rounds of lookups one event's decision may ask for.
+const MAX_NEED_ROUNDS: usize = 8;
+
+/// A decision, its needs answered.
+enum Decided {
+    /// The record and the actions.
+    Done(Box<Record>, Vec<Action>),
+    /// It needed values and its record is half decided (no copy was kept).
+    Lost,
 }
 
 /// How far a run of executor messages got.
@@ -128,7 +140,10 @@ impl Platform {
     /// carries out their actions.
     async fn apply_events(&self, id: &str, msgs: &[ExecutorMessage]) -> Result<(), ServiceError> {
         let mut cached = self.records.take(id);
-        loop {
+        // Keep a copy of the record before each decision, to decide again after a `Need`.
+        // Only for flows that may need lookups, unless one needed them unexpectedly.
+        let mut always_copy = false;
+        'read: loop {
             let from_cache = cached.is_some();
             let (mut rec, version) = match cached.take() {
                 Some(found) => found,
@@ -149,33 +164,69 @@ impl Platform {
                 .await
                 .inspect_err(|e| tracing::error!(execution = %id, "cannot load the flow: {e}"))?;
             let flow = Arc::new(flow);
+            let copy = always_copy || executor::lookups::may_look_up(&flow);
             let before = rec.internal.last_event.clone();
             let mut actions = Vec::new();
             let mut ended = Vec::new();
-            let mut admitted = false;
             for msg in msgs {
                 let killed_parent = self.killed_parent(&rec, msg).await?;
                 let event = if killed_parent {
                     &Event::Kill
                 } else {
-                    if let Some(state) = self.admission(&flow, &mut rec, msg).await? {
-                        admitted = true;
-                        if state.is_terminated() {
-                            ended.push(state);
-                        }
-                        actions.extend(rec.internal.outbox.iter().cloned());
-                        continue;
-                    }
                     &msg.event
                 };
                 let now = now_ms(self.clock.as_ref());
-                let (back, acts) = self.decide(&flow, rec, event, &msg.id, now).await;
-                rec = back;
+                let mut acts = match self
+                    .decide_with_lookups(&flow, rec, event, &msg.id, now, copy)
+                    .await?
+                {
+                    Decided::Done(back, acts) => {
+                        rec = *back;
+                        acts
+                    }
+                    Decided::Lost => {
+                        // A decision needed lookups but no copy was kept: its record is
+                        // half decided. Nothing was written: read the record again and
+                        // decide again, keeping copies this time.
+                        always_copy = true;
+                        cached = None;
+                        continue 'read;
+                    }
+                };
+                let asked = acts.iter().any(|a| matches!(a, Action::RequestSlot));
+                acts.retain(|a| !matches!(a, Action::RequestSlot));
                 actions.extend(acts);
+                if !asked {
+                    continue;
+                }
+                // Flow concurrency: the slot is asked for here (a conditional write) and
+                // its answer applied as the next event, under an id derived from this one
+                // (a redelivery asks again, idempotently, and finds the answer applied).
+                let answer = self.slot_answer(&flow, &rec).await?;
+                let slot_event = Event::Slot { answer };
+                let slot_id = format!("{}-slot", msg.id);
+                match self
+                    .decide_with_lookups(&flow, rec, &slot_event, &slot_id, now, copy)
+                    .await?
+                {
+                    Decided::Done(back, acts) => {
+                        rec = *back;
+                        actions.extend(acts);
+                    }
+                    Decided::Lost => {
+                        always_copy = true;
+                        cached = None;
+                        continue 'read;
+                    }
+                }
+                let state = rec.execution.current();
+                if state.is_terminated() && answer != SlotAnswer::Granted {
+                    ended.push(state);
+                }
             }
-            // A record changes when an event is applied (its id becomes the last one) or
-            // admission settled it; events delivered again change nothing.
-            let changed = admitted || rec.internal.last_event != before;
+            // A record changes when an event is applied (its id becomes the last one);
+            // events delivered again change nothing.
+            let changed = rec.internal.last_event != before;
             let version = if !changed {
                 version
             } else {
@@ -245,6 +296,65 @@ impl Platform {
             tracing::info!(execution = %rec.execution.id, parent = %parent, "parent killed: the child is killed instead of started");
         }
         Ok(killed)
+    }
+
+    /// Applies `event` to `rec` and decides, answering what the decision needs: when it
+    /// returns [`Action::Need`], the values are looked up here (outside the decision),
+    /// recorded into the copy of the record taken before deciding, and the event is
+    /// decided again, at most [`MAX_NEED_ROUNDS`] times. [`Decided::Lost`] when a decision
+    /// needed values and no copy was kept (`copy` false).
+    async fn decide_with_lookups(
+        &self,
+        flow: &Arc<Flow>,
+        mut rec: Record,
+        event: &Event,
+        event_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        copy: bool,
+    ) -> Result<Decided, ServiceError> {
+        for _ in 0..=MAX_NEED_ROUNDS {
+            let spare = copy.then(|| rec.clone());
+            let (back, actions) = self.decide(flow, rec, event, event_id, now).await;
+            let [Action::Need(needed)] = actions.as_slice() else {
+                return Ok(Decided::Done(Box::new(back), actions));
+            };
+            let Some(mut spare) = spare else {
+                return Ok(Decided::Lost);
+            };
+            tracing::debug!(
+                execution = %spare.execution.id,
+                event = %event_id,
+                needs = %needed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                "the decision needs values: looking them up"
+            );
+            let answers = self.look_up(needed.clone()).await;
+            spare.internal.lookups.record(event_id, answers);
+            rec = spare;
+        }
+        Err(ServiceError::Decision {
+            execution: rec.execution.id.clone(),
+            event: event_id.to_owned(),
+            reason: format!(
+                "it still needed values after {MAX_NEED_ROUNDS} rounds of lookups \
+                 (kv(), secret(), read()... whose answers lead to more of them)"
+            ),
+        })
+    }
+
+    /// Answers `needed` with the platform's host (I/O, on the blocking pool: the host
+    /// blocks on the async ports).
+    async fn look_up(&self, needed: Vec<Lookup>) -> Vec<(Lookup, Looked)> {
+        let host = self.rt.host.clone();
+        on_blocking_pool(move || {
+            needed
+                .into_iter()
+                .map(|l| {
+                    let answer = l.answer(host.as_ref());
+                    (l, answer)
+                })
+                .collect()
+        })
+        .await
     }
 
     /// Applies `msg` to `rec` with the pure decision function, on the blocking pool: a
@@ -350,36 +460,37 @@ impl Platform {
         )))
     }
 
-    /// Flow concurrency: a start event of a created execution asks for a slot. `Some(state)`
-    /// when the execution does not run now (queued, cancelled or failed), with the record
-    /// updated accordingly.
-    async fn admission(
-        &self,
-        flow: &Flow,
-        rec: &mut Record,
-        msg: &ExecutorMessage,
-    ) -> Result<Option<State>, ServiceError> {
-        let (Some(c), Event::Start) = (&flow.concurrency, &msg.event) else {
-            return Ok(None);
-        };
-        if rec.execution.current() != State::Created
-            || rec.internal.last_event.as_deref() == Some(msg.id.as_str())
-        {
-            return Ok(None);
-        }
+    /// The answer to a CREATED execution's concurrency slot request (the conditional
+    /// write of the slots document); an execution no longer CREATED (a redelivered
+    /// start) asks nothing: its answer was applied already.
+    async fn slot_answer(&self, flow: &Flow, rec: &Record) -> Result<SlotAnswer, ServiceError> {
         let e = &rec.execution;
-        let state = match self.admit(&e.namespace, &e.flow_id, c, &e.id).await? {
-            concurrency::Admission::Run => return Ok(None),
-            concurrency::Admission::Queued => State::Queued,
-            concurrency::Admission::Cancel => State::Cancelled,
-            concurrency::Admission::Fail => State::Failed,
+        let Some(c) = &flow.concurrency else {
+            return Ok(SlotAnswer::Granted);
         };
-        let from = rec.execution.state.histories.len();
-        rec.execution.state.set(state, now_ms(self.clock.as_ref()));
-        rec.internal.last_event = Some(msg.id.clone());
-        // Flow triggers hear of it (sent again if this start is delivered again).
-        rec.internal.outbox = executor::StateChange::since(&rec.execution, from);
-        Ok(Some(state))
+        if e.current() != State::Created {
+            return Ok(SlotAnswer::Granted);
+        }
+        Ok(
+            match self.admit(&e.namespace, &e.flow_id, c, &e.id).await? {
+                concurrency::Admission::Run => SlotAnswer::Granted,
+                concurrency::Admission::Queued => SlotAnswer::Queued,
+                concurrency::Admission::Cancel => SlotAnswer::Cancelled,
+                concurrency::Admission::Fail => SlotAnswer::Failed,
+            },
+        )
+    }
+
+    /// Frees the concurrency slot of `rec`'s execution; the queued execution it goes to
+    /// is started (`Unqueue`).
+    async fn release_slot(&self, flow: &Flow, rec: &Record) -> Result<(), ServiceError> {
+        let e = &rec.execution;
+        if let Some(c) = &flow.concurrency
+            && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
+        {
+            self.send_event(&next, Event::Unqueue).await?;
+        }
+        Ok(())
     }
 
     /// Carries out `actions` of `rec`: messages are sent in batches per queue, log lines
@@ -431,6 +542,18 @@ impl Platform {
                     events.push(self.event_message(&execution_id, event).await?);
                 }
                 Action::KillTask { .. } => {}
+                // Answered before the decision is kept (`decide_with_lookups`).
+                Action::ReleaseSlot => later.push(Box::pin(self.release_slot(flow, rec))),
+                // Asked for before the record is written (`apply_events`).
+                Action::RequestSlot => tracing::warn!(
+                    execution = %rec.execution.id,
+                    "a RequestSlot action reached carry_out; ignored"
+                ),
+                Action::Need(needed) => tracing::warn!(
+                    execution = %rec.execution.id,
+                    "a Need action reached carry_out; ignored ({} lookups)",
+                    needed.len()
+                ),
                 Action::KillExecution { execution_id } => {
                     events.push(self.event_message(&execution_id, Event::Kill).await?);
                 }
@@ -504,15 +627,10 @@ impl Platform {
         }
     }
 
-    /// The execution ended: its concurrency slot goes to the next queued execution, its
-    /// trigger's `stopAfter` applies.
+    /// The execution ended: its trigger's `stopAfter` applies (its concurrency slot was
+    /// released by [`Action::ReleaseSlot`], just before).
     async fn on_ended(&self, flow: &Flow, rec: &Record, state: State) -> Result<(), ServiceError> {
         let e = &rec.execution;
-        if let Some(c) = &flow.concurrency
-            && let Some(next) = self.release(&e.namespace, &e.flow_id, c, &e.id).await?
-        {
-            self.send_event(&next, Event::Unqueue).await?;
-        }
         crate::triggers::stop_after::on_execution_ended(self, flow, e, state).await?;
         let _ = self.ended.send((e.id.clone(), state));
         Ok(())

@@ -4,6 +4,10 @@
 //!
 //! Expression functions are synchronous; the I/O ones block on the async ports with
 //! `block_in_place`, which needs the multi-threaded runtime the services run on.
+//!
+//! Decisions never call it: the executor's service answers a decision's
+//! [`crate::executor::Action::Need`] with it, outside `executor::handle`
+//! ([`crate::executor::lookups`]); workers call it while rendering a task.
 
 use std::collections::HashMap;
 use std::sync::Arc;

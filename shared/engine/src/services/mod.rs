@@ -68,16 +68,39 @@ pub enum ServiceError {
     /// Invalid inputs.
     #[error("invalid inputs: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Inputs(Vec<kite_flow::inputs::InputError>),
+    /// A decision could not be completed.
+    #[error("execution {execution}, event {event}: the decision failed: {reason}")]
+    Decision {
+        /// The execution.
+        execution: String,
+        /// The event being applied.
+        event: String,
+        /// Why.
+        reason: String,
+    },
+    /// Flow concurrency slots could not be asked for or released.
+    #[error(transparent)]
+    Concurrency(Box<concurrency::ConcurrencyError>),
     /// Anything else, with a message for humans.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<concurrency::ConcurrencyError> for ServiceError {
+    fn from(e: concurrency::ConcurrencyError) -> Self {
+        ServiceError::Concurrency(Box::new(e))
+    }
 }
 
 impl ServiceError {
     /// Whether retrying may succeed: the store or a queue failed (throttling, a network
     /// error, a lost race). Malformed messages, missing flows and the like fail every time.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ServiceError::Repo(_) | ServiceError::Queue(_))
+        match self {
+            ServiceError::Repo(_) | ServiceError::Queue(_) => true,
+            ServiceError::Concurrency(e) => e.is_retryable(),
+            _ => false,
+        }
     }
 }
 
