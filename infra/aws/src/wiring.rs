@@ -19,6 +19,7 @@ use kite_engine::executor::limits::Limits;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{Platform, QueueNames};
+use kite_engine::worker::kill::KillPolling;
 use kite_ports::Clock;
 use serde_json::{Map, Value};
 
@@ -138,5 +139,6 @@ pub fn platform(
         QueueNames::with_prefix(""),
         work_root,
     )
-    .with_trigger_registry(crate::triggers::registry()))
+    .with_trigger_registry(crate::triggers::registry())
+    .with_kill_polling(KillPolling::from_env(env, KillPolling::AWS).map_err(WiringError)?))
 }

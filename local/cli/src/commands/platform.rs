@@ -8,6 +8,7 @@ use kite_engine::executor::Runtime;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{Platform, QueueNames};
+use kite_engine::worker::kill::KillPolling;
 use kite_ports::{
     Clock, DocumentStore, MemoryDocuments, MemoryQueue, MemoryStorage, Queue, Storage, SystemClock,
 };
@@ -57,7 +58,10 @@ pub async fn build(
         work_root,
     )
     // S3 and SQS triggers poll the endpoints their flows name (any S3-compatible store).
-    .with_trigger_registry(kite_aws::triggers::registry());
+    .with_trigger_registry(kite_aws::triggers::registry())
+    .with_kill_polling(
+        KillPolling::from_env(&env, KillPolling::LOCAL).map_err(anyhow::Error::msg)?,
+    );
     platform.ensure_queues().await?;
     Ok(platform)
 }

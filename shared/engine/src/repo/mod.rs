@@ -1,9 +1,10 @@
 //! Typed repositories over the [`DocumentStore`] port: flows with revisions, execution
-//! records, logs, the KV store, and far timers. Table and index names are the contract with the
+//! records, logs, the KV store, far timers, trigger states and kill requests. Table and index names are the contract with the
 //! DynamoDB table design (see ARCHITECTURE.md).
 
 pub mod executions;
 pub mod flows;
+pub mod kills;
 pub mod kv;
 pub mod logs;
 pub mod timers;
@@ -15,6 +16,7 @@ use kite_ports::DocumentStore;
 
 pub use executions::ExecutionRepo;
 pub use flows::{FlowRepo, StoredFlow};
+pub use kills::KillRepo;
 pub use kv::KvRepo;
 pub use logs::LogRepo;
 pub use timers::TimerRepo;
@@ -65,6 +67,8 @@ pub struct Repos {
     pub timers: TimerRepo,
     /// Trigger states.
     pub triggers: TriggerRepo,
+    /// Kill requests for running attempts.
+    pub kills: KillRepo,
 }
 
 impl Repos {
@@ -82,6 +86,7 @@ impl Repos {
             logs: LogRepo::new(docs.clone()),
             kv: KvRepo::new(docs.clone()),
             timers: TimerRepo::new(docs.clone()),
+            kills: KillRepo::new(docs.clone()),
             triggers: TriggerRepo::new(docs),
         }
     }

@@ -505,6 +505,7 @@ impl Platform {
         let mut timers = Vec::new();
         let mut events = Vec::new();
         let mut logs = Vec::new();
+        let mut kills = Vec::new();
         // The rest, carried out one after another once the batched sends are done.
         let mut later: Vec<BoxFuture<'_, Result<(), ServiceError>>> = Vec::new();
         for action in actions {
@@ -541,7 +542,7 @@ impl Platform {
                     };
                     events.push(self.event_message(&execution_id, event).await?);
                 }
-                Action::KillTask { .. } => {}
+                Action::KillTask { task_run_id } => kills.push(task_run_id),
                 // Answered before the decision is kept (`decide_with_lookups`).
                 Action::ReleaseSlot => later.push(Box::pin(self.release_slot(flow, rec))),
                 // Asked for before the record is written (`apply_events`).
@@ -572,6 +573,7 @@ impl Platform {
             }
         }
         let sends = async {
+            self.request_kills(&rec.execution.id, kills).await?;
             self.send_all(&self.names.worker, jobs).await?;
             self.send_all(&self.names.executor, events).await?;
             self.schedule_timers(timers).await?;
@@ -588,6 +590,28 @@ impl Platform {
         };
         tokio::try_join!(sends, write_logs)?;
         Ok(())
+    }
+
+    /// Asks the workers running `task_runs` to stop them: one kill request each, written
+    /// side by side (see [`crate::worker::kill`]).
+    async fn request_kills(
+        &self,
+        execution_id: &str,
+        task_runs: Vec<String>,
+    ) -> Result<(), ServiceError> {
+        use futures::{StreamExt, TryStreamExt};
+        let now = self.clock.now();
+        futures::stream::iter(task_runs)
+            .map(|id| async move {
+                self.repos
+                    .kills
+                    .request(&id, execution_id, now)
+                    .await
+                    .map_err(ServiceError::from)
+            })
+            .buffer_unordered(16)
+            .try_collect::<()>()
+            .await
     }
 
     /// The execution's state changed: the Flow triggers listening react

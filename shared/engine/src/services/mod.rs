@@ -208,6 +208,8 @@ pub struct Platform {
     pub triggers: Arc<crate::triggers::TriggerRegistry>,
     /// How the tick treats time.
     pub tick_config: crate::triggers::TickConfig,
+    /// How the worker watches for kills of the attempts it runs.
+    pub kill_polling: crate::worker::kill::KillPolling,
 }
 
 /// Called on the blocking pool as each decision starts, with the execution id (tests use
@@ -269,7 +271,15 @@ impl Platform {
             decision_hook: None,
             triggers: Arc::new(crate::triggers::TriggerRegistry::core()),
             tick_config: crate::triggers::TickConfig::default(),
+            kill_polling: crate::worker::kill::KillPolling::default(),
         }
+    }
+
+    /// Uses `polling` to watch for kills of running attempts (200 ms locally, 2 s on AWS).
+    #[must_use]
+    pub fn with_kill_polling(mut self, polling: crate::worker::kill::KillPolling) -> Self {
+        self.kill_polling = polling;
+        self
     }
 
     /// Uses `registry` for tick triggers (the AWS wiring adds S3 and SQS triggers).
@@ -800,7 +810,7 @@ impl Platform {
             )));
         };
         let execution_id = job.execution_id.clone();
-        let (result, logs) = crate::worker::run_job(
+        let (result, logs) = crate::worker::run_job_watched(
             job,
             task,
             &self.runners,
@@ -810,6 +820,7 @@ impl Platform {
             self.clock.clone(),
             &self.work_root,
             budget,
+            Some(self.kill_polling),
         )
         .await;
         // The result and the logs are stored side by side: the logs are off the task

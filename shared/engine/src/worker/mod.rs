@@ -4,9 +4,12 @@
 //! registered in a [`Runners`] table by type name (families from other crates register
 //! more). A [`RunContext`] gives a runner what it may use: rendering in the task run's
 //! context, logging, internal storage, the KV store, a working directory, the clock.
-//! The attempt is bounded by the task's `timeout`.
+//! The attempt is bounded by the task's `timeout`, and ended by a kill ([`kill`]). The shell
+//! processes it starts die with the worker process ([`watchdog`]).
 
+pub mod kill;
 pub mod tasks;
+pub mod watchdog;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -337,7 +340,8 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".to_owned())
 }
 
-/// Runs one job to a result (never fails: errors become a FAILED attempt with a log).
+/// Runs one job to a result (never fails: errors become a FAILED attempt with a log),
+/// without watching for kills (see [`run_job_watched`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn run_job(
     job: WorkerJob,
@@ -349,6 +353,27 @@ pub async fn run_job(
     clock: Arc<dyn Clock>,
     work_root: &Path,
     budget: Option<Duration>,
+) -> (WorkerResult, Vec<LogEntry>) {
+    run_job_watched(
+        job, task, runners, rt, storage, repos, clock, work_root, budget, None,
+    )
+    .await
+}
+
+/// Runs one job to a result like [`run_job`]; with `kill`, a kill request for its task run
+/// ([`kill::wait_for_kill`]) drops the attempt and ends it KILLED.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_job_watched(
+    job: WorkerJob,
+    task: Task,
+    runners: &Runners,
+    rt: Runtime,
+    storage: Arc<dyn Storage>,
+    repos: Repos,
+    clock: Arc<dyn Clock>,
+    work_root: &Path,
+    budget: Option<Duration>,
+    kill: Option<kill::KillPolling>,
 ) -> (WorkerResult, Vec<LogEntry>) {
     // A private directory per run: under at-least-once delivery the same job may run twice at
     // once, and one run must not clean up under the other.
@@ -413,30 +438,57 @@ pub async fn run_job(
                 _ => false,
             };
             let limit = if limited_by_host { budget } else { timeout };
-            match limit {
-                Some(t) => match tokio::time::timeout(t, attempt).await {
-                    Ok(r) => r,
-                    Err(_) if limited_by_host => Err(TaskError(format!(
-                        "the task could not finish within the worker's time limit ({} left of \
+            let limited = async {
+                match limit {
+                    Some(t) => match tokio::time::timeout(t, attempt).await {
+                        Ok(r) => r,
+                        Err(_) if limited_by_host => Err(TaskError(format!(
+                            "the task could not finish within the worker's time limit ({} left of \
                          this invocation; a worker Lambda runs at most 15 minutes): give the task \
                          a `timeout` below that limit, or split its work",
-                        kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
-                    ))),
-                    Err(_) => Err(TaskError(format!(
-                        "Timeout after {}",
-                        kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
-                    ))),
-                },
-                None => attempt.await,
+                            kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
+                        ))),
+                        Err(_) => Err(TaskError(format!(
+                            "Timeout after {}",
+                            kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
+                        ))),
+                    },
+                    None => attempt.await,
+                }
+            };
+            // A kill drops the attempt (its process group is killed, as on a timeout).
+            match kill {
+                Some(polling) => {
+                    let killed =
+                        kill::wait_for_kill(&ctx.repos.kills, &ctx.job.task_run_id, polling);
+                    tokio::select! {
+                        r = limited => r,
+                        () = killed => {
+                            ctx.push_log(
+                                LogLevel::Warn,
+                                "Killed: the execution was killed while this task ran".into(),
+                                true,
+                            );
+                            Ok(Output {
+                                state: Some(State::Killed),
+                                outputs: Map::new(),
+                            })
+                        }
+                    }
+                }
+                None => limited.await,
             }
         }
     };
+    let killed = matches!(&outcome, Ok(o) if o.state == Some(State::Killed));
     let outcome = match outcome {
-        Ok(o) if ctx.job.extra.contains_key(WD_CACHE) => save_cache(&ctx).await.map(|()| o),
+        Ok(o) if !killed && ctx.job.extra.contains_key(WD_CACHE) => {
+            save_cache(&ctx).await.map(|()| o)
+        }
         other => other,
     };
     let outcome = match outcome {
-        Ok(mut o) if ctx.job.extra.contains_key(WD_OUTPUT_FILES) => {
+        Ok(mut o) if !killed && ctx.job.extra.contains_key(WD_OUTPUT_FILES) => {
             match collect_working_directory(&ctx).await {
                 Ok(files) => {
                     o.outputs

@@ -9,7 +9,9 @@
 //!   with `set -e` so the first failing command fails the task, like Kestra's `exitOnFailed`).
 //! - The process gets its own process group. When the attempt is dropped (timeout, kill), the
 //!   child is killed (`kill_on_drop`) and so is every process of its group (`kill -KILL -<pgid>`
-//!   is spawned: there is no safe std API for `killpg`).
+//!   is spawned: there is no safe std API for `killpg`). While it runs, the group is registered
+//!   with the worker's [`watchdog`](crate::worker::watchdog), which kills it if the worker
+//!   process itself dies.
 //! - stdout lines are INFO logs, stderr lines WARN logs (Kestra's `DefaultLogConsumer`), as they
 //!   come, read with bounded memory: a line holds at most [`MAX_OUTPUT_LINE_BYTES`], a logged
 //!   line is cut to 64 KiB with a marker, and the attempt keeps at most 10,000 lines or 10 MiB
@@ -80,15 +82,30 @@ pub(crate) struct ProcessSpec<'a> {
     pub main: Main<'a>,
 }
 
-/// Kills the process group of the child when dropped while still armed.
+/// Kills the process group of the child when dropped while still armed; keeps the group
+/// registered with the watchdog until then.
 struct GroupKill {
     pgid: Option<u32>,
+    registered: Option<u32>,
+}
+
+impl GroupKill {
+    fn new(pgid: Option<u32>) -> Self {
+        let registered = pgid.filter(|_| crate::worker::watchdog::global().is_some());
+        if let (Some(w), Some(pgid)) = (crate::worker::watchdog::global(), registered) {
+            w.register(pgid);
+        }
+        Self { pgid, registered }
+    }
 }
 
 impl Drop for GroupKill {
     fn drop(&mut self) {
         if let Some(pgid) = self.pgid.take() {
             kill_group(pgid);
+        }
+        if let (Some(w), Some(pgid)) = (crate::worker::watchdog::global(), self.registered) {
+            w.unregister(pgid);
         }
     }
 }
@@ -251,7 +268,7 @@ pub(crate) async fn run(ctx: &RunContext, spec: ProcessSpec<'_>) -> Result<Outpu
             TaskError::new(format!("cannot start `{}`: {e}", interpreter[0]))
         }
     })?;
-    let mut group = GroupKill { pgid: child.id() };
+    let mut group = GroupKill::new(child.id());
     if let Some(pid) = group.pgid {
         ctx.log(
             LogLevel::Debug,
@@ -296,6 +313,7 @@ pub(crate) async fn run(ctx: &RunContext, spec: ProcessSpec<'_>) -> Result<Outpu
     };
     // Finished on its own: processes it left in the background are not killed.
     group.pgid = None;
+    drop(group);
     let collected = collected.into_inner().unwrap_or_default();
 
     let exit_code = status.code().unwrap_or_else(|| {
