@@ -9,7 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::flow::Flow;
-use crate::plugin::{Registry, Task, Trigger};
+use crate::plugin::PluginType;
+use crate::plugin::{Condition, Registry, Task, Trigger};
 use crate::yaml::Node;
 
 /// Collects diagnostics while walking a flow; handed to each plugin's `validate`.
@@ -22,6 +23,10 @@ pub struct Validator<'a> {
     task: Option<&'a Task>,
     /// The trigger whose rules are running, with its source node.
     trigger: Option<(&'a Trigger, Option<&'a Node>)>,
+    /// The condition whose rules are running.
+    condition: Option<&'a Condition>,
+    /// The flow's source tree (for property locations).
+    doc: Option<&'a Node>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -41,6 +46,45 @@ impl<'a> Validator<'a> {
                 format!("{}: {message}", t.id),
             )),
             None => self.error(Location::UNKNOWN, "", message),
+        }
+    }
+
+    /// Where `property` of the current task is written (the task itself when the property
+    /// is not in the source, e.g. set by `pluginDefaults`).
+    fn task_property_loc(&self, t: &Task, property: &str) -> Location {
+        self.doc
+            .and_then(|d| node_at(d, &t.path))
+            .and_then(|n| n.get_entry(property))
+            .map(|(k, _)| k.loc)
+            .unwrap_or(t.loc)
+    }
+
+    /// Reports an error about `property` of the current task, located at that property;
+    /// the path is `<task path>.property` and the message starts with it.
+    pub fn task_property_error(&mut self, property: &str, message: impl Into<String>) {
+        self.task_property(property, message.into(), Diagnostic::error);
+    }
+
+    /// Reports a warning about `property` of the current task (accepted for compatibility
+    /// but without effect), located at that property.
+    pub fn task_property_warning(&mut self, property: &str, message: impl Into<String>) {
+        self.task_property(property, message.into(), Diagnostic::warning);
+    }
+
+    fn task_property(
+        &mut self,
+        property: &str,
+        message: String,
+        make: fn(Location, String, String) -> Diagnostic,
+    ) {
+        match self.task {
+            Some(t) => {
+                let loc = self.task_property_loc(t, property);
+                let path = format!("{}.{property}", t.path);
+                let message = format!("{path}: {message}");
+                self.diagnostics.push(make(loc, path, message));
+            }
+            None => self.error(Location::UNKNOWN, property, message),
         }
     }
 
@@ -68,6 +112,29 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Reports an error about the current condition, at the condition.
+    pub fn condition_error(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        match self.condition {
+            Some(c) => {
+                let message = format!("{}: {message}", c.path);
+                self.diagnostics
+                    .push(Diagnostic::error(c.loc, c.path.clone(), message));
+            }
+            None => self.error(Location::UNKNOWN, "", message),
+        }
+    }
+
+    /// Runs the rules of condition `c` and of the conditions nested in it.
+    pub fn check_condition(&mut self, c: &'a Condition) {
+        let saved = self.condition.replace(c);
+        c.spec.validate(self);
+        self.condition = saved;
+        for nested in c.spec.conditions() {
+            self.check_condition(nested);
+        }
+    }
+
     /// Reports an error at `loc`.
     pub fn error(&mut self, loc: Location, path: impl Into<String>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::error(loc, path, message));
@@ -81,6 +148,8 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         registry,
         task: None,
         trigger: None,
+        condition: None,
+        doc: Some(doc),
         diagnostics: Vec::new(),
     };
     let loc_of = |key: &str| doc.get_entry(key).map(|(k, _)| k.loc).unwrap_or(doc.loc);
@@ -114,6 +183,22 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
             );
         }
     }
+    for l in &flow.listeners {
+        for c in &l.conditions {
+            v.check_condition(c);
+            if c.type_name == crate::conditions::multiple::MultipleCondition::TYPE {
+                v.error(
+                    c.loc,
+                    c.path.clone(),
+                    format!(
+                        "{}: a MultipleCondition keeps a window across executions and only \
+                         applies to Flow triggers, not to listeners",
+                        c.path
+                    ),
+                );
+            }
+        }
+    }
     check_unique_ids(&mut v, doc);
     check_inputs(&mut v, doc);
     check_outputs(&mut v, doc);
@@ -131,6 +216,9 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         v.trigger = Some((trig, trigger_nodes.get(i)));
         trig.spec.validate(&mut v);
         v.trigger = None;
+        for c in &trig.common.conditions {
+            v.check_condition(c);
+        }
         if trig.common.worker_group.is_some() {
             v.error(
                 trig.loc,
@@ -143,6 +231,26 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         }
     }
     v.diagnostics
+}
+
+/// The node at a property path such as `tasks[2].then[0]` (none when a segment does not
+/// resolve, e.g. a map key holding a dot).
+fn node_at<'n>(doc: &'n Node, path: &str) -> Option<&'n Node> {
+    let mut node = doc;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (name, mut rest) = match segment.find('[') {
+            Some(i) => segment.split_at(i),
+            None => (segment, ""),
+        };
+        node = node.get(name)?;
+        while let Some(stripped) = rest.strip_prefix('[') {
+            let end = stripped.find(']')?;
+            let index: usize = stripped[..end].parse().ok()?;
+            node = node.as_seq()?.get(index)?;
+            rest = &stripped[end + 1..];
+        }
+    }
+    Some(node)
 }
 
 struct IdRule {

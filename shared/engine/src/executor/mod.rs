@@ -44,6 +44,16 @@ use branch::Decision;
 /// Most decision rounds one event may cause (a guard against a non-converging flow).
 const MAX_ROUNDS: usize = 100_000;
 
+/// The task types the decision carries out itself, without a worker: flowables and
+/// executables ([`flowable::Flowables`]), inline runnables ([`inline::registry`]) and
+/// `Sleep` (a timer).
+pub fn decided_types() -> BTreeSet<&'static str> {
+    let mut out: BTreeSet<&'static str> = flowable::Flowables::core().types().collect();
+    out.extend(inline::registry().keys().copied());
+    out.insert(<kite_flow::tasks::sleep::Sleep as kite_flow::plugin::PluginType>::TYPE);
+    out
+}
+
 /// The working set of one decision.
 pub struct Cx<'f> {
     /// The flow of the execution.
@@ -561,17 +571,13 @@ impl<'f> Cx<'f> {
                 let Some(task) = self.task(&run.task_id) else {
                     return;
                 };
-                if task.type_name == <kite_flow::tasks::for_each_item::ForEachItemItems as kite_flow::plugin::PluginType>::TYPE {
-                    flowable::for_each_item::on_child_ended(self, task, task_run_id, execution_id, *state);
-                    return;
-                }
                 let ended = flowable::subflow::Ended {
                     child: execution_id,
                     state: *state,
                     outputs: outputs.clone(),
                     error: error.clone(),
                 };
-                flowable::subflow::on_child_ended(self, task, task_run_id, ended);
+                flowable::on_child_ended(self, task, task_run_id, ended);
             }
             Event::Kill => {
                 if !self.rec.execution.current().is_terminated() {
@@ -647,7 +653,10 @@ impl<'f> Cx<'f> {
                     // Subflow retry: a new attempt creates a new child execution.
                     self.set_run_state(task_run_id, State::Running);
                     self.push_attempt(task_run_id);
-                    flowable::subflow::start_child(self, task, task_run_id);
+                    if let Err(e) = flowable::restart(self, task, task_run_id) {
+                        self.log(Some(task_run_id), LogLevel::Error, e);
+                        self.finish_attempt(task, task_run_id, State::Failed, Map::new());
+                    }
                 }
             }
             TimerKind::PauseDelay { task_run_id } => flowable::pause::on_delay(self, task_run_id),
@@ -890,9 +899,7 @@ impl<'f> Cx<'f> {
                 TaskKind::Executable => {
                     self.set_run_state(id, State::Running);
                     self.push_attempt(id);
-                    if task.type_name == <kite_flow::tasks::subflow::Subflow as kite_flow::plugin::PluginType>::TYPE {
-                        flowable::subflow::start_child(self, task, id);
-                    } else if let Err(e) = flowable::start(self, task, id) {
+                    if let Err(e) = flowable::restart(self, task, id) {
                         self.log(Some(id), LogLevel::Error, e);
                         self.finish_attempt(task, id, State::Failed, Map::new());
                     }
@@ -1098,9 +1105,7 @@ impl<'f> Cx<'f> {
             }
             match flowable::next(self, task, &id) {
                 Decision::Wait => {
-                    if task.type_name == <kite_flow::tasks::wait_for::WaitFor as kite_flow::plugin::PluginType>::TYPE
-                        && let Some(state) = flowable::wait_for::check(self, task, &id)
-                    {
+                    if let Some(state) = flowable::on_wait(self, task, &id) {
                         let state = self.final_state(task, &id, state);
                         self.set_run_state(&id, state);
                         changed = true;
@@ -1153,13 +1158,20 @@ impl<'f> Cx<'f> {
     }
 
     /// The top-level branch ended in `state`: run the deprecated listeners whose conditions
-    /// hold (their outcome does not change the state), then finish.
+    /// hold (their outcome does not change the state), then finish. A condition that cannot
+    /// be decided is logged and its listener skipped.
     fn end_execution(&mut self, state: State) {
-        let matching = self
-            .flow
-            .listeners
-            .iter()
-            .any(|l| self.listener_matches(l, state));
+        let mut matching = false;
+        let mut errors = Vec::new();
+        for l in &self.flow.listeners {
+            match self.listener_matches(l, state) {
+                Ok(m) => matching |= m,
+                Err(e) => errors.push(format!("listener skipped: {e}")),
+            }
+        }
+        for e in errors {
+            self.log(None, LogLevel::Error, e);
+        }
         if matching && self.rec.internal.listeners_pending.is_none() {
             self.rec.internal.listeners_pending = Some(state);
             return;
@@ -1167,24 +1179,31 @@ impl<'f> Cx<'f> {
         self.finish_execution(state);
     }
 
-    fn listener_matches(&self, l: &kite_flow::model::flow::Listener, state: State) -> bool {
-        l.conditions.iter().all(|c| {
-            if let Some(s) = c.spec::<kite_flow::conditions::execution_status::ExecutionStatus>() {
-                let name = state.name();
-                (s.r#in.is_empty() || s.r#in.iter().any(|x| x == name))
-                    && !s.not_in.iter().any(|x| x == name)
-            } else if let Some(e) = c.spec::<kite_flow::conditions::expression::Expression>() {
-                let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
-                let ctx =
-                    context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
-                self.rt
-                    .engine
-                    .render(&e.expression, &ctx)
-                    .is_ok_and(|v| kite_expr::is_truthy(&v))
-            } else {
-                true
-            }
-        })
+    /// Whether the conditions of listener `l` hold for an execution ending in `state`,
+    /// through the condition evaluator (every condition type it knows, the execution as
+    /// the upstream one, expressions seeing the execution's variables).
+    fn listener_matches(
+        &self,
+        l: &kite_flow::model::flow::Listener,
+        state: State,
+    ) -> Result<bool, crate::conditions::ConditionError> {
+        if l.conditions.is_empty() {
+            return Ok(true);
+        }
+        let mut upstream =
+            crate::conditions::UpstreamExecution::from_execution(&self.rec.execution);
+        upstream.state = state;
+        let trigger = Map::new();
+        let cx = crate::conditions::ConditionContext {
+            rt: self.rt,
+            now: self.now,
+            flow: self.flow,
+            trigger: &trigger,
+            execution: Some(&upstream),
+        };
+        let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
+        let expr = context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
+        crate::conditions::evaluate_all_in(&l.conditions, &cx, expr)
     }
 
     fn resolve_listeners(&mut self, final_state: State) -> bool {
@@ -1192,7 +1211,7 @@ impl<'f> Cx<'f> {
         for l in flow
             .listeners
             .iter()
-            .filter(|l| self.listener_matches(l, final_state))
+            .filter(|l| self.listener_matches(l, final_state).unwrap_or(false))
         {
             let runs: Vec<&TaskRun> = self
                 .rec
