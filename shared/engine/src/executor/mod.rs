@@ -163,6 +163,8 @@ pub fn fail(
     let mut cx = Cx::new(flow, rec, rt, now);
     cx.log(None, LogLevel::Error, message);
     cx.stop_all(State::Failed);
+    // The record is over its ceiling: it does not grow with `afterExecution` runs.
+    cx.release_after_execution();
     cx.flush_logs();
     let mut actions = std::mem::take(&mut cx.actions);
     announce_state_changes(rec, changes_from, &mut actions);
@@ -583,6 +585,9 @@ impl<'f> Cx<'f> {
                 if !self.rec.execution.current().is_terminated() {
                     let now = self.now;
                     self.rec.execution.state.set(State::Killing, now);
+                } else if self.rec.internal.after_execution.is_some() {
+                    self.kill_live_runs();
+                    self.release_after_execution();
                 }
             }
             Event::Resume { inputs } => self.resume(inputs),
@@ -716,11 +721,15 @@ impl<'f> Cx<'f> {
         for _ in 0..MAX_ROUNDS {
             let exec_state = self.rec.execution.current();
             if exec_state.is_terminated() {
-                return;
+                // Ended: only `afterExecution` tasks may still run.
+                if self.rec.internal.after_execution.is_none() || !self.after_execution_round() {
+                    return;
+                }
+                continue;
             }
             if exec_state == State::Killing {
                 self.kill_all();
-                return;
+                continue;
             }
             if sla::check_assertions(self) && self.rec.execution.current().is_terminated() {
                 return;
@@ -728,7 +737,7 @@ impl<'f> Cx<'f> {
             let mut changed = self.start_created();
             if let Some(end) = self.rec.internal.exit.take() {
                 self.stop_all(end);
-                return;
+                continue;
             }
             changed |= self.resolve_flowables();
             if !changed {
@@ -736,7 +745,7 @@ impl<'f> Cx<'f> {
             }
             if let Some(end) = self.rec.internal.exit.take() {
                 self.stop_all(end);
-                return;
+                continue;
             }
             self.update_paused();
             if !changed {
@@ -775,6 +784,16 @@ impl<'f> Cx<'f> {
 
     /// Kills every live task run (and child execution) and ends the execution in `end`.
     pub fn stop_all(&mut self, end: State) {
+        self.kill_live_runs();
+        if end == State::Killed {
+            self.kill_detached_children();
+        }
+        self.rec.internal.listeners_pending = None;
+        self.finish_execution(end);
+    }
+
+    /// Kills every live task run (and child execution).
+    fn kill_live_runs(&mut self) {
         let now = self.now;
         let live: Vec<(String, String)> = self
             .rec
@@ -823,11 +842,44 @@ impl<'f> Cx<'f> {
                 r.set_state(State::Killed, now);
             }
         }
-        if end == State::Killed {
-            self.kill_detached_children();
+    }
+
+    /// One round of the `afterExecution` tasks of an ended execution (Kestra 0.21+): they
+    /// run in sequence, see the final state (`execution.state`) and do not change it;
+    /// when they are done, the end is announced. Returns whether something changed.
+    fn after_execution_round(&mut self) -> bool {
+        let mut changed = self.start_created();
+        changed |= self.resolve_flowables();
+        // An `Exit` there cannot change the ended execution.
+        self.rec.internal.exit = None;
+        if changed {
+            return true;
         }
-        self.rec.internal.listeners_pending = None;
-        self.finish_execution(end);
+        let lists = branch::Lists {
+            tasks: &self.flow.after_execution,
+            errors: &[],
+            finally: &[],
+        };
+        match branch::sequential(self, None, lists, None) {
+            Decision::Wait => false,
+            Decision::Create(list) => {
+                for n in list {
+                    self.create_run(n.task, None, n.value, n.iteration);
+                }
+                true
+            }
+            Decision::Done(_) => {
+                self.release_after_execution();
+                true
+            }
+        }
+    }
+
+    /// Sends the end announcements held while `afterExecution` tasks ran.
+    fn release_after_execution(&mut self) {
+        if let Some(held) = self.rec.internal.after_execution.take() {
+            self.actions.extend(held);
+        }
     }
 
     /// A kill also reaches the children started without waiting (`wait: false`): their
@@ -1278,6 +1330,7 @@ impl<'f> Cx<'f> {
             LogLevel::Info,
             format!("Flow completed with state {state}"),
         );
+        let mut announcements = Vec::new();
         if let Some(parent) = self
             .rec
             .execution
@@ -1303,7 +1356,7 @@ impl<'f> Cx<'f> {
                     }
                 }
             }
-            self.actions.push(Action::NotifyParent {
+            announcements.push(Action::NotifyParent {
                 execution_id: pe.to_owned(),
                 task_run_id: pt.to_owned(),
                 state,
@@ -1311,7 +1364,13 @@ impl<'f> Cx<'f> {
                 error,
             });
         }
-        self.actions.push(Action::Ended { state });
+        announcements.push(Action::Ended { state });
+        let after = &self.flow.after_execution;
+        if after.iter().any(|t| !t.common.disabled) && self.rec.internal.after_execution.is_none() {
+            self.rec.internal.after_execution = Some(announcements);
+        } else {
+            self.actions.extend(announcements);
+        }
     }
 
     fn flow_outputs(&self) -> Result<Map<String, Value>, String> {

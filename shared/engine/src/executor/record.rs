@@ -80,6 +80,10 @@ pub struct Internal {
     /// Deprecated Subflow `outputs` to render for the parent when this execution ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subflow_outputs: Option<Map<String, Value>>,
+    /// The execution ended and its `afterExecution` tasks run: the actions announcing the
+    /// end (to the parent, `Ended`) wait for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_execution: Option<Vec<Action>>,
 }
 
 /// A task run result reported by a worker.
