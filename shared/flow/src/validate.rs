@@ -135,6 +135,22 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Reports a warning about `property` of the current trigger (accepted for
+    /// compatibility but without effect), located at that property.
+    pub fn trigger_warning(&mut self, property: &str, message: impl Into<String>) {
+        let message = message.into();
+        if let Some((t, node)) = self.trigger {
+            let loc = node
+                .and_then(|n| n.get_entry(property))
+                .map(|(k, _)| k.loc)
+                .unwrap_or(t.loc);
+            let path = format!("{}.{property}", t.path);
+            let message = format!("{path}: {message}");
+            self.diagnostics
+                .push(Diagnostic::warning(loc, path, message));
+        }
+    }
+
     /// Reports an error at `loc`.
     pub fn error(&mut self, loc: Location, path: impl Into<String>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::error(loc, path, message));
@@ -199,6 +215,13 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
             }
         }
     }
+    if flow.tenant_id.is_some() {
+        v.diagnostics.push(Diagnostic::warning(
+            loc_of("tenantId"),
+            "tenantId",
+            "`tenantId` is ignored: Kite has one tenant per installation",
+        ));
+    }
     check_unique_ids(&mut v, doc);
     check_inputs(&mut v, doc);
     check_outputs(&mut v, doc);
@@ -215,19 +238,28 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
     for (i, trig) in flow.triggers.iter().enumerate() {
         v.trigger = Some((trig, trigger_nodes.get(i)));
         trig.spec.validate(&mut v);
+        if trig.common.worker_group.is_some() {
+            v.trigger_error(
+                "workerGroup",
+                "Worker Group is an Enterprise Edition functionality",
+            );
+        }
+        if trig.common.log_to_file {
+            v.trigger_warning("logToFile", LOG_TO_FILE_IGNORED);
+        }
+        if trig.common.fail_on_trigger_error.is_some() {
+            v.trigger_warning(
+                "failOnTriggerError",
+                "`failOnTriggerError` is ignored: an evaluation error is logged and the \
+                 trigger evaluated again later, without creating a FAILED execution",
+            );
+        }
         v.trigger = None;
-        for c in &trig.common.conditions {
+        for c in trig.spec.conditions() {
             v.check_condition(c);
         }
-        if trig.common.worker_group.is_some() {
-            v.error(
-                trig.loc,
-                format!("{}.workerGroup", trig.path),
-                format!(
-                    "{}.workerGroup: Worker Group is an Enterprise Edition functionality",
-                    trig.path
-                ),
-            );
+        for c in &trig.common.conditions {
+            v.check_condition(c);
         }
     }
     v.diagnostics
@@ -252,6 +284,10 @@ fn node_at<'n>(doc: &'n Node, path: &str) -> Option<&'n Node> {
     }
     Some(node)
 }
+
+/// Why `logToFile` is only warned about.
+const LOG_TO_FILE_IGNORED: &str =
+    "`logToFile` is ignored: the logs are stored in the log store as usual";
 
 struct IdRule {
     pattern: &'static str,
@@ -523,16 +559,7 @@ fn check_task<'a>(v: &mut Validator<'a>, t: &'a Task) {
             format!("{}.id `{}` {p}", t.path, t.id),
         );
     }
-    if t.common.worker_group.is_some() {
-        v.error(
-            t.loc,
-            format!("{}.workerGroup", t.path),
-            format!(
-                "{}.workerGroup: Worker Group is an Enterprise Edition functionality",
-                t.path
-            ),
-        );
-    }
+
     if let Some(r) = &t.common.retry {
         for p in r.problems() {
             v.error(
@@ -543,6 +570,21 @@ fn check_task<'a>(v: &mut Validator<'a>, t: &'a Task) {
         }
     }
     let saved = v.task.replace(t);
+    if t.common.worker_group.is_some() {
+        v.task_property_error(
+            "workerGroup",
+            "Worker Group is an Enterprise Edition functionality",
+        );
+    }
+    if t.common.log_to_file {
+        v.task_property_warning("logToFile", LOG_TO_FILE_IGNORED);
+    }
+    if t.common.version.is_some() {
+        v.task_property_warning(
+            "version",
+            "`version` is ignored: Kite has one version of each task type",
+        );
+    }
     t.spec.validate(v);
     v.task = saved;
 }
