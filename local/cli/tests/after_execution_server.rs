@@ -60,9 +60,7 @@ async fn after_execution(home: Home) {
     let e = loop {
         let (status, e) = api.get(&format!("/api/v1/executions/{id}")).await;
         assert!(status.is_success(), "{status} {e}");
-        if run_of(&e, "broken")
-            .is_some_and(|r| r["state"]["current"] == "FAILED")
-        {
+        if run_of(&e, "broken").is_some_and(|r| r["state"]["current"] == "FAILED") {
             break e;
         }
         assert!(Instant::now() < deadline, "afterExecution did not run: {e}");
