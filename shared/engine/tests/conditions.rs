@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use kite_engine::conditions::{
-    self, ConditionContext, ConditionError, UpstreamExecution, evaluate, evaluate_all, is_stateful,
+    ConditionContext, ConditionError, UpstreamExecution, evaluate, evaluate_all, is_stateful,
 };
 use kite_engine::executor::Runtime;
 use kite_engine::model::{Attempt, Execution, Label, State, StateHistory, TaskRun};
