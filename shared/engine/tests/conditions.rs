@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use kite_engine::conditions::{
-    self, ConditionContext, ConditionError, UpstreamExecution, evaluate, evaluate_all, is_stateful,
+    ConditionContext, ConditionError, UpstreamExecution, evaluate, evaluate_all, is_stateful,
 };
 use kite_engine::executor::Runtime;
 use kite_engine::model::{Attempt, Execution, Label, State, StateHistory, TaskRun};
@@ -433,23 +433,24 @@ fn execution_conditions_need_an_upstream_execution() {
 }
 
 #[test]
-fn public_holiday_is_unsupported_and_says_what_to_use() {
-    let f = flow(
-        SCHEDULE,
-        "- type: io.kestra.plugin.core.condition.Not\n  conditions:\n    - type: io.kestra.plugin.core.condition.PublicHoliday\n      country: FR",
-    );
-    let err = all(&f, fired_at("2024-12-25T10:00:00+01:00"), None).unwrap_err();
-    assert!(matches!(err, ConditionError::Unsupported { .. }), "{err}");
-    let msg = err.to_string();
+fn public_holiday_is_refused_at_validation_and_says_what_to_use() {
+    let source = "id: nightly\nnamespace: reports\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: every_15m\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"*/15 * * * *\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.Not\n        conditions:\n          - type: io.kestra.plugin.core.condition.PublicHoliday\n            country: FR\n";
+    let parsed = kite_flow::parse_flow(source);
+    assert!(parsed.flow.is_none());
+    let errors: Vec<_> = parsed.errors().collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].loc, kite_flow::Location::new(14, 13));
     assert!(
-        msg.starts_with(
-            "condition `triggers[0].conditions[0].conditions[0]` (PublicHoliday) is not supported"
+        errors[0].message.starts_with(
+            "triggers[0].conditions[0].conditions[0]: io.kestra.plugin.core.condition.PublicHoliday is not supported"
         ),
-        "{msg}"
+        "{}",
+        errors[0].message
     );
     assert!(
-        msg.contains(conditions::public_holiday::SUGGESTION),
-        "{msg}"
+        errors[0].message.contains("Expression"),
+        "{}",
+        errors[0].message
     );
 }
 

@@ -272,6 +272,9 @@ impl Spec for Unparsed {
         Vec::new()
     }
     fn validate(&self, _v: &mut crate::validate::Validator<'_>) {}
+    fn conditions(&self) -> Vec<&Condition> {
+        Vec::new()
+    }
     fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(Default::default())
     }

@@ -89,6 +89,11 @@ pub trait PluginType:
     /// Type-specific validation rules.
     fn validate(&self, _v: &mut Validator<'_>) {}
 
+    /// Nested conditions (Not, Or, MultipleCondition), validated with their parent.
+    fn conditions(&self) -> Vec<&Condition> {
+        Vec::new()
+    }
+
     /// Called once parsed, with the task's id and path: lets a type derive hidden child
     /// tasks from its properties (ForEachItem's `<id>_split`, `_items`, `_merge`).
     fn expand(&mut self, _id: &str, _path: &str) {}
@@ -100,6 +105,8 @@ pub trait Spec: Any + Debug + Send + Sync {
     fn branches(&self) -> Vec<Branch<'_>>;
     /// Type-specific validation.
     fn validate(&self, v: &mut Validator<'_>);
+    /// Nested conditions.
+    fn conditions(&self) -> Vec<&Condition>;
     /// The properties as JSON (for the API and `kite flow schema`).
     fn to_json(&self) -> serde_json::Value;
     /// For downcasting to the concrete type.
@@ -112,6 +119,9 @@ impl<T: PluginType> Spec for T {
     }
     fn validate(&self, v: &mut Validator<'_>) {
         PluginType::validate(self, v)
+    }
+    fn conditions(&self) -> Vec<&Condition> {
+        PluginType::conditions(self)
     }
     fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)

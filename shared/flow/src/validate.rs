@@ -9,7 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::model::flow::Flow;
-use crate::plugin::{Registry, Task, Trigger};
+use crate::plugin::PluginType;
+use crate::plugin::{Condition, Registry, Task, Trigger};
 use crate::yaml::Node;
 
 /// Collects diagnostics while walking a flow; handed to each plugin's `validate`.
@@ -22,6 +23,10 @@ pub struct Validator<'a> {
     task: Option<&'a Task>,
     /// The trigger whose rules are running, with its source node.
     trigger: Option<(&'a Trigger, Option<&'a Node>)>,
+    /// The condition whose rules are running.
+    condition: Option<&'a Condition>,
+    /// The flow's source tree (for property locations).
+    doc: Option<&'a Node>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -41,6 +46,45 @@ impl<'a> Validator<'a> {
                 format!("{}: {message}", t.id),
             )),
             None => self.error(Location::UNKNOWN, "", message),
+        }
+    }
+
+    /// Where `property` of the current task is written (the task itself when the property
+    /// is not in the source, e.g. set by `pluginDefaults`).
+    fn task_property_loc(&self, t: &Task, property: &str) -> Location {
+        self.doc
+            .and_then(|d| node_at(d, &t.path))
+            .and_then(|n| n.get_entry(property))
+            .map(|(k, _)| k.loc)
+            .unwrap_or(t.loc)
+    }
+
+    /// Reports an error about `property` of the current task, located at that property;
+    /// the path is `<task path>.property` and the message starts with it.
+    pub fn task_property_error(&mut self, property: &str, message: impl Into<String>) {
+        self.task_property(property, message.into(), Diagnostic::error);
+    }
+
+    /// Reports a warning about `property` of the current task (accepted for compatibility
+    /// but without effect), located at that property.
+    pub fn task_property_warning(&mut self, property: &str, message: impl Into<String>) {
+        self.task_property(property, message.into(), Diagnostic::warning);
+    }
+
+    fn task_property(
+        &mut self,
+        property: &str,
+        message: String,
+        make: fn(Location, String, String) -> Diagnostic,
+    ) {
+        match self.task {
+            Some(t) => {
+                let loc = self.task_property_loc(t, property);
+                let path = format!("{}.{property}", t.path);
+                let message = format!("{path}: {message}");
+                self.diagnostics.push(make(loc, path, message));
+            }
+            None => self.error(Location::UNKNOWN, property, message),
         }
     }
 
@@ -68,6 +112,45 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Reports an error about the current condition, at the condition.
+    pub fn condition_error(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        match self.condition {
+            Some(c) => {
+                let message = format!("{}: {message}", c.path);
+                self.diagnostics
+                    .push(Diagnostic::error(c.loc, c.path.clone(), message));
+            }
+            None => self.error(Location::UNKNOWN, "", message),
+        }
+    }
+
+    /// Runs the rules of condition `c` and of the conditions nested in it.
+    pub fn check_condition(&mut self, c: &'a Condition) {
+        let saved = self.condition.replace(c);
+        c.spec.validate(self);
+        self.condition = saved;
+        for nested in c.spec.conditions() {
+            self.check_condition(nested);
+        }
+    }
+
+    /// Reports a warning about `property` of the current trigger (accepted for
+    /// compatibility but without effect), located at that property.
+    pub fn trigger_warning(&mut self, property: &str, message: impl Into<String>) {
+        let message = message.into();
+        if let Some((t, node)) = self.trigger {
+            let loc = node
+                .and_then(|n| n.get_entry(property))
+                .map(|(k, _)| k.loc)
+                .unwrap_or(t.loc);
+            let path = format!("{}.{property}", t.path);
+            let message = format!("{path}: {message}");
+            self.diagnostics
+                .push(Diagnostic::warning(loc, path, message));
+        }
+    }
+
     /// Reports an error at `loc`.
     pub fn error(&mut self, loc: Location, path: impl Into<String>, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::error(loc, path, message));
@@ -81,6 +164,8 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
         registry,
         task: None,
         trigger: None,
+        condition: None,
+        doc: Some(doc),
         diagnostics: Vec::new(),
     };
     let loc_of = |key: &str| doc.get_entry(key).map(|(k, _)| k.loc).unwrap_or(doc.loc);
@@ -114,6 +199,29 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
             );
         }
     }
+    for l in &flow.listeners {
+        for c in &l.conditions {
+            v.check_condition(c);
+            if c.type_name == crate::conditions::multiple::MultipleCondition::TYPE {
+                v.error(
+                    c.loc,
+                    c.path.clone(),
+                    format!(
+                        "{}: a MultipleCondition keeps a window across executions and only \
+                         applies to Flow triggers, not to listeners",
+                        c.path
+                    ),
+                );
+            }
+        }
+    }
+    if flow.tenant_id.is_some() {
+        v.diagnostics.push(Diagnostic::warning(
+            loc_of("tenantId"),
+            "tenantId",
+            "`tenantId` is ignored: Kite has one tenant per installation",
+        ));
+    }
     check_unique_ids(&mut v, doc);
     check_inputs(&mut v, doc);
     check_outputs(&mut v, doc);
@@ -130,20 +238,56 @@ pub fn validate(flow: &Flow, doc: &Node, registry: &Registry) -> Vec<Diagnostic>
     for (i, trig) in flow.triggers.iter().enumerate() {
         v.trigger = Some((trig, trigger_nodes.get(i)));
         trig.spec.validate(&mut v);
-        v.trigger = None;
         if trig.common.worker_group.is_some() {
-            v.error(
-                trig.loc,
-                format!("{}.workerGroup", trig.path),
-                format!(
-                    "{}.workerGroup: Worker Group is an Enterprise Edition functionality",
-                    trig.path
-                ),
+            v.trigger_error(
+                "workerGroup",
+                "Worker Group is an Enterprise Edition functionality",
             );
+        }
+        if trig.common.log_to_file {
+            v.trigger_warning("logToFile", LOG_TO_FILE_IGNORED);
+        }
+        if trig.common.fail_on_trigger_error.is_some() {
+            v.trigger_warning(
+                "failOnTriggerError",
+                "`failOnTriggerError` is ignored: an evaluation error is logged and the \
+                 trigger evaluated again later, without creating a FAILED execution",
+            );
+        }
+        v.trigger = None;
+        for c in trig.spec.conditions() {
+            v.check_condition(c);
+        }
+        for c in &trig.common.conditions {
+            v.check_condition(c);
         }
     }
     v.diagnostics
 }
+
+/// The node at a property path such as `tasks[2].then[0]` (none when a segment does not
+/// resolve, e.g. a map key holding a dot).
+fn node_at<'n>(doc: &'n Node, path: &str) -> Option<&'n Node> {
+    let mut node = doc;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (name, mut rest) = match segment.find('[') {
+            Some(i) => segment.split_at(i),
+            None => (segment, ""),
+        };
+        node = node.get(name)?;
+        while let Some(stripped) = rest.strip_prefix('[') {
+            let end = stripped.find(']')?;
+            let index: usize = stripped[..end].parse().ok()?;
+            node = node.as_seq()?.get(index)?;
+            rest = &stripped[end + 1..];
+        }
+    }
+    Some(node)
+}
+
+/// Why `logToFile` is only warned about.
+const LOG_TO_FILE_IGNORED: &str =
+    "`logToFile` is ignored: the logs are stored in the log store as usual";
 
 struct IdRule {
     pattern: &'static str,
@@ -415,16 +559,7 @@ fn check_task<'a>(v: &mut Validator<'a>, t: &'a Task) {
             format!("{}.id `{}` {p}", t.path, t.id),
         );
     }
-    if t.common.worker_group.is_some() {
-        v.error(
-            t.loc,
-            format!("{}.workerGroup", t.path),
-            format!(
-                "{}.workerGroup: Worker Group is an Enterprise Edition functionality",
-                t.path
-            ),
-        );
-    }
+
     if let Some(r) = &t.common.retry {
         for p in r.problems() {
             v.error(
@@ -435,6 +570,21 @@ fn check_task<'a>(v: &mut Validator<'a>, t: &'a Task) {
         }
     }
     let saved = v.task.replace(t);
+    if t.common.worker_group.is_some() {
+        v.task_property_error(
+            "workerGroup",
+            "Worker Group is an Enterprise Edition functionality",
+        );
+    }
+    if t.common.log_to_file {
+        v.task_property_warning("logToFile", LOG_TO_FILE_IGNORED);
+    }
+    if t.common.version.is_some() {
+        v.task_property_warning(
+            "version",
+            "`version` is ignored: Kite has one version of each task type",
+        );
+    }
     t.spec.validate(v);
     v.task = saved;
 }

@@ -63,6 +63,8 @@ use axum::routing::{delete, get, post, put};
 use kite_engine::services::Platform;
 
 pub use error::ApiError;
+/// The trigger types the webserver serves (Webhook).
+pub use webhook::TRIGGER_TYPES as SERVED_TRIGGER_TYPES;
 
 /// Default largest request body for uploads (execution and resume inputs): 100 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;

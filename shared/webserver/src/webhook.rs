@@ -51,6 +51,10 @@ use kite_engine::services::{Platform, ServiceError};
 use kite_engine::triggers::{self, FireOutcome, Occurrence};
 use kite_flow::plugin::Trigger;
 use kite_flow::triggers::webhook::Webhook;
+
+/// The trigger types this module serves (the behaviour guard test checks that every
+/// registered trigger type is served by someone).
+pub const TRIGGER_TYPES: &[&str] = &[<Webhook as kite_flow::plugin::PluginType>::TYPE];
 use kite_flow::{Flow, property::is_expression};
 use serde_json::{Map, Value};
 

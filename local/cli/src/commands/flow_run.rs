@@ -137,7 +137,10 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
                     if !args.json {
                         printer.update(e);
                     }
-                    if e.state.current.is_terminated() || waits_for_a_human(&flow, e) {
+                    // With `afterExecution` tasks, the end is announced (`ended`) once
+                    // they ran: the final state shows before.
+                    let done = e.state.current.is_terminated() && flow.after_execution.is_empty();
+                    if done || waits_for_a_human(&flow, e) {
                         break current;
                     }
                 }

@@ -268,6 +268,31 @@ pub fn evaluate_all(cs: &[Condition], ctx: &ConditionContext<'_>) -> Result<bool
     Ok(true)
 }
 
+/// As [`evaluate_all`], with the expression context given instead of built from `ctx`
+/// (a flow listener's conditions see the execution's own variables: `outputs`, `inputs`...).
+pub fn evaluate_all_in(
+    cs: &[Condition],
+    ctx: &ConditionContext<'_>,
+    expr: kite_expr::Context,
+) -> Result<bool, ConditionError> {
+    let scope = Scope {
+        cx: ctx,
+        expr: OnceCell::from(expr),
+    };
+    for c in cs.iter().filter(|c| !is_stateful(c)) {
+        if !scope.evaluate(c)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whether Kite has an evaluator for condition type `type_name` (the guard test walks the
+/// flow registry with it).
+pub fn has_evaluator(type_name: &str) -> bool {
+    registry().contains_key(type_name)
+}
+
 /// Whether `c` keeps state across executions (`MultipleCondition`), so is not decided here.
 pub fn is_stateful(c: &Condition) -> bool {
     registry().get(c.type_name).is_some_and(|e| e.stateful)

@@ -26,22 +26,21 @@ impl Evaluate for PublicHoliday {
 
 #[cfg(test)]
 mod tests {
-    use crate::conditions::ConditionError;
     use crate::conditions::testing::at;
 
     #[test]
-    fn is_an_error_never_a_guess() {
-        let err = at(
-            "type: io.kestra.plugin.core.condition.PublicHoliday\ncountry: FR",
-            "2024-12-25T10:00:00+01:00",
-        )
-        .unwrap_err();
-        assert!(matches!(err, ConditionError::Unsupported { .. }), "{err}");
-        let msg = err.to_string();
+    fn is_refused_at_validation_never_a_guess() {
+        // Validation refuses it, so the evaluator's `Unsupported` answer is only a safeguard.
+        let source = "id: f\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 9 * * *\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.PublicHoliday\n        country: FR\n";
+        let parsed = kite_flow::parse_flow(source);
+        assert!(parsed.flow.is_none());
+        let msg = parsed
+            .errors()
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
-            msg.starts_with(
-                "condition `triggers[0].conditions[0]` (PublicHoliday) is not supported"
-            ),
+            msg.contains("triggers[0].conditions[0]: io.kestra.plugin.core.condition.PublicHoliday is not supported"),
             "{msg}"
         );
         assert!(msg.contains("Expression"), "{msg}");

@@ -49,6 +49,16 @@ use branch::Decision;
 /// Most decision rounds one event may cause (a guard against a non-converging flow).
 const MAX_ROUNDS: usize = 100_000;
 
+/// The task types the decision carries out itself, without a worker: flowables and
+/// executables ([`flowable::Flowables`]), inline runnables ([`inline::registry`]) and
+/// `Sleep` (a timer).
+pub fn decided_types() -> BTreeSet<&'static str> {
+    let mut out: BTreeSet<&'static str> = flowable::Flowables::core().types().collect();
+    out.extend(inline::registry().keys().copied());
+    out.insert(<kite_flow::tasks::sleep::Sleep as kite_flow::plugin::PluginType>::TYPE);
+    out
+}
+
 /// The working set of one decision.
 pub struct Cx<'f> {
     /// The flow of the execution.
@@ -179,6 +189,8 @@ pub fn fail(
     let mut cx = Cx::new(flow, rec, rt, now);
     cx.log(None, LogLevel::Error, message);
     cx.stop_all(State::Failed);
+    // The record is over its ceiling: it does not grow with `afterExecution` runs.
+    cx.release_after_execution();
     cx.flush_logs();
     let mut actions = std::mem::take(&mut cx.actions);
     announce_state_changes(rec, changes_from, &mut actions);
@@ -596,22 +608,21 @@ impl<'f> Cx<'f> {
                 let Some(task) = self.task(&run.task_id) else {
                     return;
                 };
-                if task.type_name == <kite_flow::tasks::for_each_item::ForEachItemItems as kite_flow::plugin::PluginType>::TYPE {
-                    flowable::for_each_item::on_child_ended(self, task, task_run_id, execution_id, *state);
-                    return;
-                }
                 let ended = flowable::subflow::Ended {
                     child: execution_id,
                     state: *state,
                     outputs: outputs.clone(),
                     error: error.clone(),
                 };
-                flowable::subflow::on_child_ended(self, task, task_run_id, ended);
+                flowable::on_child_ended(self, task, task_run_id, ended);
             }
             Event::Kill => {
                 if !self.rec.execution.current().is_terminated() {
                     let now = self.now;
                     self.rec.execution.state.set(State::Killing, now);
+                } else if self.rec.internal.after_execution.is_some() {
+                    self.kill_live_runs();
+                    self.release_after_execution();
                 }
             }
             Event::Resume { inputs } => self.resume(inputs),
@@ -707,7 +718,10 @@ impl<'f> Cx<'f> {
                     // Subflow retry: a new attempt creates a new child execution.
                     self.set_run_state(task_run_id, State::Running);
                     self.push_attempt(task_run_id);
-                    flowable::subflow::start_child(self, task, task_run_id);
+                    if let Err(e) = flowable::restart(self, task, task_run_id) {
+                        self.log(Some(task_run_id), LogLevel::Error, e);
+                        self.finish_attempt(task, task_run_id, State::Failed, Map::new());
+                    }
                 }
             }
             TimerKind::PauseDelay { task_run_id } => flowable::pause::on_delay(self, task_run_id),
@@ -767,11 +781,15 @@ impl<'f> Cx<'f> {
         for _ in 0..MAX_ROUNDS {
             let exec_state = self.rec.execution.current();
             if exec_state.is_terminated() {
-                return;
+                // Ended: only `afterExecution` tasks may still run.
+                if self.rec.internal.after_execution.is_none() || !self.after_execution_round() {
+                    return;
+                }
+                continue;
             }
             if exec_state == State::Killing {
                 self.kill_all();
-                return;
+                continue;
             }
             if sla::check_assertions(self) && self.rec.execution.current().is_terminated() {
                 return;
@@ -779,7 +797,7 @@ impl<'f> Cx<'f> {
             let mut changed = self.start_created();
             if let Some(end) = self.rec.internal.exit.take() {
                 self.stop_all(end);
-                return;
+                continue;
             }
             changed |= self.resolve_flowables();
             if !changed {
@@ -787,7 +805,7 @@ impl<'f> Cx<'f> {
             }
             if let Some(end) = self.rec.internal.exit.take() {
                 self.stop_all(end);
-                return;
+                continue;
             }
             self.update_paused();
             if !changed {
@@ -826,6 +844,16 @@ impl<'f> Cx<'f> {
 
     /// Kills every live task run (and child execution) and ends the execution in `end`.
     pub fn stop_all(&mut self, end: State) {
+        self.kill_live_runs();
+        if end == State::Killed {
+            self.kill_detached_children();
+        }
+        self.rec.internal.listeners_pending = None;
+        self.finish_execution(end);
+    }
+
+    /// Kills every live task run (and child execution).
+    fn kill_live_runs(&mut self) {
         let now = self.now;
         let live: Vec<(String, String)> = self
             .rec
@@ -874,11 +902,44 @@ impl<'f> Cx<'f> {
                 r.set_state(State::Killed, now);
             }
         }
-        if end == State::Killed {
-            self.kill_detached_children();
+    }
+
+    /// One round of the `afterExecution` tasks of an ended execution (Kestra 0.21+): they
+    /// run in sequence, see the final state (`execution.state`) and do not change it;
+    /// when they are done, the end is announced. Returns whether something changed.
+    fn after_execution_round(&mut self) -> bool {
+        let mut changed = self.start_created();
+        changed |= self.resolve_flowables();
+        // An `Exit` there cannot change the ended execution.
+        self.rec.internal.exit = None;
+        if changed {
+            return true;
         }
-        self.rec.internal.listeners_pending = None;
-        self.finish_execution(end);
+        let lists = branch::Lists {
+            tasks: &self.flow.after_execution,
+            errors: &[],
+            finally: &[],
+        };
+        match branch::sequential(self, None, lists, None) {
+            Decision::Wait => false,
+            Decision::Create(list) => {
+                for n in list {
+                    self.create_run(n.task, None, n.value, n.iteration);
+                }
+                true
+            }
+            Decision::Done(_) => {
+                self.release_after_execution();
+                true
+            }
+        }
+    }
+
+    /// Sends the end announcements held while `afterExecution` tasks ran.
+    fn release_after_execution(&mut self) {
+        if let Some(held) = self.rec.internal.after_execution.take() {
+            self.actions.extend(held);
+        }
     }
 
     /// A kill also reaches the children started without waiting (`wait: false`): their
@@ -950,9 +1011,7 @@ impl<'f> Cx<'f> {
                 TaskKind::Executable => {
                     self.set_run_state(id, State::Running);
                     self.push_attempt(id);
-                    if task.type_name == <kite_flow::tasks::subflow::Subflow as kite_flow::plugin::PluginType>::TYPE {
-                        flowable::subflow::start_child(self, task, id);
-                    } else if let Err(e) = flowable::start(self, task, id) {
+                    if let Err(e) = flowable::restart(self, task, id) {
                         self.log(Some(id), LogLevel::Error, e);
                         self.finish_attempt(task, id, State::Failed, Map::new());
                     }
@@ -1158,9 +1217,7 @@ impl<'f> Cx<'f> {
             }
             match flowable::next(self, task, &id) {
                 Decision::Wait => {
-                    if task.type_name == <kite_flow::tasks::wait_for::WaitFor as kite_flow::plugin::PluginType>::TYPE
-                        && let Some(state) = flowable::wait_for::check(self, task, &id)
-                    {
+                    if let Some(state) = flowable::on_wait(self, task, &id) {
                         let state = self.final_state(task, &id, state);
                         self.set_run_state(&id, state);
                         changed = true;
@@ -1213,13 +1270,20 @@ impl<'f> Cx<'f> {
     }
 
     /// The top-level branch ended in `state`: run the deprecated listeners whose conditions
-    /// hold (their outcome does not change the state), then finish.
+    /// hold (their outcome does not change the state), then finish. A condition that cannot
+    /// be decided is logged and its listener skipped.
     fn end_execution(&mut self, state: State) {
-        let matching = self
-            .flow
-            .listeners
-            .iter()
-            .any(|l| self.listener_matches(l, state));
+        let mut matching = false;
+        let mut errors = Vec::new();
+        for l in &self.flow.listeners {
+            match self.listener_matches(l, state) {
+                Ok(m) => matching |= m,
+                Err(e) => errors.push(format!("listener skipped: {e}")),
+            }
+        }
+        for e in errors {
+            self.log(None, LogLevel::Error, e);
+        }
         if matching && self.rec.internal.listeners_pending.is_none() {
             self.rec.internal.listeners_pending = Some(state);
             return;
@@ -1227,24 +1291,31 @@ impl<'f> Cx<'f> {
         self.finish_execution(state);
     }
 
-    fn listener_matches(&self, l: &kite_flow::model::flow::Listener, state: State) -> bool {
-        l.conditions.iter().all(|c| {
-            if let Some(s) = c.spec::<kite_flow::conditions::execution_status::ExecutionStatus>() {
-                let name = state.name();
-                (s.r#in.is_empty() || s.r#in.iter().any(|x| x == name))
-                    && !s.not_in.iter().any(|x| x == name)
-            } else if let Some(e) = c.spec::<kite_flow::conditions::expression::Expression>() {
-                let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
-                let ctx =
-                    context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
-                self.rt
-                    .engine
-                    .render(&e.expression, &ctx)
-                    .is_ok_and(|v| kite_expr::is_truthy(&v))
-            } else {
-                true
-            }
-        })
+    /// Whether the conditions of listener `l` hold for an execution ending in `state`,
+    /// through the condition evaluator (every condition type it knows, the execution as
+    /// the upstream one, expressions seeing the execution's variables).
+    fn listener_matches(
+        &self,
+        l: &kite_flow::model::flow::Listener,
+        state: State,
+    ) -> Result<bool, crate::conditions::ConditionError> {
+        if l.conditions.is_empty() {
+            return Ok(true);
+        }
+        let mut upstream =
+            crate::conditions::UpstreamExecution::from_execution(&self.rec.execution);
+        upstream.state = state;
+        let trigger = Map::new();
+        let cx = crate::conditions::ConditionContext {
+            rt: self.rt,
+            now: self.now,
+            flow: self.flow,
+            trigger: &trigger,
+            execution: Some(&upstream),
+        };
+        let vars = context::execution_vars(self.rt, self.flow, &self.rec.execution);
+        let expr = context::render_context(self.rt, vars, &self.rec.internal.error_logs, self.now);
+        crate::conditions::evaluate_all_in(&l.conditions, &cx, expr)
     }
 
     fn resolve_listeners(&mut self, final_state: State) -> bool {
@@ -1252,7 +1323,7 @@ impl<'f> Cx<'f> {
         for l in flow
             .listeners
             .iter()
-            .filter(|l| self.listener_matches(l, final_state))
+            .filter(|l| self.listener_matches(l, final_state).unwrap_or(false))
         {
             let runs: Vec<&TaskRun> = self
                 .rec
@@ -1317,6 +1388,7 @@ impl<'f> Cx<'f> {
             LogLevel::Info,
             format!("Flow completed with state {state}"),
         );
+        let mut announcements = Vec::new();
         if let Some(parent) = self
             .rec
             .execution
@@ -1342,7 +1414,7 @@ impl<'f> Cx<'f> {
                     }
                 }
             }
-            self.actions.push(Action::NotifyParent {
+            announcements.push(Action::NotifyParent {
                 execution_id: pe.to_owned(),
                 task_run_id: pt.to_owned(),
                 state,
@@ -1350,7 +1422,18 @@ impl<'f> Cx<'f> {
                 error,
             });
         }
-        self.push_ended(state);
+        if self.flow.concurrency.is_some() {
+            // The slot is free once the execution has ended (its afterExecution tasks do
+            // not hold it).
+            self.actions.push(Action::ReleaseSlot);
+        }
+        announcements.push(Action::Ended { state });
+        let after = &self.flow.after_execution;
+        if after.iter().any(|t| !t.common.disabled) && self.rec.internal.after_execution.is_none() {
+            self.rec.internal.after_execution = Some(announcements);
+        } else {
+            self.actions.extend(announcements);
+        }
     }
 
     fn flow_outputs(&self) -> Result<Map<String, Value>, String> {

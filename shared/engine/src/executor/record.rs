@@ -84,6 +84,10 @@ pub struct Internal {
     /// in memory): see [`super::lookups`].
     #[serde(default, skip_serializing_if = "super::lookups::Lookups::is_empty")]
     pub lookups: super::lookups::Lookups,
+    /// The execution ended and its `afterExecution` tasks run: the actions announcing the
+    /// end (to the parent, `Ended`) wait for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_execution: Option<Vec<Action>>,
 }
 
 /// A task run result reported by a worker.

@@ -153,14 +153,17 @@ impl Default for TickConfig {
     }
 }
 
-/// Whether the trigger's `conditions` hold for an occurrence with `variables` (the
-/// stateful MultipleCondition is the Flow trigger's business, not evaluated here).
+/// Whether the trigger's `conditions` (and a Schedule's deprecated `scheduleConditions`)
+/// hold for an occurrence with `variables` (the stateful MultipleCondition is the Flow
+/// trigger's business, not evaluated here).
 pub fn conditions_hold(
     cx: &EvalContext<'_>,
     variables: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<bool, TriggerError> {
     let conditions = &cx.trigger.common.conditions;
-    if conditions.is_empty() {
+    // The type's own conditions: Schedule's deprecated `scheduleConditions`.
+    let own = cx.trigger.spec.conditions();
+    if conditions.is_empty() && own.is_empty() {
         return Ok(true);
     }
     let ctx = crate::conditions::ConditionContext {
@@ -170,8 +173,20 @@ pub fn conditions_hold(
         trigger: variables,
         execution: None,
     };
-    crate::conditions::evaluate_all(conditions, &ctx)
-        .map_err(|e| cx.definition_error(e.to_string()))
+    let hold = crate::conditions::evaluate_all(conditions, &ctx)
+        .map_err(|e| cx.definition_error(e.to_string()))?;
+    if !hold {
+        return Ok(false);
+    }
+    for c in own
+        .into_iter()
+        .filter(|c| !crate::conditions::is_stateful(c))
+    {
+        if !crate::conditions::evaluate(c, &ctx).map_err(|e| cx.definition_error(e.to_string()))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Kestra's date format for trigger variables: ISO-8601 with the zone's offset (`Z` in UTC).

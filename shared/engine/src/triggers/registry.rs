@@ -156,6 +156,12 @@ impl TriggerRegistry {
         self
     }
 
+    /// Whether triggers of `type_name` are evaluated on the tick or found by the events
+    /// they listen to.
+    pub fn handles(&self, type_name: &str) -> bool {
+        self.by_type.contains_key(type_name) || self.listen.contains_key(type_name)
+    }
+
     /// The implementation for a type.
     pub fn get(&self, type_name: &str) -> Option<&Arc<dyn TickTrigger>> {
         self.by_type.get(type_name)

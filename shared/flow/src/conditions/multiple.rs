@@ -69,5 +69,9 @@ impl PluginType for MultipleCondition {
     const ALIASES: &'static [&'static str] =
         &["io.kestra.core.models.conditions.types.MultipleCondition"];
     const CATEGORY: Category = Category::Condition;
+
+    fn conditions(&self) -> Vec<&crate::plugin::Condition> {
+        self.conditions.values().collect()
+    }
     const DEPRECATED: Option<&'static str> = Some("use the Flow trigger `preconditions`");
 }

@@ -18,4 +18,8 @@ impl PluginType for Or {
     const ALIASES: &'static [&'static str] =
         &["io.kestra.core.models.conditions.types.OrCondition"];
     const CATEGORY: Category = Category::Condition;
+
+    fn conditions(&self) -> Vec<&crate::plugin::Condition> {
+        self.conditions.iter().collect()
+    }
 }

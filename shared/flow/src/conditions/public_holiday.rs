@@ -25,4 +25,14 @@ impl PluginType for PublicHoliday {
     const ALIASES: &'static [&'static str] =
         &["io.kestra.core.models.conditions.types.PublicHolidayCondition"];
     const CATEGORY: Category = Category::Condition;
+
+    /// Refused: Kite has no public holiday calendar, so the condition could only fail
+    /// when evaluated.
+    fn validate(&self, v: &mut crate::validate::Validator<'_>) {
+        v.condition_error(format!(
+            "{} is not supported: Kite has no public holiday calendar; list the days in an \
+             io.kestra.plugin.core.condition.Expression condition instead",
+            Self::TYPE
+        ));
+    }
 }

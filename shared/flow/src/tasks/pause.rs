@@ -55,4 +55,18 @@ impl PluginType for Pause {
             Branch::new("errors", &self.errors),
         ]
     }
+
+    fn validate(&self, v: &mut crate::validate::Validator<'_>) {
+        if let Some(b) = &self.behavior
+            && b != "FAIL"
+        {
+            v.task_property_warning(
+                "behavior",
+                format!(
+                    "`behavior: {b}` is ignored: a pause still paused when its `timeout` \
+                     passes ends FAILED"
+                ),
+            );
+        }
+    }
 }

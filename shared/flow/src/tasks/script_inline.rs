@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::PluginType;
 use crate::tasks::script_commands::{Language, Python, Shell};
+use crate::validate::Validator;
 
 /// Runs `script` with the language's interpreter.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -55,4 +56,13 @@ pub type PythonScript = Script<Python>;
 
 impl<L: Language> PluginType for Script<L> {
     const TYPE: &'static str = L::SCRIPT;
+
+    fn validate(&self, v: &mut Validator<'_>) {
+        crate::tasks::script_commands::validate_runner(
+            v,
+            self.task_runner.as_ref(),
+            self.namespace_files.as_ref(),
+            self.container_image.is_some(),
+        );
+    }
 }

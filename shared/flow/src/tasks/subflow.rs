@@ -53,6 +53,17 @@ impl PluginType for Subflow {
     const KIND: TaskKind = TaskKind::Executable;
 
     fn validate(&self, v: &mut Validator<'_>) {
+        if let Some(b) = &self.restart_behavior
+            && b != "NEW_EXECUTION"
+        {
+            v.task_property_warning(
+                "restartBehavior",
+                format!(
+                    "`restartBehavior: {b}` is ignored: restarting the parent starts a new \
+                     child execution (NEW_EXECUTION)"
+                ),
+            );
+        }
         if self.namespace == v.flow.namespace && self.flow_id == v.flow.id {
             let uid = format!("{}.{}", self.namespace, self.flow_id);
             v.task_error(format!(

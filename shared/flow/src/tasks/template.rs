@@ -1,4 +1,5 @@
-//! `io.kestra.plugin.core.flow.Template` (deprecated): inline a stored template's tasks.
+//! `io.kestra.plugin.core.flow.Template` (removed from Kestra): parsed so that validation
+//! refuses it with a message naming the replacement (a Subflow).
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -6,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::{PluginType, TaskKind};
 use crate::tasks::legacy_flows;
+use crate::validate::Validator;
 
 /// Inlines the tasks of template `namespace`/`templateId`.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -27,5 +29,16 @@ impl PluginType for Template {
     const TYPE: &'static str = "io.kestra.plugin.core.flow.Template";
     const ALIASES: &'static [&'static str] = &[legacy_flows!("Template")];
     const KIND: TaskKind = TaskKind::Flowable;
-    const DEPRECATED: Option<&'static str> = Some("templates are replaced by subflows");
+
+    /// Refused: Kestra removed templates (replaced by subflows) and Kite has no template
+    /// store, so the task could only fail when it runs.
+    fn validate(&self, v: &mut Validator<'_>) {
+        v.task_error(format!(
+            "{} is not supported: Kestra removed templates; call the flow `{}.{}` holding \
+             these tasks with an io.kestra.plugin.core.flow.Subflow task instead",
+            Self::TYPE,
+            self.namespace,
+            self.template_id
+        ));
+    }
 }

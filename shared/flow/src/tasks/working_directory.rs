@@ -25,9 +25,9 @@ pub struct Cache {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NamespaceFiles {
-    /// Copy them (default false).
-    #[serde(default)]
-    pub enabled: bool,
+    /// Copy them (default true, as in Kestra: writing the block enables it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// Globs to include.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
@@ -105,6 +105,23 @@ impl PluginType for WorkingDirectory {
         }
         if self.tasks.iter().any(|t| t.common.worker_group.is_some()) {
             v.task_error("Cannot set a Worker Group in any WorkingDirectory sub-tasks, it is only supported at the WorkingDirectory level");
+        }
+        if self
+            .namespace_files
+            .as_ref()
+            .is_some_and(|nf| nf.enabled.unwrap_or(true))
+        {
+            v.task_property_error(
+                "namespaceFiles",
+                crate::tasks::script_commands::NAMESPACE_FILES_UNSUPPORTED,
+            );
+        }
+        if !self.env.is_empty() {
+            v.task_property_warning(
+                "env",
+                "`env` is ignored (Kestra keeps it unused for compatibility): set `env` on \
+                 the script tasks inside",
+            );
         }
     }
 }

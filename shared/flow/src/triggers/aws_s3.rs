@@ -176,6 +176,18 @@ impl PluginType for S3Trigger {
         aws_connection::check_interval(v, self.interval);
         aws_connection::check_positive(v, "maxKeys", self.max_keys.as_ref());
         aws_connection::check_connection(v, &self.connection());
+        if self.encoding_type.is_some() {
+            v.trigger_warning(
+                "encodingType",
+                "`encodingType` is ignored: object keys always reach the flow decoded",
+            );
+        }
+        if self.compatibility_mode.is_some() {
+            v.trigger_warning(
+                "compatibilityMode",
+                "`compatibilityMode` is ignored: Kite has one AWS client",
+            );
+        }
         match (&self.action, &self.move_to) {
             (S3Action::Move, None) => v.trigger_error(
                 "moveTo",

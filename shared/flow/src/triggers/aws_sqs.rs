@@ -102,6 +102,12 @@ impl PluginType for SqsTrigger {
         aws_connection::check_interval(v, self.interval);
         aws_connection::check_positive(v, "maxRecords", self.max_records.as_ref());
         aws_connection::check_connection(v, &self.connection());
+        if self.compatibility_mode.is_some() {
+            v.trigger_warning(
+                "compatibilityMode",
+                "`compatibilityMode` is ignored: Kite has one AWS client",
+            );
+        }
         if let Some(d) = self.max_duration
             && d.as_millis() <= 0
         {

@@ -85,6 +85,12 @@ impl PluginType for SqsRealtimeTrigger {
 
     fn validate(&self, v: &mut Validator<'_>) {
         aws_connection::check_connection(v, &self.connection());
+        if self.compatibility_mode.is_some() {
+            v.trigger_warning(
+                "compatibilityMode",
+                "`compatibilityMode` is ignored: Kite has one AWS client",
+            );
+        }
         if self.queue_url.trim().is_empty() {
             v.trigger_error("queueUrl", "must not be empty");
         }

@@ -72,7 +72,18 @@ impl PluginType for Schedule {
     const ALIASES: &'static [&'static str] = &["io.kestra.core.models.triggers.types.Schedule"];
     const CATEGORY: Category = Category::Trigger;
 
+    /// The deprecated `scheduleConditions`, evaluated with `conditions`.
+    fn conditions(&self) -> Vec<&Condition> {
+        self.schedule_conditions.iter().collect()
+    }
+
     fn validate(&self, v: &mut Validator<'_>) {
+        if self.interval.is_some() {
+            v.trigger_error(
+                "interval",
+                "`interval` is not supported (Kestra removed it): write the schedule as a `cron`",
+            );
+        }
         if let Err(e) = parse_cron(&self.cron, self.with_seconds) {
             v.error(
                 crate::Location::UNKNOWN,

@@ -47,6 +47,22 @@ fn iterations(children: &[(String, Option<State>)], wait: bool) -> Value {
     Value::Object(m)
 }
 
+/// Starts the `_items` step: its attempt, then one child per batch.
+pub fn start_items_attempt(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
+    cx.push_attempt(id);
+    start_items(cx, task, id)
+}
+
+/// A child of the `_items` step ended.
+pub fn on_items_child_ended(
+    cx: &mut Cx<'_>,
+    task: &Task,
+    id: &str,
+    ended: crate::executor::flowable::subflow::Ended<'_>,
+) {
+    on_child_ended(cx, task, id, ended.child, ended.state);
+}
+
 /// Starts one child per batch written by the `_split` sibling.
 pub fn start_items(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
     let spec = task

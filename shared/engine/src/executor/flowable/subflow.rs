@@ -16,6 +16,19 @@ use crate::executor::context::{DEFAULT_MAX_SUBFLOW_DEPTH, MAX_SUBFLOW_DEPTH_ENV}
 use crate::executor::{Action, Cx, SubflowRequest};
 use crate::model::{Execution, Label, State, ids};
 
+/// Starts a run: its first attempt asks for the child execution.
+pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
+    cx.push_attempt(id);
+    start_child(cx, task, id);
+    Ok(())
+}
+
+/// Starts a restarted run (its attempt already pushed): asks for a new child.
+pub fn restart(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
+    start_child(cx, task, id);
+    Ok(())
+}
+
 /// Asks for the child execution (ids derived from the attempt, so a replay asks once).
 pub fn start_child(cx: &mut Cx<'_>, task: &Task, id: &str) {
     let Some(spec) = task.spec::<Subflow>() else {

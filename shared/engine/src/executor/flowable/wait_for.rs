@@ -20,6 +20,14 @@ fn iteration(cx: &Cx<'_>, id: &str) -> u32 {
     cx.run(id).and_then(|r| r.iteration).unwrap_or(0)
 }
 
+/// Starts the loop: no iteration yet.
+pub fn start(cx: &mut Cx<'_>, _task: &Task, id: &str) -> Result<(), String> {
+    let mut out = Map::new();
+    out.insert("iterationCount".into(), Value::from(0));
+    cx.set_outputs(id, out);
+    Ok(())
+}
+
 /// Next children, or the loop's end.
 pub fn next<'f>(cx: &Cx<'f>, task: &'f Task, id: &str) -> Decision<'f> {
     let Some(spec) = task.spec::<WaitFor>() else {
