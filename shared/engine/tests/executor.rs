@@ -4274,7 +4274,8 @@ async fn concurrency_cancel_and_fail_end_the_second_execution() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exit_ends_the_execution_in_the_requested_state() {
-    let src = "id: exits\nnamespace: kite.tests\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: slow\n        type: io.kestra.plugin.core.flow.Sleep\n        duration: PT5S\n      - id: stop\n        type: io.kestra.plugin.core.execution.Exit\n        state: WARNING\n  - id: never\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n";
+    // `slow` sleeps for an hour: only the Exit can end it, however slow the machine.
+    let src = "id: exits\nnamespace: kite.tests\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: slow\n        type: io.kestra.plugin.core.flow.Sleep\n        duration: PT1H\n      - id: stop\n        type: io.kestra.plugin.core.execution.Exit\n        state: WARNING\n  - id: never\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n";
     let e = run(src, json!({})).await;
     assert_state(&e, State::Warning);
     let by = |id: &str| {
