@@ -15,7 +15,9 @@
 //! [`RuntimeApi::spawn_binary`] starts the function's binary with the environment Lambda
 //! gives a `provided.al2023` runtime (and only that, plus the given variables), capturing its
 //! stderr; [`RuntimeApi::cold_start`] is the time from the spawn to the binary's first
-//! `/next` request (its init: configuration, SDK clients, connection warm-up).
+//! `/next` request (its init: configuration, SDK clients, connection warm-up), and
+//! [`RuntimeApi::cold_start_cpu`] the CPU time the binary used by then (which, unlike the
+//! wall time, does not grow when other processes load the machine).
 //! [`RuntimeApi::invoke`] enqueues an event with the function's deadline and awaits the
 //! response. The child is killed when the `RuntimeApi` is dropped.
 //!
@@ -123,6 +125,8 @@ pub struct RuntimeApi {
     /// The task owning the child (dropping it kills the child).
     child: Mutex<Option<JoinHandle<()>>>,
     spawned_at: Mutex<Option<Instant>>,
+    /// The binary's process id, once spawned.
+    pid: Mutex<Option<u32>>,
 }
 
 impl RuntimeApi {
@@ -165,6 +169,7 @@ impl RuntimeApi {
             server,
             child: Mutex::new(None),
             spawned_at: Mutex::new(None),
+            pid: Mutex::new(None),
         })
     }
 
@@ -219,6 +224,7 @@ impl RuntimeApi {
             .kill_on_drop(true);
         *lock(&self.spawned_at) = Some(Instant::now());
         let mut child = cmd.spawn()?;
+        *lock(&self.pid) = child.id();
         let shared = self.shared.clone();
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
@@ -258,6 +264,19 @@ impl RuntimeApi {
         let spawned = (*lock(&self.spawned_at))?;
         let first = *self.shared.first_next.get()?;
         Some(first.saturating_duration_since(spawned))
+    }
+
+    /// The CPU time (user + system) the binary has used so far: read once it asked for its
+    /// first event (then it waits on `/next`, using none), its init's CPU time. `None`
+    /// before the spawn or once the process is gone.
+    pub fn cold_start_cpu(&self) -> Option<Duration> {
+        let pid = (*lock(&self.pid))?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The fields after the command name (which may hold spaces) start after the last ')'.
+        let (_, rest) = stat.rsplit_once(')')?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10)) // USER_HZ is 100 on Linux
     }
 
     /// Waits until the binary asks for its first event and returns its cold start; fails when

@@ -28,6 +28,8 @@ pub struct LambdaStack {
     pub functions: Arc<Functions>,
     /// Each function's cold start (spawn → first `/next`).
     pub cold_starts: Vec<(String, Duration)>,
+    /// Each function's init CPU time (see [`RuntimeApi::cold_start_cpu`]), in start order.
+    pub cold_start_cpus: Vec<(String, Duration)>,
     /// The functions' `KITE_WORK_DIR`.
     pub work_dir: tempfile::TempDir,
     resources: Resources,
@@ -77,6 +79,7 @@ impl LambdaStack {
         static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let mut functions = Functions::new();
         let mut cold_starts = Vec::new();
+        let mut cold_start_cpus = Vec::new();
         for (name, path) in binaries {
             let def = resources
                 .function(name)
@@ -96,7 +99,16 @@ impl LambdaStack {
             let ready = api.ready(INIT_LIMIT).await;
             drop(starting);
             match ready {
-                Ok(d) => cold_starts.push((name.clone(), d)),
+                Ok(d) => {
+                    cold_starts.push((name.clone(), d));
+                    let cpu = api.cold_start_cpu().unwrap_or_else(|| {
+                        panic!(
+                            "no CPU time for {name}: its process is gone\n{}",
+                            api.output()
+                        )
+                    });
+                    cold_start_cpus.push((name.clone(), cpu));
+                }
                 Err(e) => panic!("{e}\n{}", api.output()),
             }
             functions.insert(api);
@@ -105,6 +117,7 @@ impl LambdaStack {
             clients,
             functions: Arc::new(functions),
             cold_starts,
+            cold_start_cpus,
             work_dir,
             resources,
         }

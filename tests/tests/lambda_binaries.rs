@@ -14,7 +14,9 @@ use kite_tests::apigw::{HttpRequest, Multipart};
 use kite_tests::stack::LambdaStack;
 use serde_json::{Value, json};
 
-/// A debug build's cold start must stay under this (the release figure is the benchmark's).
+/// A debug build's init must use less CPU time than this (the release figure is the
+/// benchmark's). CPU time, not wall time: the wall time of a cold start grows with whatever
+/// else loads the machine, the CPU time the init needs does not.
 const COLD_START_LIMIT: Duration = Duration::from_millis(500);
 
 const FLOW: &str = r#"
@@ -56,8 +58,12 @@ fn binary_content() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_execution_completes_through_the_built_binaries() {
     let stack = LambdaStack::start().await;
-    for (name, d) in &stack.cold_starts {
-        println!("cold start of {name}: {} ms", d.as_millis());
+    for ((name, d), (_, cpu)) in stack.cold_starts.iter().zip(&stack.cold_start_cpus) {
+        println!(
+            "cold start of {name}: {} ms ({} ms of CPU)",
+            d.as_millis(),
+            cpu.as_millis()
+        );
     }
 
     // The flow, as YAML.
@@ -189,11 +195,11 @@ async fn an_execution_completes_through_the_built_binaries() {
         logs.text()
     );
 
-    for (name, d) in &stack.cold_starts {
+    for (name, cpu) in &stack.cold_start_cpus {
         assert!(
-            *d < COLD_START_LIMIT,
-            "the cold start of {name} took {} ms (limit {} ms)\n{}",
-            d.as_millis(),
+            *cpu < COLD_START_LIMIT,
+            "the cold start of {name} used {} ms of CPU (limit {} ms)\n{}",
+            cpu.as_millis(),
             COLD_START_LIMIT.as_millis(),
             stack.functions.outputs()
         );

@@ -30,6 +30,10 @@ triggers:
     )
 }
 
+fn date(v: &serde_json::Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a date")).expect("an RFC 3339 date")
+}
+
 async fn sql(db: &str, statement: &str) {
     run_query(
         &QuerySpec::new(format!("jdbc:sqlite:{db}"), statement),
@@ -73,11 +77,24 @@ async fn rows_start_one_execution(home: Home) {
         execution["trigger"]["variables"]["rows"][1]["name"],
         "second"
     );
-    // The rows are processed: the polls of the next three seconds (interval PT1S) start
-    // nothing new (a negative check: it can only wait).
-    let polls_later = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < polls_later {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    // The rows are processed: the polls after the execution ended start nothing new. The
+    // trigger's `date` is its last poll (interval PT1S): wait until two polls came after
+    // the end, however slowly the machine runs them.
+    let ended = date(&execution["state"]["endDate"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, t) = api.get("/api/v1/triggers/kite.e2e.jdbc/watch-table").await;
+        let polled = t["results"][0]["date"]
+            .as_str()
+            .map(|_| date(&t["results"][0]["date"]));
+        if polled.is_some_and(|p| p >= ended + chrono::Duration::seconds(2)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trigger did not poll twice after {ended}: {t:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let execs = api.executions("kite.e2e.jdbc", "watch-table").await;
     assert_eq!(execs.len(), 1, "{execs:?}");

@@ -144,7 +144,7 @@ impl Api {
     }
 
     async fn until_state(&self, id: &str, state: &str) -> Value {
-        self.until(id, state, Duration::from_secs(30), |e| {
+        self.until(id, state, Duration::from_secs(60), |e| {
             e["state"]["current"] == state
         })
         .await
@@ -410,13 +410,13 @@ async fn serve_deploy_execute_follow_kill_resume_reload_and_stop() {
         "later.yaml",
         &HELLO.replace("id: hello", "id: later"),
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while api.get("/api/v1/flows/kite.e2e/later").await.0 != StatusCode::OK {
         assert!(Instant::now() < deadline, "later.yaml was not loaded");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     std::fs::remove_file(flows.join("later.yaml")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while api.get("/api/v1/flows/kite.e2e/later").await.0 != StatusCode::NOT_FOUND {
         assert!(
             Instant::now() < deadline,
@@ -432,7 +432,7 @@ async fn serve_deploy_execute_follow_kill_resume_reload_and_stop() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let exit = loop {
         if let Some(s) = server.child.try_wait().unwrap() {
             break s;
@@ -621,9 +621,11 @@ async fn sigterm_stops_the_server_during_a_long_decision() {
         if let Some(s) = server.child.try_wait().unwrap() {
             break s;
         }
+        // Generous for a loaded machine, and still far below the minutes the decision
+        // takes when nothing stops it.
         assert!(
-            sent.elapsed() < Duration::from_secs(10),
-            "the server did not stop within 10 s of SIGTERM during a long decision"
+            sent.elapsed() < Duration::from_secs(30),
+            "the server did not stop within 30 s of SIGTERM during a long decision"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

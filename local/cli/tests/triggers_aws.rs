@@ -74,6 +74,33 @@ impl Server {
         Self { child, url, log }
     }
 
+    /// Waits until the trigger of flow `kite.trig`/`flow` last polled at `since` or later.
+    async fn polled_since(&self, flow: &str, since: chrono::DateTime<chrono::FixedOffset>) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let t: Value = client
+                .get(format!("{}/api/v1/triggers/kite.trig/{flow}", self.url))
+                .send()
+                .await
+                .expect("the server answers")
+                .json()
+                .await
+                .unwrap_or(Value::Null);
+            let polled = t["results"][0]["date"]
+                .as_str()
+                .map(|_| date(&t["results"][0]["date"]));
+            if polled.is_some_and(|p| p >= since) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the trigger of {flow} did not poll at {since} or later: {t:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// The executions of a flow, once `n` of them ended (SUCCESS or not).
     async fn ended(&self, ns: &str, flow: &str, n: usize) -> Vec<Value> {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -122,6 +149,10 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+fn date(v: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().expect("a date")).expect("an RFC 3339 date")
 }
 
 fn output(e: &Value, task: &str) -> Value {
@@ -263,8 +294,14 @@ triggers:
         .await
         .unwrap();
     assert!(left.messages().is_empty(), "the message was deleted");
-    // Polled again every second: still one execution each.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Polled again every second: still one execution each, once both triggers polled twice
+    // after their execution ended (their `date` is the last poll).
+    for (flow, e) in [("files", &files[0]), ("orders", &orders[0])] {
+        let ended = date(&e["state"]["endDate"]);
+        server
+            .polled_since(flow, ended + chrono::Duration::seconds(2))
+            .await;
+    }
     assert_eq!(server.ended("kite.trig", "files", 1).await.len(), 1);
     assert_eq!(server.ended("kite.trig", "orders", 1).await.len(), 1);
 }

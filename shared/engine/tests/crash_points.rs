@@ -235,7 +235,7 @@ async fn run(case: &Case, crash_at: Option<u64>) -> (Outcome, u64) {
 }
 
 async fn wait_end(platform: &Platform, id: &str, case: &Case, crash_at: Option<u64>) -> Execution {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let e = platform.execution(id).await.unwrap();
         if let Some(e) = &e

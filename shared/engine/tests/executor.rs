@@ -24,6 +24,7 @@ use kite_engine::model::{Execution, ExecutionTrigger, LogEntry, State, TaskRun};
 use kite_engine::services::{CreateOptions, ServiceError};
 use kite_flow::Flow;
 use kite_flow::plugin::LogLevel;
+use kite_ports::{Clock, ManualClock};
 use serde_json::{Map, Value, json};
 use support::{Kite, Setup, obj, parse};
 
@@ -33,8 +34,9 @@ use support::{Kite, Setup, obj, parse};
 
 const NS: &str = "company.team";
 
-/// How long an end-to-end test waits for an execution before failing.
-const WAIT_LIMIT: Duration = Duration::from_secs(15);
+/// How long an end-to-end test waits for an execution before failing: generous, so a
+/// loaded 2-core machine does not fail a correct run (a correct run never waits this long).
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// A flow source: `id`, the test namespace, then `body` (YAML at column 0).
 fn flow_yaml(id: &str, body: &str) -> String {
@@ -131,8 +133,8 @@ fn assert_state(e: &Execution, state: State) {
 // Level 1: end to end through the services, in memory
 // =======================================================================================
 
-/// How long an end-to-end test waits for the log lines it expects.
-const LOG_WAIT_LIMIT: Duration = Duration::from_secs(5);
+/// How long an end-to-end test waits for the log lines it expects (generous, as above).
+const LOG_WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// This suite's installations: pollers running, the wait limits above.
 impl Kite {
@@ -4192,11 +4194,35 @@ async fn changing_a_task_run_state_lets_the_execution_go_on() {
     assert_eq!(ids, ["boom", "after"]);
 }
 
+/// A flow limited to one execution at a time whose only task is a Pause: an execution
+/// holds its slot until the test resumes it (an explicit signal, where a short real Sleep
+/// would race the test's next step on a loaded machine).
 fn limited(behavior: &str) -> String {
     format!(
-        "id: limited_{b}\nnamespace: kite.tests\nconcurrency:\n  limit: 1\n  behavior: {behavior}\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n",
+        "id: limited_{b}\nnamespace: kite.tests\nconcurrency:\n  limit: 1\n  behavior: {behavior}\ntasks:\n  - id: gate\n    type: io.kestra.plugin.core.flow.Pause\n",
         b = behavior.to_ascii_lowercase()
     )
+}
+
+/// Waits until execution `id` of [`limited`] is paused, resumes it and waits for its end.
+async fn release_gate(kite: &Kite, id: &str) -> Execution {
+    kite.wait_until(id, "paused", |e| e.state.current == State::Paused)
+        .await;
+    kite.platform
+        .send_event(id, Event::Resume { inputs: Map::new() })
+        .await
+        .expect("resume");
+    kite.wait_end(id).await
+}
+
+/// The date execution `e` first became RUNNING.
+fn first_running(e: &Execution) -> DateTime<Utc> {
+    e.state
+        .histories
+        .iter()
+        .find(|h| h.state == State::Running)
+        .map(|h| h.date)
+        .expect("a RUNNING date")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -4204,22 +4230,27 @@ async fn concurrency_queue_runs_the_second_execution_after_the_first() {
     let kite = Kite::start().await;
     let flow = kite.deploy(&limited("QUEUE")).await;
     let a = kite.create(&flow, json!({})).await;
-    kite.wait_until(&a.id, "running", |e| e.state.current == State::Running)
+    kite.wait_until(&a.id, "paused", |e| e.state.current == State::Paused)
         .await;
     let b = kite.create(&flow, json!({})).await;
     let queued = kite
         .wait_until(&b.id, "queued", |e| e.state.current == State::Queued)
         .await;
     assert!(queued.task_run_list.is_empty());
-    let a = kite.wait_end(&a.id).await;
-    let b = kite.wait_end(&b.id).await;
+    let a = release_gate(&kite, &a.id).await;
+    let b = release_gate(&kite, &b.id).await;
     assert_state(&a, State::Success);
     assert_state(&b, State::Success);
     assert_eq!(
         history(&b.state)[..3],
         [State::Created, State::Queued, State::Running]
     );
-    assert!(b.state.start_date <= a.state.end_date.map(|d| d + chrono::Duration::seconds(5)));
+    let a_end = a.state.end_date.expect("the first ended");
+    let b_start = first_running(&b);
+    assert!(
+        b_start >= a_end,
+        "the second started at {b_start}, before the first ended at {a_end}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -4228,22 +4259,23 @@ async fn concurrency_cancel_and_fail_end_the_second_execution() {
     for (behavior, expected) in [("CANCEL", State::Cancelled), ("FAIL", State::Failed)] {
         let flow = kite.deploy(&limited(behavior)).await;
         let a = kite.create(&flow, json!({})).await;
-        kite.wait_until(&a.id, "running", |e| e.state.current == State::Running)
+        kite.wait_until(&a.id, "paused", |e| e.state.current == State::Paused)
             .await;
         let b = kite.create(&flow, json!({})).await;
         let b = kite.wait_end(&b.id).await;
         assert_state(&b, expected);
         assert!(b.task_run_list.is_empty());
-        assert_state(&kite.wait_end(&a.id).await, State::Success);
+        assert_state(&release_gate(&kite, &a.id).await, State::Success);
         // The slot is free again.
-        let c = kite.execute(&flow, json!({})).await;
-        assert_state(&c, State::Success);
+        let c = kite.create(&flow, json!({})).await;
+        assert_state(&release_gate(&kite, &c.id).await, State::Success);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exit_ends_the_execution_in_the_requested_state() {
-    let src = "id: exits\nnamespace: kite.tests\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: slow\n        type: io.kestra.plugin.core.flow.Sleep\n        duration: PT5S\n      - id: stop\n        type: io.kestra.plugin.core.execution.Exit\n        state: WARNING\n  - id: never\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n";
+    // `slow` sleeps for an hour: only the Exit can end it, however slow the machine.
+    let src = "id: exits\nnamespace: kite.tests\ntasks:\n  - id: p\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: slow\n        type: io.kestra.plugin.core.flow.Sleep\n        duration: PT1H\n      - id: stop\n        type: io.kestra.plugin.core.execution.Exit\n        state: WARNING\n  - id: never\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n";
     let e = run(src, json!({})).await;
     assert_state(&e, State::Warning);
     let by = |id: &str| {
@@ -4301,13 +4333,20 @@ async fn large_inputs_travel_to_the_worker_by_reference() {
     assert_eq!(e.task_run_list[1].outputs["value"], json!(300_000));
 }
 
+/// On a manual clock: the scheduled start waits on the timer queue until the clock reaches
+/// its date, however long the test takes in real time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scheduled_execution_waits_for_its_date() {
-    let kite = Kite::start().await;
+    let clock = ManualClock::new(kite_ports::contract::start_time());
+    let kite = Setup::new()
+        .clock(Arc::new(clock.clone()))
+        .wait_limits(WAIT_LIMIT, LOG_WAIT_LIMIT)
+        .start()
+        .await;
     let flow = kite
         .deploy("id: later\nnamespace: kite.tests\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: now\n")
         .await;
-    let at = chrono::Utc::now() + chrono::Duration::milliseconds(600);
+    let at = clock.now() + chrono::Duration::minutes(5);
     let e = kite
         .platform
         .create_execution(
@@ -4320,13 +4359,27 @@ async fn a_scheduled_execution_waits_for_its_date() {
         )
         .await
         .expect("create");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Creation armed the scheduled start (a timer delayed to `at`) and sent the executor
+    // nothing: no start can happen until the clock moves.
+    let p = &kite.platform;
+    let pending = |name: &str| {
+        let name = name.to_owned();
+        async move { p.queue.approximate_len(&name).await.expect("len") }
+    };
+    assert_eq!(pending(&p.names.timers).await, 1, "the scheduled start");
+    assert_eq!(pending(&p.names.executor).await, 0, "no start event");
     let waiting = kite.get(&e.id).await.expect("stored");
     assert_eq!(waiting.state.current, State::Created);
     assert!(waiting.task_run_list.is_empty());
+    clock.advance(Duration::from_secs(5 * 60));
     let done = kite.wait_end(&e.id).await;
     assert_state(&done, State::Success);
-    assert!(done.state.histories[1].date >= at - chrono::Duration::milliseconds(5));
+    assert_eq!(done.state.histories[1].state, State::Running);
+    assert!(
+        done.state.histories[1].date >= at,
+        "started at {}, scheduled for {at}",
+        done.state.histories[1].date
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

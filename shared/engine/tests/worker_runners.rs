@@ -696,7 +696,9 @@ async fn a_task_longer_than_the_workers_time_limit_fails_with_a_clear_message() 
     let started = Instant::now();
     let run = h.run_job(yaml, "t", "flow", json!({}), |_| {}).await;
     run.assert_state(State::Failed);
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // Well under the 30 s the command would take: the limit stopped it.
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(25), "took {elapsed:?}");
     assert!(
         run.errors().contains("worker's time limit") && run.errors().contains("15 minutes"),
         "{}",
@@ -710,12 +712,15 @@ async fn a_task_longer_than_the_workers_time_limit_fails_with_a_clear_message() 
     assert!(run.errors().contains("Timeout after"), "{}", run.errors());
 }
 
+/// The timeout leaves the shell ample time to write its pid files on a loaded machine (they
+/// are written first, the timeout is 5 s); the run must still end well before the 30 s its
+/// sleeps would take, and both processes must be gone.
 #[tokio::test]
 async fn shell_commands_timeout_kills_the_process_group() {
     let h = Harness::new();
     let yaml = r#"  - id: t
     type: io.kestra.plugin.scripts.shell.Commands
-    timeout: PT1S
+    timeout: PT5S
     commands:
       - echo $$ > leader.pid
       - sleep 30 &
@@ -730,16 +735,16 @@ async fn shell_commands_timeout_kills_the_process_group() {
         .await;
     let elapsed = started.elapsed();
     run.assert_state(State::Failed);
-    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(25), "took {elapsed:?}");
     assert!(run.errors().contains("Timeout"), "{}", run.errors());
     let dir: PathBuf = h.root.path().join("exec1").join("shared");
     for file in ["leader.pid", "background.pid"] {
         let pid: u32 = std::fs::read_to_string(dir.join(file))
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{file} not written before the 5 s timeout: {e}"))
             .trim()
             .parse()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             // Gone, or a zombie waiting for a reaper.
             let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -758,7 +763,7 @@ async fn shell_commands_timeout_kills_the_process_group() {
                 Instant::now() < deadline,
                 "{file} process {pid} still alive"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

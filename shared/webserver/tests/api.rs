@@ -101,8 +101,23 @@ impl Drop for Harness {
 }
 
 async fn harness_with(configure: impl FnOnce(AppState) -> AppState) -> Harness {
+    harness_on(Arc::new(kite_ports::SystemClock), configure).await
+}
+
+/// The harness on `clock` (a manual one lets a test decide when time passes).
+async fn harness_on(
+    clock: Arc<dyn kite_ports::Clock>,
+    configure: impl FnOnce(AppState) -> AppState,
+) -> Harness {
     let work = tempfile::tempdir().unwrap();
-    let platform = Platform::in_memory(QueueNames::with_prefix("api-"), work.path().to_path_buf());
+    let platform = Platform::on_ports(
+        Arc::new(kite_ports::MemoryQueue::new(clock.clone())),
+        Arc::new(kite_ports::MemoryStorage::new()),
+        Arc::new(kite_ports::MemoryDocuments::new(clock.clone())),
+        clock,
+        QueueNames::with_prefix("api-"),
+        work.path().to_path_buf(),
+    );
     platform.ensure_queues().await.unwrap();
     let platform = Arc::new(platform);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -198,9 +213,9 @@ impl Harness {
         .await
     }
 
-    /// Polls the execution until `done` holds (or fails after 20 s).
+    /// Polls the execution until `done` holds (or fails after a generous 60 s).
     async fn until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let r = self.get(&format!("/api/v1/executions/{id}")).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -1058,23 +1073,38 @@ async fn follow_an_execution_as_server_sent_events() {
     let e = h.execute_json("approve", "", json!({})).await.json();
     let id = e["id"].as_str().unwrap().to_owned();
     h.until_state(&id, "PAUSED").await;
+    // The follower says when the first event (the PAUSED state) has reached it: only then
+    // is the execution resumed, so the stream sees both states whatever the machine's load.
+    let (first_event, subscribed) = tokio::sync::oneshot::channel::<()>();
     let follower = {
         let app = h.app.clone();
         let uri = format!("/api/v1/executions/{id}/follow");
         tokio::spawn(async move {
+            use futures::StreamExt;
             let resp = app
                 .oneshot(Request::get(uri).body(Body::empty()).unwrap())
                 .await
                 .unwrap();
             assert_eq!(resp.status(), StatusCode::OK);
             assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
-            let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            String::from_utf8(body.to_vec()).unwrap()
+            let mut chunks = resp.into_body().into_data_stream();
+            let mut text = String::new();
+            let mut first_event = Some(first_event);
+            while let Some(chunk) = chunks.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                if text.contains("data: ")
+                    && let Some(signal) = first_event.take()
+                {
+                    let _ = signal.send(());
+                }
+            }
+            text
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(Duration::from_secs(60), subscribed)
+        .await
+        .expect("the follower got no first event within 60 s")
+        .expect("the follower stopped before its first event");
     let r = h
         .call(
             Method::POST,
@@ -1084,7 +1114,7 @@ async fn follow_an_execution_as_server_sent_events() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let text = tokio::time::timeout(Duration::from_secs(20), follower)
+    let text = tokio::time::timeout(Duration::from_secs(60), follower)
         .await
         .unwrap()
         .unwrap();
@@ -1497,16 +1527,32 @@ async fn restart_replay_and_change_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrency_and_pause_timeout_through_the_api() {
     let h = harness().await;
-    h.deploy("id: one_at_a_time\nnamespace: kite.api\nconcurrency:\n  limit: 1\n  behavior: QUEUE\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.4S\n")
+    // A Pause holds the slot until the test resumes it: an explicit signal, where a short
+    // real Sleep could end before the second execution is created on a loaded machine.
+    h.deploy("id: one_at_a_time\nnamespace: kite.api\nconcurrency:\n  limit: 1\n  behavior: QUEUE\ntasks:\n  - id: gate\n    type: io.kestra.plugin.core.flow.Pause\n")
         .await;
+    let h = &h;
+    let resume = |id: String| async move {
+        h.until_state(&id, "PAUSED").await;
+        let r = h
+            .call(
+                Method::POST,
+                &format!("/api/v1/executions/{id}/resume"),
+                Some("application/json"),
+                "{}",
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+        h.until_state(&id, "SUCCESS").await
+    };
     let a = h.execute_json("one_at_a_time", "", json!({})).await.json();
     let a = a["id"].as_str().unwrap().to_owned();
-    h.until_state(&a, "RUNNING").await;
+    h.until_state(&a, "PAUSED").await;
     let b = h.execute_json("one_at_a_time", "", json!({})).await.json();
     let b = b["id"].as_str().unwrap().to_owned();
     h.until_state(&b, "QUEUED").await;
-    h.until_state(&a, "SUCCESS").await;
-    let b = h.until_state(&b, "SUCCESS").await;
+    let a = resume(a).await;
+    let b = resume(b).await;
     let states: Vec<&str> = b["state"]["histories"]
         .as_array()
         .unwrap()
@@ -1514,6 +1560,13 @@ async fn concurrency_and_pause_timeout_through_the_api() {
         .map(|x| x["state"].as_str().unwrap())
         .collect();
     assert_eq!(states[..3], ["CREATED", "QUEUED", "RUNNING"]);
+    let date = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let a_end = date(&a["state"]["endDate"]);
+    let b_start = date(&b["state"]["histories"][2]["date"]);
+    assert!(
+        b_start >= a_end,
+        "the second started at {b_start}, before the first ended at {a_end}"
+    );
 
     h.deploy("id: short_pause\nnamespace: kite.api\ntasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    timeout: PT0.3S\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: never\n")
         .await;
@@ -1750,11 +1803,14 @@ async fn json_inputs_are_capped_like_multipart_parts_with_a_413() {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
 }
 
+/// On a manual clock, so "until then" does not depend on how fast the machine is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_execution_with_a_schedule_date_stays_created_until_then() {
-    let h = harness().await;
+    use kite_ports::Clock;
+    let clock = kite_ports::ManualClock::new(kite_ports::contract::start_time());
+    let h = harness_on(Arc::new(clock.clone()), |s| s).await;
     h.deploy(GREET).await;
-    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let at = clock.now() + chrono::Duration::minutes(5);
     let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let r = h
         .execute_json(
@@ -1767,11 +1823,15 @@ async fn an_execution_with_a_schedule_date_stays_created_until_then() {
     let created = r.json();
     assert_eq!(created["state"]["current"], "CREATED");
     let id = created["id"].as_str().unwrap().to_owned();
+    // Its start waits on the timer queue until the clock reaches `at`.
+    let timers = &h.platform.names.timers;
+    assert_eq!(h.platform.queue.approximate_len(timers).await.unwrap(), 1);
     let e = h.get(&format!("/api/v1/executions/{id}")).await.json();
     assert_eq!(
         e["state"]["current"], "CREATED",
         "not before its date: {e:#}"
     );
+    clock.advance(Duration::from_secs(5 * 60));
     assert!(e["scheduleDate"].is_string(), "{e:#}");
     let ended = h.until_state(&id, "SUCCESS").await;
     let started = ended["state"]["histories"]

@@ -265,7 +265,7 @@ impl Harness {
 
     /// The execution once it has ended (read from the platform: no token needed).
     async fn ended(&self, id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let e = self.platform.execution(id).await.unwrap().expect("stored");
             if e.state.current.is_terminated() {
