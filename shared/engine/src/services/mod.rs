@@ -777,6 +777,35 @@ impl Platform {
             )));
         };
         let execution_id = job.execution_id.clone();
+        if executor::flowable::working_directory::is(&task) {
+            // One unit: its children are decided on the stored record (written before the
+            // job was sent).
+            let record = self
+                .repos
+                .executions
+                .get(&execution_id)
+                .await?
+                .map(|(r, _)| r);
+            let env = crate::worker::working_directory::UnitEnv {
+                flow: &flow,
+                runners: &self.runners,
+                rt: self.rt.clone(),
+                storage: self.storage.clone(),
+                repos: self.repos.clone(),
+                clock: self.clock.clone(),
+                work_root: &self.work_root,
+                budget,
+            };
+            let (unit, logs) =
+                crate::worker::working_directory::run_unit(job, task, record, env).await;
+            let (sent, appended) = tokio::join!(
+                self.send_event(&execution_id, Event::UnitResult(unit)),
+                self.repos.logs.append(&logs)
+            );
+            sent?;
+            appended?;
+            return Ok(());
+        }
         let (result, logs) = crate::worker::run_job(
             job,
             task,

@@ -41,6 +41,7 @@ pub fn start(cx: &mut Cx<'_>, task: &Task, id: &str) -> Result<(), String> {
             Ok(())
         }
         t::for_each_item::ForEachItem::TYPE => Ok(()),
+        t::working_directory::WorkingDirectory::TYPE => working_directory::start(cx, task, id),
         t::for_each_item::ForEachItemItems::TYPE => {
             cx.push_attempt(id);
             for_each_item::start_items(cx, task, id)
