@@ -38,7 +38,7 @@ tasks:
       - id: read
         type: io.kestra.plugin.scripts.shell.Commands
         commands:
-          - echo "::{\"outputs\":{\"note\":\"$(cat note.txt)\",\"given\":\"$(cat given.txt)\"}}::"
+          - test -f note.txt && echo "::{\"outputs\":{\"note\":\"$(cat note.txt)\",\"given\":\"$(cat given.txt)\"}}::"
   - id: after
     type: io.kestra.plugin.core.debug.Return
     format: "{{ outputs.read.vars.note }}"
