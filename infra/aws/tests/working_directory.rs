@@ -154,7 +154,11 @@ async fn a_working_directory_runs_as_one_job_across_separate_worker_instances() 
             ("read".to_owned(), State::Success, 1),
         ]
     );
-    let read = e.task_run_list.iter().find(|r| r.task_id == "read").unwrap();
+    let read = e
+        .task_run_list
+        .iter()
+        .find(|r| r.task_id == "read")
+        .unwrap();
     assert_eq!(read.outputs["vars"]["note"], json!("written by write"));
     let wd = &e.task_run_list[0];
     let uri = wd.outputs["outputFiles"]["note.txt"]
