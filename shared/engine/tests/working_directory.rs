@@ -133,7 +133,12 @@ async fn a_child_reads_the_file_the_previous_child_wrote_on_separate_worker_inst
         .await
         .expect("create");
     let Driven { execution: e, jobs } = drive(&p, &created.id, 1).await;
-    assert_eq!(e.state.current, State::Success, "{e:#?}");
+    let logs = p.repos.logs.of_execution(&e.id).await.expect("logs");
+    let lines: Vec<(&Option<String>, &str)> = logs
+        .iter()
+        .map(|l| (&l.task_id, l.message.as_str()))
+        .collect();
+    assert_eq!(e.state.current, State::Success, "{lines:#?}\n{e:#?}");
     assert_eq!(jobs, 1, "one worker job for the whole WorkingDirectory");
     let wd = run_of(&e, "wd");
     for child in ["write", "say", "read"] {
@@ -160,7 +165,6 @@ async fn a_child_reads_the_file_the_previous_child_wrote_on_separate_worker_inst
     let content = p.storage.get(&key).await.expect("stored file");
     assert_eq!(&content[..], b"written by write\n");
     // The children's lines are theirs, attempt included.
-    let logs = p.repos.logs.of_execution(&e.id).await.expect("logs");
     let say = run_of(&e, "say");
     assert!(
         logs.iter().any(|l| l.message == "between the two"

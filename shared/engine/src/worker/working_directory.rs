@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use kite_flow::plugin::LogLevel;
 use kite_flow::{Flow, Task};
 use kite_ports::{Clock, Storage};
@@ -207,19 +207,24 @@ async fn run_children(
     let driven = match attempt_limit(ctx, env.budget) {
         Some(limit) => match tokio::time::timeout(limit.after, drive(local, env)).await {
             Ok(r) => r,
-            Err(_) => {
-                let e = limit.error();
-                cut(local, &e.0, env.clock.now());
-                Err(e)
-            }
+            Err(_) => Err(limit.error()),
         },
         None => drive(local, env).await,
     };
-    driven?;
-    let state = local
-        .wd_state()
-        .filter(|s| s.is_terminated())
-        .ok_or_else(|| TaskError::new("the WorkingDirectory's tasks stopped before ending"))?;
+    let ended = driven.and_then(|()| {
+        local
+            .wd_state()
+            .filter(|s| s.is_terminated())
+            .ok_or_else(|| TaskError::new("the WorkingDirectory's tasks stopped before ending"))
+    });
+    let state = match ended {
+        Ok(state) => state,
+        Err(e) => {
+            // No child is left running in the execution.
+            cut(local, &e.0, env.clock.now());
+            return Err(e);
+        }
+    };
     let mut outputs = Map::new();
     if ctx.job.extra.contains_key(WD_OUTPUT_FILES) {
         let files = collect_working_directory(ctx).await?;
@@ -243,7 +248,7 @@ async fn drive(local: &mut Local, env: &UnitEnv<'_>) -> Result<(), TaskError> {
         }
         local.decisions += 1;
         let event_id = format!("{}-unit-{}", local.wd, local.decisions);
-        let now = crate::services::now_ms(env.clock.as_ref());
+        let now = env.clock.now().trunc_subsecs(3);
         let actions = executor::handle(env.flow, &mut local.rec, &event, &event_id, &env.rt, now);
         for action in actions {
             match action {
@@ -326,7 +331,8 @@ async fn wait_until(clock: &dyn Clock, at: DateTime<Utc>) {
     tokio::time::sleep(wait).await;
 }
 
-/// The unit was cut (its limit passed): the children still running end FAILED with `why`.
+/// The unit was cut (its limit passed, or it could not go on): the children still running
+/// end FAILED with `why`.
 fn cut(local: &mut Local, why: &str, now: DateTime<Utc>) {
     let wd = local.wd.clone();
     let live: Vec<String> = local
