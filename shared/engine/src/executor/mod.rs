@@ -39,8 +39,8 @@ use serde_json::{Map, Value};
 
 pub use context::Runtime;
 pub use record::{
-    Action, Event, Record, SlotAnswer, StateChange, SubflowRequest, TimerKind, WorkerJob,
-    WorkerResult,
+    Action, Event, Record, SlotAnswer, StateChange, SubflowRequest, TimerKind, UnitResult,
+    WorkerJob, WorkerResult,
 };
 
 use crate::model::{Attempt, LogEntry, State, StateHistory, TaskRun, ids};
@@ -311,7 +311,7 @@ impl<'f> Cx<'f> {
         self.rec.execution.task_run(id)
     }
 
-    fn run_mut(&mut self, id: &str) -> Option<&mut TaskRun> {
+    pub(crate) fn run_mut(&mut self, id: &str) -> Option<&mut TaskRun> {
         self.rec.execution.task_run_mut(id)
     }
 
@@ -591,6 +591,7 @@ impl<'f> Cx<'f> {
             }
             Event::Slot { answer } => self.apply_slot(*answer),
             Event::WorkerResult(r) => self.apply_worker_result(r),
+            Event::UnitResult(u) => flowable::working_directory::apply_unit(self, u),
             Event::Timer(t) => self.apply_timer(t),
             Event::SubflowEnded {
                 task_run_id,
@@ -895,6 +896,12 @@ impl<'f> Cx<'f> {
                             });
                         }
                     }
+                    // A WorkingDirectory runs as one attempt on a worker: stop it there.
+                    TaskKind::Flowable if flowable::working_directory::is(task) => {
+                        self.actions.push(Action::KillTask {
+                            task_run_id: id.clone(),
+                        })
+                    }
                     TaskKind::Flowable => {}
                 }
             }
@@ -1016,7 +1023,16 @@ impl<'f> Cx<'f> {
                         self.finish_attempt(task, id, State::Failed, Map::new());
                     }
                 }
-                TaskKind::Flowable => self.set_run_state(id, State::Running),
+                TaskKind::Flowable => {
+                    self.set_run_state(id, State::Running);
+                    // A WorkingDirectory restarts as a whole: a new unit on a worker.
+                    if flowable::working_directory::is(task)
+                        && let Err(e) = flowable::start(self, task, id)
+                    {
+                        self.log(Some(id), LogLevel::Error, e);
+                        self.set_run_state(id, State::Failed);
+                    }
+                }
             }
             return;
         }
@@ -1098,18 +1114,26 @@ impl<'f> Cx<'f> {
             }
             return;
         }
+        let mut extra = flowable::for_each_item::job_extra(self, task, id);
+        if let Some(wd) = self.working_directory_of(id)
+            && flowable::working_directory::is_legacy(self, &wd)
+        {
+            flowable::working_directory::job_extra(self, &wd, &mut extra);
+        }
+        let job = self.worker_job(task, id, extra);
+        self.actions.push(Action::Dispatch(job));
+    }
+
+    /// The job running the current attempt of run `id` of `task` on a worker.
+    pub fn worker_job(&self, task: &Task, id: &str, extra: Map<String, Value>) -> WorkerJob {
         let attempt = self
             .run(id)
             .map(|r| r.attempts.len().saturating_sub(1) as u32)
             .unwrap_or(0);
         let working_directory = self.working_directory_of(id);
-        let mut extra = flowable::for_each_item::job_extra(self, task, id);
-        if let Some(wd) = &working_directory {
-            flowable::working_directory::job_extra(self, wd, &mut extra);
-        }
         let vars = self.vars(id);
         let e = &self.rec.execution;
-        let job = WorkerJob {
+        WorkerJob {
             execution_id: e.id.clone(),
             namespace: e.namespace.clone(),
             flow_id: e.flow_id.clone(),
@@ -1120,8 +1144,7 @@ impl<'f> Cx<'f> {
             vars,
             working_directory,
             extra,
-        };
-        self.actions.push(Action::Dispatch(job));
+        }
     }
 
     fn working_directory_of(&self, id: &str) -> Option<String> {

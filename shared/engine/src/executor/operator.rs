@@ -57,11 +57,43 @@ pub fn restart(cx: &mut Cx<'_>) {
             cur = cx.run(&c).and_then(|r| r.parent_task_run_id.clone());
         }
     }
+    // A WorkingDirectory unit runs again as a whole (a new attempt, in a fresh directory):
+    // its children's runs go, the unit creates them again.
+    let units: BTreeSet<String> = to_restart
+        .iter()
+        .filter(|id| {
+            cx.run(id)
+                .and_then(|r| cx.task(&r.task_id))
+                .is_some_and(super::flowable::working_directory::is)
+                && !super::flowable::working_directory::is_legacy(cx, id)
+        })
+        .cloned()
+        .collect();
+    if !units.is_empty() {
+        let children: BTreeSet<String> = cx
+            .rec
+            .execution
+            .task_run_list
+            .iter()
+            .filter(|r| {
+                r.parent_task_run_id
+                    .as_ref()
+                    .is_some_and(|p| units.contains(p))
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        let gone = with_descendants(cx, children);
+        to_restart.retain(|id| !gone.contains(id));
+        cx.rec
+            .execution
+            .task_run_list
+            .retain(|r| !gone.contains(&r.id));
+    }
     for id in &to_restart {
         let kind = cx.run(id).and_then(|r| cx.task(&r.task_id)).map(|t| t.kind);
         if let Some(r) = cx.rec.execution.task_run_mut(id) {
             r.state.set(State::Restarted, now);
-            if kind == Some(TaskKind::Flowable) {
+            if kind == Some(TaskKind::Flowable) && !units.contains(id) {
                 r.state.set(State::Running, now);
             }
         }

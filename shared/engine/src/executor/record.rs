@@ -88,6 +88,10 @@ pub struct Internal {
     /// end (to the parent, `Ended`) wait for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_execution: Option<Vec<Action>>,
+    /// Set only in a worker's private copy of the record: the WorkingDirectory run that
+    /// worker runs as one unit (its children are decided there, not by the executor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// A task run result reported by a worker.
@@ -106,6 +110,27 @@ pub struct WorkerResult {
     /// ERROR messages logged by the attempt (for `errorLogs()`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_logs: Vec<String>,
+}
+
+/// What a WorkingDirectory ran on one worker, in one job: the executor adds their
+/// task runs to the execution when it applies the unit's result (once: a result of an
+/// attempt already ended is ignored, so a unit run twice under at-least-once delivery does
+/// not duplicate them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnitResult {
+    /// The result of the WorkingDirectory run's attempt (its state is the unit's).
+    pub result: WorkerResult,
+    /// The children's task runs (states, attempts, outputs), in creation order.
+    #[serde(default)]
+    pub task_runs: Vec<crate::model::TaskRun>,
+    /// ERROR entries for `errorLogs()` the children added (as in [`Internal::error_logs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_logs: Vec<Value>,
+    /// The id counter after the unit (the executor's counter goes past it, so its later ids
+    /// never meet the children's).
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// Why a timer fires.
@@ -154,6 +179,8 @@ pub enum Event {
     Start,
     /// A worker reported a result.
     WorkerResult(WorkerResult),
+    /// A worker ran a WorkingDirectory as one unit and reports it with its children.
+    UnitResult(UnitResult),
     /// A timer fired.
     Timer(TimerKind),
     /// A subflow execution ended.

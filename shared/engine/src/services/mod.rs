@@ -810,6 +810,50 @@ impl Platform {
             )));
         };
         let execution_id = job.execution_id.clone();
+        if executor::flowable::working_directory::is(&task) {
+            // One unit: its children are decided on the stored record (written before the
+            // job was sent).
+            let record = self
+                .repos
+                .executions
+                .get(&execution_id)
+                .await?
+                .map(|(r, _)| r);
+            let env = crate::worker::working_directory::UnitEnv {
+                flow: &flow,
+                runners: &self.runners,
+                rt: self.rt.clone(),
+                storage: self.storage.clone(),
+                repos: self.repos.clone(),
+                clock: self.clock.clone(),
+                work_root: &self.work_root,
+                budget,
+            };
+            let task_run_id = job.task_run_id.clone();
+            let unit = crate::worker::working_directory::run_unit(job, task, record, env);
+            // A kill drops the whole unit (its children's process groups with it); the
+            // executor has already ended the WorkingDirectory run KILLED.
+            let killed = crate::worker::kill::wait_for_kill(
+                &self.repos.kills,
+                &task_run_id,
+                self.kill_polling,
+            );
+            let (unit, logs) = tokio::select! {
+                r = unit => r,
+                () = killed => {
+                    tracing::info!(execution = %execution_id, task_run = %task_run_id,
+                        "WorkingDirectory killed while it ran");
+                    return Ok(());
+                }
+            };
+            let (sent, appended) = tokio::join!(
+                self.send_event(&execution_id, Event::UnitResult(unit)),
+                self.repos.logs.append(&logs)
+            );
+            sent?;
+            appended?;
+            return Ok(());
+        }
         let (result, logs) = crate::worker::run_job_watched(
             job,
             task,

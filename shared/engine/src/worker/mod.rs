@@ -5,11 +5,13 @@
 //! more). A [`RunContext`] gives a runner what it may use: rendering in the task run's
 //! context, logging, internal storage, the KV store, a working directory, the clock.
 //! The attempt is bounded by the task's `timeout`, and ended by a kill ([`kill`]). The shell
-//! processes it starts die with the worker process ([`watchdog`]).
+//! processes it starts die with the worker process ([`watchdog`]). A WorkingDirectory is one
+//! job too: its children run in order, in one directory, on this worker ([`working_directory`]).
 
 pub mod kill;
 pub mod tasks;
 pub mod watchdog;
+pub mod working_directory;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -407,15 +409,6 @@ pub async fn run_job_watched(
             if let Err(e) = prepare_working_directory(&ctx).await {
                 ctx.log(LogLevel::Error, e.0.clone());
             }
-            let timeout = match &ctx.task.common.timeout {
-                Some(kite_flow::property::Dyn::Value(d)) => Some(d.to_std()),
-                Some(kite_flow::property::Dyn::Expr(e)) => ctx
-                    .render(e)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<kite_flow::IsoDuration>().ok())
-                    .map(|d| d.to_std()),
-                None => None,
-            };
             // A panicking runner fails its attempt instead of killing the worker.
             let attempt = async {
                 use futures::FutureExt;
@@ -430,28 +423,11 @@ pub async fn run_job_watched(
                     ))),
                 }
             };
-            // The worker's own limit (a Lambda's remaining time) bounds the attempt too, with
-            // its own message: the task did not time out, the host ran out of time for it.
-            let limited_by_host = match (timeout, budget) {
-                (Some(t), Some(b)) => b < t,
-                (None, Some(_)) => true,
-                _ => false,
-            };
-            let limit = if limited_by_host { budget } else { timeout };
             let limited = async {
-                match limit {
-                    Some(t) => match tokio::time::timeout(t, attempt).await {
+                match attempt_limit(&ctx, budget) {
+                    Some(limit) => match tokio::time::timeout(limit.after, attempt).await {
                         Ok(r) => r,
-                        Err(_) if limited_by_host => Err(TaskError(format!(
-                            "the task could not finish within the worker's time limit ({} left of \
-                         this invocation; a worker Lambda runs at most 15 minutes): give the task \
-                         a `timeout` below that limit, or split its work",
-                            kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
-                        ))),
-                        Err(_) => Err(TaskError(format!(
-                            "Timeout after {}",
-                            kite_flow::IsoDuration::from_millis(t.as_millis() as i64)
-                        ))),
+                        Err(_) => Err(limit.error()),
                     },
                     None => attempt.await,
                 }
@@ -500,6 +476,68 @@ pub async fn run_job_watched(
         }
         other => other,
     };
+    conclude(ctx, outcome).await
+}
+
+/// What bounds an attempt: the task's `timeout`, or the worker's own limit (a Lambda's
+/// remaining time) when that comes first.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    after: Duration,
+    by_host: bool,
+}
+
+impl Limit {
+    /// Why an attempt cut at this limit failed: the task timed out, or the host ran out of
+    /// time for it.
+    fn error(self) -> TaskError {
+        let t = kite_flow::IsoDuration::from_millis(self.after.as_millis() as i64);
+        if self.by_host {
+            TaskError(format!(
+                "the task could not finish within the worker's time limit ({t} left of this \
+                 invocation; a worker Lambda runs at most 15 minutes): give the task a \
+                 `timeout` below that limit, or split its work"
+            ))
+        } else {
+            TaskError(format!("Timeout after {t}"))
+        }
+    }
+}
+
+/// The limit of the attempt of `ctx` under the worker's `budget`.
+fn attempt_limit(ctx: &RunContext, budget: Option<Duration>) -> Option<Limit> {
+    let timeout = match &ctx.task.common.timeout {
+        Some(kite_flow::property::Dyn::Value(d)) => Some(d.to_std()),
+        Some(kite_flow::property::Dyn::Expr(e)) => ctx
+            .render(e)
+            .ok()
+            .and_then(|s| s.trim().parse::<kite_flow::IsoDuration>().ok())
+            .map(|d| d.to_std()),
+        None => None,
+    };
+    match (timeout, budget) {
+        (Some(t), Some(b)) if b < t => Some(Limit {
+            after: b,
+            by_host: true,
+        }),
+        (None, Some(b)) => Some(Limit {
+            after: b,
+            by_host: true,
+        }),
+        (Some(t), _) => Some(Limit {
+            after: t,
+            by_host: false,
+        }),
+        (None, None) => None,
+    }
+}
+
+/// The result and the log lines of the attempt of `ctx` that ended with `outcome` (its
+/// private directory removed; secrets masked).
+async fn conclude(
+    ctx: RunContext,
+    outcome: Result<Output, TaskError>,
+) -> (WorkerResult, Vec<LogEntry>) {
     let (state, mut outputs) = match outcome {
         Ok(o) => (o.state.unwrap_or(State::Success), o.outputs),
         Err(e) => {

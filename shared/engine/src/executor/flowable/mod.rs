@@ -120,9 +120,9 @@ impl Flowables {
                     on_wait: Some(wait_for::check),
                     ..Handler::flowable(wait_for::next).with_start(wait_for::start)
                 })
-                .register::<t::working_directory::WorkingDirectory>(Handler::flowable(
-                    working_directory::next,
-                ))
+                .register::<t::working_directory::WorkingDirectory>(
+                    Handler::flowable(working_directory::next).with_start(working_directory::start),
+                )
                 .register::<t::for_each_item::ForEachItem>(Handler::flowable(for_each_item::next))
                 .register::<t::subflow::Subflow>(Handler {
                     start: subflow::start,
