@@ -4,7 +4,7 @@
 //!
 //! * [`config`]: [`AwsConfig`] (endpoint, region, prefix) and [`Clients`], the SDK clients
 //!   built once per process (Lambda init or CLI start).
-//! * [`runtime_api`]: cold-start measurement of a built function under a minimal Runtime API.
+//! * [`cold_start`]: cold-start measurement of a built function under a minimal Runtime API.
 //! * [`resources`]: the resource definitions shared with Terraform (`terraform/resources.json`).
 //! * [`sqs`]: [`SqsQueue`], the `Queue` port on Amazon SQS.
 //! * [`dynamo`]: [`DynamoDocuments`], the `DocumentStore` port on one DynamoDB table (one
@@ -23,6 +23,7 @@
 //! * [`metrics`]: counts AWS requests by service and kind (for the cost benchmark).
 //! * `testing` (feature `testing`): starts a moto server on a free port for tests.
 
+pub mod cold_start;
 pub mod config;
 pub mod dynamo;
 pub mod esm;
@@ -30,7 +31,6 @@ pub mod infra;
 pub mod lambda;
 pub mod metrics;
 pub mod resources;
-pub mod runtime_api;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;

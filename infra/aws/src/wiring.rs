@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use kite_engine::executor::Runtime;
+use kite_engine::executor::Expressions;
 use kite_engine::executor::limits::Limits;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
@@ -114,7 +114,7 @@ pub fn platform(
     let secrets = Arc::new(crate::secrets::AwsSecrets::new(clients, clock.clone()));
     let host = PlatformHost::new(env, storage.clone(), repos.clone(), clock.clone())
         .with_secret_store(secrets);
-    let mut rt = Runtime::new(Arc::new(host), globals(env)?, env);
+    let mut rt = Expressions::new(Arc::new(host), globals(env)?, env);
     rt.max_subflow_depth =
         kite_engine::executor::context::max_subflow_depth(env).map_err(WiringError)?;
     rt.limits = limits(env)?;

@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use kite_engine::executor::{self, Action, Event, Record, Runtime, WorkerResult};
+use kite_engine::executor::{self, Action, Event, Expressions, Record, WorkerResult};
 use kite_engine::model::{Execution, State};
 use kite_flow::Flow;
 use serde_json::{Map, json};
@@ -25,7 +25,7 @@ fn t0() -> DateTime<Utc> {
 struct Pure {
     flow: Flow,
     rec: Record,
-    rt: Runtime,
+    rt: Expressions,
     seq: u64,
 }
 
@@ -41,7 +41,7 @@ impl Pure {
         Self {
             flow,
             rec: Record::new(exec),
-            rt: Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]),
+            rt: Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[]),
             seq: 0,
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use kite_engine::executor::limits::Limits;
-use kite_engine::executor::{self, Action, Event, Record, Runtime};
+use kite_engine::executor::{self, Action, Event, Expressions, Record};
 use kite_engine::model::{Execution, LogEntry, State};
 use kite_engine::services::dispatch::{DeadLetter, Delivery, MAX_RECEIVES, Outcome, handle_batch};
 use kite_engine::services::poller::{Component, PollerConfig};
@@ -31,14 +31,14 @@ fn for_each(n: usize, limit: u32) -> String {
     )
 }
 
-fn runtime(limits: Limits) -> Runtime {
+fn runtime(limits: Limits) -> Expressions {
     with_limits(
-        Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]),
+        Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[]),
         limits,
     )
 }
 
-fn with_limits(mut rt: Runtime, limits: Limits) -> Runtime {
+fn with_limits(mut rt: Expressions, limits: Limits) -> Expressions {
     rt.limits = limits;
     rt
 }

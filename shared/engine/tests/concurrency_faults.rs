@@ -213,11 +213,11 @@ mod pure {
     use std::sync::Arc;
 
     use chrono::{TimeZone, Utc};
-    use kite_engine::executor::{self, Action, Event, Record, Runtime, SlotAnswer};
+    use kite_engine::executor::{self, Action, Event, Expressions, Record, SlotAnswer};
     use kite_engine::model::{Execution, State};
     use serde_json::Map;
 
-    fn setup(behavior: &str) -> (kite_flow::Flow, Record, Runtime) {
+    fn setup(behavior: &str) -> (kite_flow::Flow, Record, Expressions) {
         let src = super::FLOW.replace("QUEUE", behavior);
         let mut flow = kite_flow::parse_flow(&src).flow.unwrap();
         flow.revision = Some(1);
@@ -229,14 +229,14 @@ mod pure {
             Vec::new(),
             now,
         );
-        let rt = Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
+        let rt = Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
         (flow, Record::new(exec), rt)
     }
 
     fn step(
         f: &kite_flow::Flow,
         rec: &mut Record,
-        rt: &Runtime,
+        rt: &Expressions,
         e: Event,
         id: &str,
     ) -> Vec<Action> {

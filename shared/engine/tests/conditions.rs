@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use kite_engine::conditions::{
     ConditionContext, ConditionError, UpstreamExecution, evaluate, evaluate_all, is_stateful,
 };
-use kite_engine::executor::Runtime;
+use kite_engine::executor::Expressions;
 use kite_engine::model::{Attempt, Execution, Label, State, StateHistory, TaskRun};
 use kite_flow::Flow;
 use kite_flow::plugin::Condition;
@@ -51,8 +51,8 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 10, 27, 12, 0, 0).unwrap()
 }
 
-fn runtime() -> Runtime {
-    Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[])
+fn runtime() -> Expressions {
+    Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[])
 }
 
 fn obj(v: Value) -> Map<String, Value> {

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use kite_engine::executor::{Runtime, WorkerJob};
+use kite_engine::executor::{Expressions, WorkerJob};
 use kite_engine::model::State;
 use kite_engine::repo::Repos;
 use kite_engine::worker::{Runners, run_job};
@@ -58,7 +58,7 @@ async fn run_shell(command: &str) -> (kite_engine::executor::WorkerResult, usize
         extra: Default::default(),
     };
     let root = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
+    let rt = Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
     let before = reset_peak();
     let (result, logs) = run_job(
         job,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use kite_engine::executor::lookups::{Looked, Lookup};
-use kite_engine::executor::{self, Action, Event, Record, Runtime};
+use kite_engine::executor::{self, Action, Event, Expressions, Record};
 use kite_engine::model::{Execution, State};
 use kite_flow::Flow;
 use serde_json::{Map, Value, json};
@@ -88,8 +88,8 @@ fn record(flow: &Flow) -> Record {
     Record::new(exec)
 }
 
-fn rt() -> Runtime {
-    Runtime::new(Arc::new(PanickingHost), Map::new(), &[])
+fn rt() -> Expressions {
+    Expressions::new(Arc::new(PanickingHost), Map::new(), &[])
 }
 
 /// The outside world, as data.

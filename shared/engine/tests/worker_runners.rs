@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use kite_engine::executor::{Runtime, WorkerJob, WorkerResult};
+use kite_engine::executor::{Expressions, WorkerJob, WorkerResult};
 use kite_engine::model::{LogEntry, State};
 use kite_engine::repo::Repos;
 use kite_engine::worker::{Runners, run_job};
@@ -122,7 +122,7 @@ impl Harness {
         let task = flow.find_task(task_id).cloned().expect("task in flow");
         let mut job = Self::job(flow_id, task_id, vars);
         edit(&mut job);
-        let rt = Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
+        let rt = Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
         let (result, logs) = run_job(
             job,
             task,

@@ -969,12 +969,16 @@ async fn get_and_search_executions() {
         .json();
     assert_eq!(by_q["total"], 1);
     let newest_first = h.get("/api/v1/executions/search?flowId=greet").await.json();
-    let dates: Vec<&str> = newest_first["results"]
+    let dates: Vec<_> = newest_first["results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["state"]["startDate"].as_str().unwrap())
+        .map(|e| {
+            let d = e["state"]["startDate"].as_str().unwrap();
+            chrono::DateTime::parse_from_rfc3339(d).unwrap_or_else(|err| panic!("{d}: {err}"))
+        })
         .collect();
+    // Compared as instants: as text, "…41Z" sorts after "…41.001Z".
     let mut sorted = dates.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(dates, sorted);

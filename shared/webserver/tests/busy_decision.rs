@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use kite_engine::executor::Runtime;
+use kite_engine::executor::Expressions;
 use kite_engine::model::State;
 use kite_engine::repo::Repos;
 use kite_engine::services::poller::{self, PollerConfig};
@@ -101,7 +101,7 @@ async fn health_answers_while_a_decision_is_held() {
         storage,
         repos,
         clock,
-        Runtime::new(host, Map::new(), &[]),
+        Expressions::new(host, Map::new(), &[]),
         QueueNames::with_prefix("t-"),
         work.path().to_path_buf(),
     ));

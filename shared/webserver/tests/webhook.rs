@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode};
 use base64::Engine as _;
-use kite_engine::executor::Runtime;
+use kite_engine::executor::Expressions;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{Platform, QueueNames, poller};
@@ -198,7 +198,7 @@ async fn harness(configure: impl FnOnce(AppState) -> AppState) -> Harness {
         storage,
         repos,
         clock,
-        Runtime::new(Arc::new(host), Map::new(), &env),
+        Expressions::new(Arc::new(host), Map::new(), &env),
         QueueNames::with_prefix("hook-"),
         work.path().to_path_buf(),
     );

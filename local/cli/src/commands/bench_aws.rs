@@ -389,7 +389,7 @@ async fn cold_starts(args: &AwsBenchArgs) {
     for f in Resources::load().functions {
         let bin = args.binaries.join(&f.binary);
         let cold = if bin.exists() {
-            match kite_aws::runtime_api::measure_cold_start(&bin, 5).await {
+            match kite_aws::cold_start::measure_cold_start(&bin, 5).await {
                 Ok(d) => format!(
                     "{:.1} ms (median of 5, {})",
                     d.as_secs_f64() * 1000.0,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kite_engine::crypto::EncryptionKey;
-use kite_engine::executor::Runtime;
+use kite_engine::executor::Expressions;
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
 use kite_engine::services::{Platform, QueueNames};
@@ -42,7 +42,7 @@ pub async fn build(
     let repos = Repos::new(docs, storage.clone());
     let env = env_pairs();
     let host = PlatformHost::new(&env, storage.clone(), repos.clone(), clock.clone());
-    let mut rt = Runtime::new(Arc::new(host), globals()?, &env);
+    let mut rt = Expressions::new(Arc::new(host), globals()?, &env);
     rt.max_subflow_depth =
         kite_engine::executor::context::max_subflow_depth(&env).map_err(anyhow::Error::msg)?;
     if let Some(key) = encryption_key(&env, key_file)? {

@@ -4,7 +4,7 @@
 //! [`evaluate`] decides one condition, [`evaluate_all`] the AND of a trigger's list. Each
 //! condition type has its own file here, implementing `Evaluate` for the parsed struct of
 //! `kite_flow::conditions`; a registry built once maps the canonical type name (the parser
-//! already resolved legacy aliases) to it. Nothing here does I/O beyond what the Runtime's
+//! already resolved legacy aliases) to it. Nothing here does I/O beyond what the expression runtime's
 //! host offers to expressions (`secret()`, `kv()`), and the time is [`ConditionContext::now`].
 //!
 //! # What an expression sees
@@ -72,7 +72,7 @@ pub mod weekend;
 #[derive(Debug, Clone, Copy)]
 pub struct ConditionContext<'a> {
     /// Renders expressions (engine, host, `envs`, `globals`).
-    pub rt: &'a crate::executor::Runtime,
+    pub rt: &'a crate::executor::Expressions,
     /// The decision time (`now()` in expressions).
     pub now: chrono::DateTime<chrono::Utc>,
     /// The flow that owns the trigger (`flow.*`).
@@ -496,7 +496,7 @@ pub(crate) mod testing {
     use serde_json::{Map, Value};
 
     use super::{ConditionContext, ConditionError, UpstreamExecution};
-    use crate::executor::Runtime;
+    use crate::executor::Expressions;
     use crate::model::{Label, State};
 
     /// A flow whose Flow trigger has the one condition `yaml` (a YAML mapping).
@@ -554,7 +554,7 @@ pub(crate) mod testing {
         upstream: Option<&UpstreamExecution>,
     ) -> Result<bool, ConditionError> {
         let flow = flow_with(yaml);
-        let rt = Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
+        let rt = Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[]);
         let trigger = match trigger {
             Value::Object(m) => m,
             _ => Map::new(),

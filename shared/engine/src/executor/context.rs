@@ -16,10 +16,10 @@ use crate::model::{Execution, TaskRun};
 /// What rendering needs besides the execution: the expression engine, the I/O host,
 /// and the instance configuration (`globals`, `envs`, the encryption key).
 ///
-/// A [`scoped`](Runtime::scoped) runtime also collects the secret values its renders see
+/// A [`scoped`](Expressions::scoped) runtime also collects the secret values its renders see
 /// (see [`crate::masking`]): an executor step and a worker attempt each render with one.
 #[derive(Clone)]
-pub struct Runtime {
+pub struct Expressions {
     /// The expression engine.
     pub engine: Engine,
     /// Functions with I/O (`secret`, `kv`, `read`...).
@@ -37,15 +37,15 @@ pub struct Runtime {
     masks: Option<Masks>,
 }
 
-/// The default of [`Runtime::max_subflow_depth`]. Kestra has no runtime limit (it refuses
+/// The default of [`Expressions::max_subflow_depth`]. Kestra has no runtime limit (it refuses
 /// only a flow calling itself directly, at save time); 32 levels is far beyond any
 /// legitimate nesting and stops an A → B → A recursion after 33 executions.
 pub const DEFAULT_MAX_SUBFLOW_DEPTH: u32 = 32;
 
-/// The environment variable setting [`Runtime::max_subflow_depth`].
+/// The environment variable setting [`Expressions::max_subflow_depth`].
 pub const MAX_SUBFLOW_DEPTH_ENV: &str = "KITE_MAX_SUBFLOW_DEPTH";
 
-/// [`Runtime::max_subflow_depth`] from `KITE_MAX_SUBFLOW_DEPTH` in `env` (the default
+/// [`Expressions::max_subflow_depth`] from `KITE_MAX_SUBFLOW_DEPTH` in `env` (the default
 /// when unset); an error naming the variable when it is not a whole number from 1 to 10000.
 pub fn max_subflow_depth(env: &[(String, String)]) -> Result<u32, String> {
     let Some((_, raw)) = env.iter().find(|(k, _)| k == MAX_SUBFLOW_DEPTH_ENV) else {
@@ -60,13 +60,13 @@ pub fn max_subflow_depth(env: &[(String, String)]) -> Result<u32, String> {
     }
 }
 
-impl std::fmt::Debug for Runtime {
+impl std::fmt::Debug for Expressions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").finish_non_exhaustive()
+        f.debug_struct("Expressions").finish_non_exhaustive()
     }
 }
 
-impl Runtime {
+impl Expressions {
     /// A runtime with `host`, `globals`, and `envs` read from `KESTRA_*` variables in `env`.
     pub fn new(host: Arc<dyn Host>, globals: Map<String, Value>, env: &[(String, String)]) -> Self {
         let envs = env
@@ -187,7 +187,7 @@ impl Host for ExecHost {
 /// `trigger.encryptedBody` are decrypted into it,
 /// and they and the values of `secret()` join the scope's [`Masks`].
 pub fn render_context(
-    rt: &Runtime,
+    rt: &Expressions,
     mut vars: Map<String, Value>,
     error_logs: &[Value],
     now: DateTime<Utc>,
@@ -242,7 +242,7 @@ fn decrypt_secrets(value: &mut Value, key: &EncryptionKey, masks: Option<&Masks>
 }
 
 /// Renders a string property.
-pub fn render(rt: &Runtime, template: &str, ctx: &Context) -> Result<String, ExprError> {
+pub fn render(rt: &Expressions, template: &str, ctx: &Context) -> Result<String, ExprError> {
     rt.engine.render(template, ctx)
 }
 
@@ -323,13 +323,13 @@ impl Needs {
 }
 
 /// Variables shared by every task run of the execution (and by flow outputs).
-pub fn execution_vars(rt: &Runtime, flow: &Flow, exec: &Execution) -> Map<String, Value> {
+pub fn execution_vars(rt: &Expressions, flow: &Flow, exec: &Execution) -> Map<String, Value> {
     execution_vars_for(rt, flow, exec, Needs::ALL)
 }
 
 /// [`execution_vars`], with the execution-sized variables only when `needs` says so.
 pub fn execution_vars_for(
-    rt: &Runtime,
+    rt: &Expressions,
     flow: &Flow,
     exec: &Execution,
     needs: Needs,
@@ -378,7 +378,7 @@ pub fn execution_vars_for(
 
 /// The variables of `run` (a run of `task`).
 pub fn task_run_vars(
-    rt: &Runtime,
+    rt: &Expressions,
     flow: &Flow,
     exec: &Execution,
     task: &Task,
@@ -389,7 +389,7 @@ pub fn task_run_vars(
 
 /// [`task_run_vars`], with the execution-sized variables only when `needs` says so.
 pub fn task_run_vars_for(
-    rt: &Runtime,
+    rt: &Expressions,
     flow: &Flow,
     exec: &Execution,
     task: &Task,

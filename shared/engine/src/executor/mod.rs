@@ -37,7 +37,7 @@ use kite_flow::plugin::LogLevel;
 use kite_flow::{Flow, Task, TaskKind};
 use serde_json::{Map, Value};
 
-pub use context::Runtime;
+pub use context::Expressions;
 pub use record::{
     Action, Event, Record, SlotAnswer, StateChange, SubflowRequest, TimerKind, UnitResult,
     WorkerJob, WorkerResult,
@@ -66,7 +66,7 @@ pub struct Cx<'f> {
     /// The record being decided.
     pub rec: &'f mut Record,
     /// Rendering.
-    pub rt: &'f Runtime,
+    pub rt: &'f Expressions,
     /// Decision time.
     pub now: DateTime<Utc>,
     /// Actions emitted so far.
@@ -119,7 +119,7 @@ pub fn handle(
     rec: &mut Record,
     event: &Event,
     event_id: &str,
-    rt: &Runtime,
+    rt: &Expressions,
     now: DateTime<Utc>,
 ) -> Vec<Action> {
     if rec.internal.last_event.as_deref() == Some(event_id) {
@@ -175,7 +175,7 @@ pub fn fail(
     flow: &Flow,
     rec: &mut Record,
     message: &str,
-    rt: &Runtime,
+    rt: &Expressions,
     now: DateTime<Utc>,
 ) -> Vec<Action> {
     if rec.execution.current().is_terminated() {
@@ -251,7 +251,7 @@ fn restore_jobs(cx: &Cx<'_>, actions: Vec<Action>) -> Vec<Action> {
 
 impl<'f> Cx<'f> {
     /// A decision context over `rec`.
-    fn new(flow: &'f Flow, rec: &'f mut Record, rt: &'f Runtime, now: DateTime<Utc>) -> Self {
+    fn new(flow: &'f Flow, rec: &'f mut Record, rt: &'f Expressions, now: DateTime<Utc>) -> Self {
         let mut tasks = HashMap::new();
         for t in flow.all_tasks() {
             tasks.insert(t.id.as_str(), t);

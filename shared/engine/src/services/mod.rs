@@ -27,7 +27,7 @@ use kite_ports::{Clock, Expect, OutgoingMessage, Queue, QueueSpec, Storage};
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
-use crate::executor::{self, Event, Record, Runtime, SubflowRequest};
+use crate::executor::{self, Event, Expressions, Record, SubflowRequest};
 use crate::model::{Execution, ExecutionTrigger, Label, State, ids};
 use crate::repo::{RepoError, Repos};
 use crate::worker::Runners;
@@ -192,7 +192,7 @@ pub struct Platform {
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Rendering.
-    pub rt: Runtime,
+    pub rt: Expressions,
     /// Queue names.
     pub names: QueueNames,
     /// Task runners.
@@ -250,7 +250,7 @@ impl Platform {
         storage: Arc<dyn Storage>,
         repos: Repos,
         clock: Arc<dyn Clock>,
-        rt: Runtime,
+        rt: Expressions,
         names: QueueNames,
         work_root: PathBuf,
     ) -> Self {
@@ -334,7 +334,7 @@ impl Platform {
     ) -> Self {
         let repos = Repos::new(docs, storage.clone());
         let host = host::PlatformHost::new(&[], storage.clone(), repos.clone(), clock.clone());
-        let rt = Runtime::new(Arc::new(host), Map::new(), &[]);
+        let rt = Expressions::new(Arc::new(host), Map::new(), &[]);
         Self::new(queue, storage, repos, clock, rt, names, work_root)
     }
 
@@ -469,7 +469,7 @@ impl Platform {
         let mut resolved = kite_flow::inputs::resolve(
             &flow.inputs,
             &inputs,
-            &InputRenderer {
+            &ExecutionInputRenderer {
                 rt: &self.rt,
                 now: self.clock.now(),
             },
@@ -896,12 +896,12 @@ pub fn now_ms(clock: &dyn Clock) -> DateTime<Utc> {
 }
 
 /// Renders input expressions (`dependsOn.condition`, SELECT `expression`).
-struct InputRenderer<'a> {
-    rt: &'a Runtime,
+struct ExecutionInputRenderer<'a> {
+    rt: &'a Expressions,
     now: DateTime<Utc>,
 }
 
-impl kite_flow::inputs::InputRenderer for InputRenderer<'_> {
+impl kite_flow::inputs::InputRenderer for ExecutionInputRenderer<'_> {
     fn render_typed(&self, expression: &str, inputs: &Map<String, Value>) -> Result<Value, String> {
         let mut vars = Map::new();
         vars.insert(

@@ -34,7 +34,7 @@
 //! the flow itself: an explicit self-reference. Any chain of Flow triggers (self-referencing
 //! or A → B → A) is bounded like subflows: an execution started by a Flow trigger runs one
 //! level deeper than its upstream (`trigger.depth`), and a change of an execution already at
-//! [`Runtime::max_subflow_depth`](crate::executor::Runtime) starts nothing: a WARN line in the
+//! [`Expressions::max_subflow_depth`](crate::executor::Expressions) starts nothing: a WARN line in the
 //! upstream execution's logs says so.
 
 use std::time::Duration;

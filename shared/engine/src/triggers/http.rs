@@ -50,7 +50,10 @@ fn interval(spec: &HttpTrigger) -> std::time::Duration {
 }
 
 /// Renders with a trigger's expression context.
-struct TriggerRender<'a>(kite_expr::Context, &'a crate::executor::context::Runtime);
+struct TriggerRender<'a>(
+    kite_expr::Context,
+    &'a crate::executor::context::Expressions,
+);
 
 impl Render for TriggerRender<'_> {
     fn render(&self, template: &str) -> Result<String, TaskError> {

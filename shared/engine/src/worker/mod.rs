@@ -25,7 +25,7 @@ use kite_flow::plugin::LogLevel;
 use kite_ports::{Clock, Storage, StorageKey};
 use serde_json::{Map, Value};
 
-use crate::executor::context::{Runtime, render_context};
+use crate::executor::context::{Expressions, render_context};
 use crate::executor::{WorkerJob, WorkerResult};
 use crate::model::log::{
     MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPT_LOG_LINES, thousands, truncate_message,
@@ -138,7 +138,7 @@ pub struct RunContext {
     /// The task definition.
     pub task: Task,
     /// Rendering.
-    pub rt: Runtime,
+    pub rt: Expressions,
     /// Internal storage.
     pub storage: Arc<dyn Storage>,
     /// Repositories (KV, logs, executions).
@@ -349,7 +349,7 @@ pub async fn run_job(
     job: WorkerJob,
     task: Task,
     runners: &Runners,
-    rt: Runtime,
+    rt: Expressions,
     storage: Arc<dyn Storage>,
     repos: Repos,
     clock: Arc<dyn Clock>,
@@ -369,7 +369,7 @@ pub async fn run_job_watched(
     job: WorkerJob,
     task: Task,
     runners: &Runners,
-    rt: Runtime,
+    rt: Expressions,
     storage: Arc<dyn Storage>,
     repos: Repos,
     clock: Arc<dyn Clock>,

@@ -34,7 +34,7 @@ use super::{
     AttemptLogs, Output, RunContext, Runners, TaskError, WD_CACHE, WD_OUTPUT_FILES, attempt_limit,
     collect_working_directory, conclude, prepare_working_directory, run_job, save_cache,
 };
-use crate::executor::{self, Action, Event, Record, Runtime, TimerKind, UnitResult, WorkerJob};
+use crate::executor::{self, Action, Event, Expressions, Record, TimerKind, UnitResult, WorkerJob};
 use crate::model::{LogEntry, State};
 use crate::repo::Repos;
 
@@ -49,7 +49,7 @@ pub struct UnitEnv<'a> {
     /// Task runners.
     pub runners: &'a Runners,
     /// Rendering.
-    pub rt: Runtime,
+    pub rt: Expressions,
     /// Internal storage.
     pub storage: Arc<dyn Storage>,
     /// Repositories.

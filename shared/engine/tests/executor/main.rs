@@ -28,7 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 
 use kite_engine::executor::{
-    self, Action, Event, Record, Runtime, SubflowRequest, TimerKind, WorkerJob, WorkerResult,
+    self, Action, Event, Expressions, Record, SubflowRequest, TimerKind, WorkerJob, WorkerResult,
 };
 
 use kite_engine::model::{Execution, ExecutionTrigger, LogEntry, State, TaskRun};

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kite_engine::executor::{Event, Runtime};
+use kite_engine::executor::{Event, Expressions};
 use kite_engine::model::{Execution, LogEntry};
 use kite_engine::repo::Repos;
 use kite_engine::services::host::PlatformHost;
@@ -76,7 +76,7 @@ pub struct Setup {
     env: Vec<(String, String)>,
     documents: Option<Arc<dyn DocumentStore>>,
     queue: Option<Arc<dyn Queue>>,
-    runtime: Option<Box<dyn FnOnce(Runtime) -> Runtime + Send>>,
+    runtime: Option<Box<dyn FnOnce(Expressions) -> Expressions + Send>>,
     pollers: Option<PollerConfig>,
     wait_limit: Duration,
     log_limit: Duration,
@@ -130,7 +130,10 @@ impl Setup {
 
     /// Changes the runtime (limits, subflow depth, encryption key) before the platform
     /// gets it.
-    pub fn runtime(mut self, tweak: impl FnOnce(Runtime) -> Runtime + Send + 'static) -> Self {
+    pub fn runtime(
+        mut self,
+        tweak: impl FnOnce(Expressions) -> Expressions + Send + 'static,
+    ) -> Self {
         self.runtime = Some(Box::new(tweak));
         self
     }
@@ -157,7 +160,7 @@ impl Setup {
             .unwrap_or_else(|| Arc::new(MemoryDocuments::new(clock.clone())));
         let repos = Repos::new(documents, storage.clone());
         let host = PlatformHost::new(&self.env, storage.clone(), repos.clone(), clock.clone());
-        let mut rt = Runtime::new(Arc::new(host), Map::new(), &self.env);
+        let mut rt = Expressions::new(Arc::new(host), Map::new(), &self.env);
         if let Some(tweak) = self.runtime {
             rt = tweak(rt);
         }

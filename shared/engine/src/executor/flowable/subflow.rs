@@ -3,7 +3,7 @@
 //! The child's `namespace` and `flowId` are rendered first (`flowId: "{{ flow.id }}"`
 //! names the flow it renders to). Every child carries its depth and the executions that
 //! started it in its trigger variables (`trigger.depth`, `trigger.ancestors`), so the
-//! depth limit ([`crate::executor::Runtime::max_subflow_depth`]) holds across processes and
+//! depth limit ([`crate::executor::Expressions::max_subflow_depth`]) holds across processes and
 //! Lambdas, and file access ([`crate::access`]) follows the chain.
 
 use kite_flow::Task;

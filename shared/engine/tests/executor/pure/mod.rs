@@ -12,7 +12,7 @@ mod subflows_kill;
 struct Pure {
     flow: Flow,
     rec: Record,
-    rt: Runtime,
+    rt: Expressions,
     now: DateTime<Utc>,
     seq: u64,
 }
@@ -37,7 +37,7 @@ impl Pure {
         Self {
             flow,
             rec: Record::new(exec),
-            rt: Runtime::new(Arc::new(kite_expr::NoHost), Map::new(), &[]),
+            rt: Expressions::new(Arc::new(kite_expr::NoHost), Map::new(), &[]),
             now: t0(),
             seq: 0,
         }
